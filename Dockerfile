@@ -1,0 +1,34 @@
+# Tether PDP image: dependencies and the compiled policy bundle are produced in the build stage;
+# the runtime stage carries only what `tether serve` needs and runs as an unprivileged user.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 builds its native addon when no prebuilt binary matches.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY policies ./policies
+# Type-check, then compile the shipped policies once: this fails the image build on a policy error
+# and leaves the prebuilt wasm runtime in node_modules/.cache for fast starts.
+RUN npx tsc -p tsconfig.json --noEmit \
+ && npx tsx src/cli.ts build policies -e tether/decision -o /app/bundle.tar.gz
+RUN npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production PORT=8181 TETHER_DATA_DIR=/var/lib/tether TETHER_POLICY_DIR=/app/policies
+WORKDIR /app
+RUN groupadd --system tether && useradd --system --gid tether --home /app tether \
+ && mkdir -p /var/lib/tether && chown tether:tether /var/lib/tether
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/package.json /app/tsconfig.json ./
+COPY --from=build --chown=root:root /app/src ./src
+COPY --from=build --chown=root:root /app/policies ./policies
+COPY --from=build --chown=root:root /app/bundle.tar.gz ./bundle.tar.gz
+USER tether
+EXPOSE 8181
+VOLUME ["/var/lib/tether"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8181)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node_modules/.bin/tsx", "src/cli.ts", "serve"]
