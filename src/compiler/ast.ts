@@ -25,7 +25,10 @@ export interface BooleanValue { type: 'boolean'; value: boolean }
 export interface NumberValue { type: 'number'; text: string }
 /** A string literal, already unescaped (raw strings are taken verbatim). */
 export interface StringValue { type: 'string'; value: string }
-/** A variable; wildcards `_` are kept as name "_" by the parser (OPA later renames them to $N). */
+/**
+ * A variable. Wildcards stay `_` in the parser's output; every `_` is a distinct variable, and the
+ * rewrite stage gives each its own name (OPA's parser does that renaming itself, to `$N`).
+ */
 export interface VarValue { type: 'var'; name: string }
 /**
  * A reference, as OPA's Ref ([]*Term): terms[0] is the head (a var such as `data`, `input`, `x`, or
@@ -179,8 +182,8 @@ export interface Head {
 }
 
 /**
- * A rule: `default` rules have an empty body; `else` chains hang off the first clause
- * (`f(x) := 1 if {...} else := 2`), each else rule sharing the head ref/args with its own value.
+ * A rule: `default` rules (and rules written without a body) get the body `true`, as in OPA; `else` chains hang off the first clause
+ * (`f(x) := 1 if {...} else := 2`), each else rule carrying its own copy of the head with its own value.
  */
 export interface Rule {
   head: Head;

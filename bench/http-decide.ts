@@ -1,0 +1,104 @@
+// HTTP benchmark of POST /v1/decide (issue 3): loads N identities and 2N devices through the bulk
+// import route (measuring records/s), then runs autocannon against Tether, an express hello-world
+// app and a raw node:http hello server, all in this one run, and prints a Markdown report.
+// Usage: tsx bench/http-decide.ts [--identities 100000] [--duration 10]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startChild, stopChild } from './lib/child-server';
+import { runLoad, table, LoadResult } from './lib/load';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const IDENTITIES = arg('identities', 100_000);
+const DURATION = arg('duration', 10);
+const TOKEN = 'bench-token-0123456789abcdef';
+const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx');
+
+/** NDJSON lines for n identities (each with two devices, one compliant). */
+export function* fixture(n: number): Generator<string> {
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const id = `user-${i}`;
+    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: [`${id}@example.com`], activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
+    for (const [suffix, compliant] of [['a', true], ['b', i % 10 !== 0]] as const) {
+      yield JSON.stringify({ kind: 'device', record: { id: `dev-${i}-${suffix}`, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
+    }
+  }
+}
+
+/** Imports the fixture in chunks over HTTP; returns records per second. */
+async function importFixture(base: string, n: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  let batch: string[] = [];
+  let total = 0;
+  const send = async () => {
+    const res = await fetch(`${base}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' }, body: batch.join('\n') + '\n' });
+    const out = (await res.json()) as { imported: number; rejected: number };
+    if (!res.ok || out.rejected) throw new Error(`import failed: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
+    total += out.imported;
+    batch = [];
+    process.stderr.write(`\rimported ${total} records`);
+  };
+  for (const line of fixture(n)) {
+    batch.push(line);
+    if (batch.length >= 50_000) await send();
+  }
+  if (batch.length) await send();
+  process.stderr.write('\n');
+  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  return total / secs;
+}
+
+function decideBodies(n: number): string[] {
+  const bodies: string[] = [];
+  for (let k = 0; k < 5000; k++) {
+    const i = Math.floor((k * 7919) % n);
+    bodies.push(JSON.stringify({ action: 'access', subject: `user-${i}@example.com`, device: `dev-${i}-${k % 2 ? 'a' : 'b'}`, resource: { app: 'wiki' } }));
+  }
+  return bodies;
+}
+
+async function main() {
+  const results: LoadResult[] = [];
+  const report: string[] = [];
+
+  for (const kind of ['raw', 'express'] as const) {
+    const port = await freePort();
+    const child = await startChild([tsx, join(__dirname, 'baseline-servers.ts'), kind, String(port)], {}, `http://127.0.0.1:${port}/`);
+    await runLoad({ label: 'warmup', url: `http://127.0.0.1:${port}/`, durationSec: 2 });
+    results.push(await runLoad({ label: kind === 'raw' ? 'node:http hello' : 'express hello', url: `http://127.0.0.1:${port}/v1/decide`, method: 'POST', bodies: decideBodies(IDENTITIES), durationSec: DURATION }));
+    await stopChild(child);
+  }
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = await startChild([tsx, join(__dirname, '..', 'src', 'cli.ts'), 'serve'], { PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: TOKEN }, `${base}/health/ready`);
+  try {
+    const rate = await importFixture(base, IDENTITIES);
+    report.push(`Bulk import over HTTP: ${IDENTITIES} identities + ${2 * IDENTITIES} devices at ${rate.toFixed(0)} records/s.`);
+    const bodies = decideBodies(IDENTITIES);
+    await runLoad({ label: 'warmup', url: `${base}/v1/decide`, method: 'POST', bodies, durationSec: 3 });
+    results.push(await runLoad({ label: 'tether /v1/decide', url: `${base}/v1/decide`, method: 'POST', bodies, durationSec: DURATION }));
+    const fixed = await runLoad({ label: 'tether /v1/decide @1000 req/s', url: `${base}/v1/decide`, method: 'POST', bodies, durationSec: DURATION, overallRate: 1000, connections: 16 });
+    results.push(fixed);
+  } finally {
+    await stopChild(child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const express = results.find((r) => r.label === 'express hello')!;
+  console.log(`## /v1/decide with ${IDENTITIES} identities and ${2 * IDENTITIES} devices (${DURATION}s per run, 32 connections)\n`);
+  console.log(table(results, express));
+  console.log('\n' + report.join('\n'));
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,54 @@
+# Time-boxed exceptions (decision-model rule 6): an unexpired exception of the subject whose scope
+# covers the app lifts exactly the device reasons it lists in `waives`, never an identity reason.
+# input.exceptions: [{id, identity, waives: [codes], scope: {apps: [ids], max_sensitivity}, expires_at_ns}]
+package tether.exceptions
+
+import rego.v1
+
+import data.tether.device
+
+# Only these codes can ever be waived, whatever an exception lists.
+waivable := {
+	"device_missing",
+	"device_unknown",
+	"device_not_owned_by_subject",
+	"device_not_enrolled",
+	"device_not_compliant",
+	"device_not_encrypted",
+	"device_state_stale",
+	"device_ownership_not_allowed",
+	"no_compliant_device",
+}
+
+unexpired(e) if {
+	e.identity == input.subject.id
+	input.now_ns < e.expires_at_ns
+}
+
+covers(e) if {
+	some a in e.scope.apps
+	a == input.app
+}
+
+covers(e) if device.rank[device.app_sensitivity] <= device.rank[e.scope.max_sensitivity]
+
+# For each usable exception, the raised posture reasons it would lift.
+lifts[e.id] := hits if {
+	some e in input.exceptions
+	unexpired(e)
+	covers(e)
+	hits := {r | some r in e.waives; r in waivable; r in device.posture}
+	count(hits) > 0
+}
+
+# The one exception used: the one lifting the most reasons, ties broken by the smallest id.
+best := max({n | some hits in lifts; n := count(hits)})
+
+chosen_id := min({id | some id, hits in lifts; count(hits) == best})
+
+chosen := e if {
+	some e in input.exceptions
+	e.id == chosen_id
+}
+
+lifted := lifts[chosen_id]

@@ -1,0 +1,38 @@
+# Unit tests for data.tether.exceptions: scope, expiry, owner and what can be waived.
+package tether_test.exceptions
+
+import rego.v1
+
+import data.tether_test.fixtures as f
+
+noncompliant := f.with_device({"compliant": false})
+
+test_covers_by_app_list if {
+	data.tether.exceptions.covers(f.exc) with input as f.req
+	not data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"apps": ["wiki"]}})) with input as f.req
+}
+
+test_covers_by_max_sensitivity if {
+	data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"max_sensitivity": "high"}})) with input as f.req
+	not data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"max_sensitivity": "low"}})) with input as f.req
+}
+
+test_unexpired if {
+	data.tether.exceptions.unexpired(f.exc) with input as f.req
+	not data.tether.exceptions.unexpired(f.merge(f.exc, {"expires_at_ns": f.now})) with input as f.req
+	not data.tether.exceptions.unexpired(f.merge(f.exc, {"identity": "bob"})) with input as f.req
+}
+
+test_lifts_raised_reasons_only if {
+	e := f.merge(f.exc, {"waives": ["device_not_compliant", "device_not_enrolled"]})
+	data.tether.exceptions.lifted == {"device_not_compliant"} with input as f.merge(noncompliant, {"exceptions": [e]})
+}
+
+test_non_device_codes_never_waivable if {
+	e := f.merge(f.exc, {"waives": ["service_not_allowed", "identity_not_active"]})
+	not data.tether.exceptions.chosen_id with input as f.merge(noncompliant, {"exceptions": [e]})
+}
+
+test_chosen_exception if {
+	data.tether.exceptions.chosen.id == "exc-1" with input as f.merge(noncompliant, {"exceptions": [f.exc]})
+}

@@ -1,0 +1,129 @@
+/**
+ * Builds the configured sync adapters for one service context (from the environment), exposes them
+ * as a registry, and plugs them into the app: routers, /health/ready handles, start/stop.
+ */
+import { Router } from 'express';
+import type { AppContext, AdapterHandle, ComponentStatus } from '../api/context';
+import { AdapterRegistry, type Adapter } from './adapter';
+import { MDM_WEBHOOK_PATH, MdmWebhookAdapter, mdmWebhookConfigFromEnv } from './mdm/webhook';
+import { IntuneAdapter, intuneConfigFromEnv } from './mdm/intune';
+import { JAMF_WEBHOOK_PATH, JamfAdapter, jamfConfigFromEnv } from './mdm/jamf';
+import { ScimAdapter, scimConfigFromEnv } from './scim/scim-adapter';
+import { SSF_PUSH_PATH, SsfReceiver, ssfReceiverConfigFromEnv } from './ssf/receiver';
+import { SsfTransmitter, ssfTransmitterConfigFromEnv } from './ssf/transmitter';
+import type { RevocationLike } from './ssf/set-builder';
+import { bearerToken, tokenMatches } from '../api/auth';
+import { makeEvent } from '../lifecycle/outbox';
+import { revocationTriggers } from '../lifecycle/triggers';
+
+/** Mount point of the SCIM server. */
+export const SCIM_MOUNT = '/scim/v2';
+
+/** Path prefixes whose bodies adapter routers read themselves (their own parsers and error shapes). */
+export const ADAPTER_RAW_BODY_PATHS = [SCIM_MOUNT, MDM_WEBHOOK_PATH, JAMF_WEBHOOK_PATH, SSF_PUSH_PATH];
+
+/** The adapters of one context, each present when configured. */
+export interface AdapterSet {
+  registry: AdapterRegistry;
+  scim?: ScimAdapter;
+  mdmWebhook?: MdmWebhookAdapter;
+  ssfReceiver?: SsfReceiver;
+  intune?: IntuneAdapter;
+  jamf?: JamfAdapter;
+  ssfTransmitter: SsfTransmitter;
+  /** Routers to mount (absolute paths). */
+  router: Router;
+}
+
+const sets = new WeakMap<AppContext, AdapterSet>();
+
+/** The adapters of `ctx`, built once from `env` on first use (by the router factory or the service start). */
+export function adaptersFor(ctx: AppContext, env: NodeJS.ProcessEnv = process.env): AdapterSet {
+  let set = sets.get(ctx);
+  if (set) return set;
+  const registry = new AdapterRegistry();
+  const router = Router();
+  const ssfTransmitter = new SsfTransmitter(ctx.store, ssfTransmitterConfigFromEnv(env, ctx.config.dataDir, ctx.config.port));
+  set = { registry, router, ssfTransmitter };
+  const scimCfg = scimConfigFromEnv(env);
+  if (scimCfg) {
+    set.scim = new ScimAdapter(ctx.store, scimCfg);
+    registry.register(set.scim);
+    router.use(SCIM_MOUNT, set.scim.router);
+  }
+  const mdmCfg = mdmWebhookConfigFromEnv(env);
+  if (mdmCfg) {
+    set.mdmWebhook = new MdmWebhookAdapter(ctx.store, mdmCfg);
+    registry.register(set.mdmWebhook);
+    router.use(set.mdmWebhook.router);
+  }
+  const intuneCfg = intuneConfigFromEnv(env);
+  if (intuneCfg) {
+    set.intune = new IntuneAdapter(ctx.store, intuneCfg);
+    registry.register(set.intune);
+  }
+  const jamfCfg = jamfConfigFromEnv(env);
+  if (jamfCfg) {
+    set.jamf = new JamfAdapter(ctx.store, jamfCfg);
+    registry.register(set.jamf);
+    router.use(set.jamf.router);
+  }
+  const ssfCfg = ssfReceiverConfigFromEnv(env);
+  if (ssfCfg) {
+    set.ssfReceiver = new SsfReceiver(ctx.store, ssfCfg);
+    registry.register(set.ssfReceiver);
+    router.use(set.ssfReceiver.router);
+  }
+  registry.register(ssfTransmitter);
+  const mgmtToken = env.TETHER_SSF_MANAGEMENT_TOKEN;
+  router.use(ssfTransmitter.router((req) => {
+    const given = bearerToken(req);
+    return tokenMatches(given, ctx.config.apiToken) || (!!mgmtToken && tokenMatches(given, mgmtToken));
+  }));
+  sets.set(ctx, set);
+  return set;
+}
+
+/** An adapter as /health/ready sees it (state only). */
+export function toAdapterHandle(adapter: Adapter): AdapterHandle {
+  return { name: adapter.name, status: (): ComponentStatus => adapter.status().state };
+}
+
+/** Starts the adapters of `ctx` and registers them for readiness; stop() is registered as well. */
+export async function startAdapters(ctx: AppContext, env: NodeJS.ProcessEnv = process.env): Promise<AdapterSet> {
+  const set = adaptersFor(ctx, env);
+  attachTransmitter(ctx, set.ssfTransmitter);
+  await set.registry.startAll();
+  for (const info of set.registry.list()) {
+    const adapter = set.registry.get(info.name)!;
+    if (!ctx.adapters.some((h) => h.name === adapter.name)) ctx.adapters.push(toAdapterHandle(adapter));
+  }
+  return set;
+}
+
+/** Stops the adapters of `ctx` (pollers end, push endpoints report NOT_READY). */
+export async function stopAdapters(ctx: AppContext): Promise<void> {
+  await sets.get(ctx)?.registry.stopAll();
+}
+
+type EventSource = { onEvent(l: (e: RevocationLike) => void): void };
+
+function hasOnEvent(v: unknown): v is EventSource {
+  return typeof v === 'object' && v !== null && typeof (v as EventSource).onEvent === 'function';
+}
+
+// Revocations reach the transmitter through the lifecycle outbox (ctx.lifecycle.outbox or ctx.outbox);
+// without a lifecycle service, straight from the store's change feed with the same trigger rules.
+function attachTransmitter(ctx: AppContext, tx: SsfTransmitter): void {
+  const lifecycleOutbox = (ctx.lifecycle as { outbox?: unknown } | undefined)?.outbox;
+  const source = hasOnEvent(lifecycleOutbox) ? lifecycleOutbox : hasOnEvent(ctx.outbox) ? ctx.outbox : undefined;
+  tx.attach(source, () =>
+    ctx.store.onChange((change) => {
+      const now = Date.now();
+      for (const t of revocationTriggers(change, now)) {
+        const { identity, reasons, ...fields } = t;
+        tx.onLifecycleEvent(makeEvent('revocation', identity, reasons, fields, new Date(now)) as RevocationLike);
+      }
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * The generic signed MDM webhook (POST /v1/adapters/mdm/webhook): any MDM that can POST
+ * `{"device": {...}}` (decision-model device fields) with an HMAC-SHA256 signature of the raw body.
+ * `{"event": "deleted", "device": {"id": ...}}` removes a device. Errors are api.md's error body.
+ */
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { ApiError, invalidInput, toApiError } from '../../api/errors';
+import { ValidationError } from '../../state/errors';
+import type { StateStore } from '../../state/store';
+import type { Device } from '../../state/types';
+import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
+import { SIGNATURE_HEADER, verifyBody } from './hmac';
+
+/** Path of the generic webhook. */
+export const MDM_WEBHOOK_PATH = '/v1/adapters/mdm/webhook';
+
+/** Generic webhook configuration. */
+export interface MdmWebhookConfig {
+  secret: string;
+  /** Default `source` for devices that name none. */
+  source?: string;
+  /** Silence (ms) after which the adapter is flagged stale (WARN, then ERROR at 3×). */
+  maxSilenceMs?: number;
+  bodyLimit?: string;
+}
+
+/** Reads the webhook configuration; undefined (adapter off) without TETHER_MDM_WEBHOOK_SECRET. */
+export function mdmWebhookConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MdmWebhookConfig | undefined {
+  const secret = env.TETHER_MDM_WEBHOOK_SECRET;
+  if (!secret) return undefined;
+  const silence = Number(env.TETHER_MDM_WEBHOOK_MAX_SILENCE_SECONDS ?? '');
+  return { secret, source: env.TETHER_MDM_WEBHOOK_SOURCE || undefined, maxSilenceMs: silence > 0 ? silence * 1000 : undefined };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Outcome of one webhook delivery. */
+export interface WebhookResult {
+  status: 'stored' | 'deleted';
+  device: Device;
+}
+
+/**
+ * Applies one verified webhook payload to the store. Throws ApiError (400 naming fields, 404 unknown
+ * device on delete, 409 stale) and changes nothing on failure.
+ */
+export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSource = 'mdm'): WebhookResult {
+  if (!isPlainObject(payload)) throw invalidInput([{ path: '', message: 'must be an object {"device": {...}}' }]);
+  const device = payload.device;
+  if (!isPlainObject(device)) throw invalidInput([{ path: '/device', message: 'is required and must be an object' }]);
+  if (typeof device.id !== 'string' || device.id === '') throw invalidInput([{ path: '/device/id', message: 'is required and must be a non-empty string' }]);
+  const event = payload.event;
+  if (event !== undefined && event !== 'upsert' && event !== 'deleted') {
+    throw invalidInput([{ path: '/event', message: 'must be "upsert" or "deleted"' }]);
+  }
+  const id = device.id;
+  if (event === 'deleted') {
+    const version = typeof device.version === 'number' ? device.version : undefined;
+    const removed = withPrefix(() => store.deleteDevice(id, version === undefined ? undefined : { version }));
+    if (!removed) throw new ApiError('not_found', `device ${id} is not known`);
+    return { status: 'deleted', device: removed };
+  }
+  const { id: _id, ...record } = device;
+  void _id;
+  if (record.source === undefined) record.source = defaultSource;
+  if (record.observed_at === undefined) record.observed_at = new Date().toISOString();
+  const put = withPrefix(() => store.putDevice(id, record));
+  return { status: 'stored', device: put.record };
+}
+
+// The store names fields relative to the record; the webhook body nests it under /device.
+function withPrefix<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ValidationError) throw invalidInput(err.errors.map((e) => ({ path: '/device' + e.path, message: e.message })));
+    throw toApiError(err);
+  }
+}
+
+/** The generic MDM webhook adapter and its router (absolute path, reads its own raw body). */
+export class MdmWebhookAdapter implements Adapter {
+  readonly name = 'mdm-webhook';
+  readonly router: Router;
+  private readonly tracker: FreshnessTracker;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly cfg: MdmWebhookConfig,
+    now?: () => number,
+  ) {
+    this.tracker = new FreshnessTracker('mdm webhook', { intervalMs: cfg.maxSilenceMs, now });
+    this.router = this.buildRouter();
+  }
+
+  private buildRouter(): Router {
+    const r = Router();
+    r.post(
+      MDM_WEBHOOK_PATH,
+      express.raw({ type: () => true, limit: this.cfg.bodyLimit ?? '1mb' }),
+      (req: Request, res: Response, next: NextFunction) => {
+        try {
+          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          // Authenticate before parsing: an unsigned body is never looked at.
+          if (!verifyBody(this.cfg.secret, raw, req.get(SIGNATURE_HEADER))) {
+            res.setHeader('WWW-Authenticate', 'HMAC-SHA256 header="X-Tether-Signature"');
+            throw new ApiError('unauthorized', 'missing or invalid X-Tether-Signature');
+          }
+          let payload: unknown;
+          try {
+            payload = JSON.parse(raw.toString('utf8'));
+          } catch {
+            throw invalidInput([{ path: '', message: 'is not valid JSON' }], 'request body is not valid JSON');
+          }
+          const result = applyMdmWebhook(this.store, payload, this.cfg.source ?? 'mdm');
+          this.tracker.success();
+          res.status(200).json(result);
+        } catch (err) {
+          next(err);
+        }
+      },
+    );
+    return r;
+  }
+
+  async start(): Promise<void> {
+    this.tracker.markStarted();
+  }
+
+  async stop(): Promise<void> {
+    this.tracker.markStopped();
+  }
+
+  status(): AdapterStatus {
+    return this.tracker.status();
+  }
+}

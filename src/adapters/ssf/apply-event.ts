@@ -1,0 +1,105 @@
+/**
+ * What a received CAEP event does to Tether state. device-compliance-change flips the device's
+ * `compliant` now (a not-compliant verdict always lands, fail closed); session-revoked,
+ * credential-change and assurance-level-change are recorded on the identity/device attributes.
+ */
+import type { StateStore } from '../../state/store';
+import type { Device, Identity } from '../../state/types';
+import type { DeviceAliases } from '../device-aliases';
+import { EVENT_TYPES, SetError, type ParsedSet } from './set-claims';
+import { resolveSubject } from './subjects';
+
+/** Outcome of one event. */
+export interface ApplyResult {
+  effect: 'device_compliance' | 'recorded' | 'ignored' | 'stale';
+  identity?: string;
+  device?: string;
+}
+
+/** Writable fields of a stored device (the store assigns version/updated_at). */
+export function deviceInput(d: Device): Record<string, unknown> {
+  return {
+    owner: d.owner_resolved ? d.owner : d.owner_ref,
+    enrolled: d.enrolled,
+    compliant: d.compliant,
+    encrypted: d.encrypted,
+    ownership: d.ownership,
+    ...(d.platform !== undefined && { platform: d.platform }),
+    ...(d.os_version !== undefined && { os_version: d.os_version }),
+    ...(d.source !== undefined && { source: d.source }),
+    ...(d.observed_at !== undefined && { observed_at: d.observed_at }),
+    ...(d.attributes !== undefined && { attributes: d.attributes }),
+  };
+}
+
+/** Writable fields of a stored identity. */
+export function identityInput(i: Identity): Record<string, unknown> {
+  return {
+    status: i.status,
+    type: i.type,
+    risk_tier: i.risk_tier,
+    proofed: i.proofed,
+    aliases: [...i.aliases],
+    ...(i.source !== undefined && { source: i.source }),
+    ...(i.observed_at !== undefined && { observed_at: i.observed_at }),
+    ...(i.attributes !== undefined && { attributes: i.attributes }),
+  };
+}
+
+function caepAttrs(attributes: Record<string, unknown> | undefined, key: string, value: unknown): Record<string, unknown> {
+  const caep = { ...((attributes?.caep as Record<string, unknown> | undefined) ?? {}), [key]: value };
+  return { ...(attributes ?? {}), caep };
+}
+
+/**
+ * Applies one parsed SET (call inside the transaction that also records its jti). Throws SetError
+ * invalid_request for a subject Tether does not know, so nothing is recorded for it.
+ */
+export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: ParsedSet, nowMs: number): ApplyResult {
+  const { eventType, event } = set;
+  const when = typeof event.event_timestamp === 'number' ? event.event_timestamp * 1000 : set.iat * 1000;
+  const whenIso = new Date(Math.min(when, nowMs)).toISOString(); // a future timestamp never buys freshness
+  if (eventType === EVENT_TYPES.verification || eventType === EVENT_TYPES.streamUpdated) return { effect: 'ignored' };
+  const known = [EVENT_TYPES.sessionRevoked, EVENT_TYPES.credentialChange, EVENT_TYPES.deviceComplianceChange, EVENT_TYPES.assuranceLevelChange] as string[];
+  if (!known.includes(eventType)) return { effect: 'ignored' }; // SSF: ignore event types we do not act on
+
+  const isDevice = eventType === EVENT_TYPES.deviceComplianceChange;
+  const target = resolveSubject(store, aliases, set.subject, isDevice);
+  if (isDevice) {
+    if (!target.deviceId) throw new SetError('invalid_request', 'unknown subject: no device matches the subject');
+    const d = store.getDevice(target.deviceId)!;
+    const compliant = event.current_status === 'compliant';
+    const storedAt = d.observed_at ? Date.parse(d.observed_at) : 0;
+    if (compliant && Date.parse(whenIso) < storedAt) return { effect: 'stale', device: d.id }; // older good news never overrides
+    const input = deviceInput(d);
+    input.compliant = compliant;
+    input.source = 'caep';
+    // A not-compliant verdict lands even if older than the last check-in, without claiming freshness.
+    input.observed_at = new Date(Math.max(storedAt, compliant ? Date.parse(whenIso) : storedAt)).toISOString();
+    input.attributes = caepAttrs(d.attributes, 'compliance', { status: event.current_status, iss: set.iss, at: whenIso });
+    store.putDevice(d.id, input);
+    return { effect: 'device_compliance', device: d.id, identity: target.identityId };
+  }
+
+  if (!target.identityId && !target.deviceId) throw new SetError('invalid_request', 'unknown subject: no identity or device matches the subject');
+  const key = eventType === EVENT_TYPES.sessionRevoked ? 'session_revoked' : eventType === EVENT_TYPES.credentialChange ? 'credential_change' : 'assurance_level';
+  const record: Record<string, unknown> = { iss: set.iss, at: whenIso };
+  if (eventType === EVENT_TYPES.credentialChange) Object.assign(record, { credential_type: event.credential_type, change_type: event.change_type });
+  if (eventType === EVENT_TYPES.assuranceLevelChange) {
+    Object.assign(record, { namespace: event.namespace, current_level: event.current_level, previous_level: event.previous_level ?? null, change_direction: event.change_direction ?? null });
+  }
+  if (target.identityId) {
+    const i = store.getIdentity(target.identityId)!;
+    const input = identityInput(i);
+    delete input.observed_at; // attribute note, not a newer lifecycle observation
+    input.attributes = caepAttrs(i.attributes, key, record);
+    store.putIdentity(i.id, input);
+  }
+  if (target.deviceId) {
+    const d = store.getDevice(target.deviceId)!;
+    const input = deviceInput(d);
+    input.attributes = caepAttrs(d.attributes, key, record);
+    store.putDevice(d.id, input);
+  }
+  return { effect: 'recorded', identity: target.identityId, device: target.deviceId };
+}

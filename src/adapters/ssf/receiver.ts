@@ -1,0 +1,217 @@
+/**
+ * CAEP/SSF receiver: the RFC 8935 push endpoint. Verifies each Security Event Token with jose
+ * against the transmitter's JWKS, issuer and audience (typ secevent+jwt, no sub/exp), drops
+ * replayed jtis, applies the event, and answers 202 or 400 {"err", "description"}.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { StateStore } from '../../state/store';
+import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
+import { deviceAliases, type DeviceAliases } from '../device-aliases';
+import { safeEqual } from '../scim/router';
+import { applyCaepEvent, type ApplyResult } from './apply-event';
+import { JtiStore } from './jti-store';
+import { parseSetClaims, SetError, type ParsedSet } from './set-claims';
+
+/** Path of the push endpoint. */
+export const SSF_PUSH_PATH = '/v1/adapters/ssf/events';
+
+/** Trust in one transmitter. */
+export interface TransmitterTrust {
+  /** Expected `iss`. */
+  issuer: string;
+  /** Inline JWKS, or… */
+  jwks?: JSONWebKeySet;
+  /** …the transmitter's jwks_uri (fetched and cached by jose). */
+  jwksUri?: string;
+  /** Audience values that identify us. */
+  audience: string | string[];
+  /** Bearer token the transmitter must send (the stream's delivery.authorization_header). */
+  token?: string;
+  /** Accepted signing algorithms (default RS256 and friends; never "none"). */
+  algorithms?: string[];
+}
+
+/** Receiver configuration. */
+export interface SsfReceiverConfig {
+  transmitters: TransmitterTrust[];
+  /** Forget jtis after this many ms (default 30 days). */
+  jtiRetentionMs?: number;
+  /** Silence after which the receiver is flagged stale (unset: no deadline). */
+  maxSilenceMs?: number;
+}
+
+/** Reads one transmitter from TETHER_SSF_RECEIVER_* (or a JSON list in TETHER_SSF_TRANSMITTERS); undefined = off. */
+export function ssfReceiverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SsfReceiverConfig | undefined {
+  const list: TransmitterTrust[] = [];
+  if (env.TETHER_SSF_TRANSMITTERS) list.push(...(JSON.parse(env.TETHER_SSF_TRANSMITTERS) as TransmitterTrust[]));
+  if (env.TETHER_SSF_RECEIVER_ISSUER && (env.TETHER_SSF_RECEIVER_JWKS || env.TETHER_SSF_RECEIVER_JWKS_URI)) {
+    list.push({
+      issuer: env.TETHER_SSF_RECEIVER_ISSUER,
+      jwks: env.TETHER_SSF_RECEIVER_JWKS ? (JSON.parse(env.TETHER_SSF_RECEIVER_JWKS) as JSONWebKeySet) : undefined,
+      jwksUri: env.TETHER_SSF_RECEIVER_JWKS_URI || undefined,
+      audience: (env.TETHER_SSF_RECEIVER_AUDIENCE ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      token: env.TETHER_SSF_RECEIVER_TOKEN || undefined,
+    });
+  }
+  if (list.length === 0) return undefined;
+  for (const t of list) {
+    const aud = Array.isArray(t.audience) ? t.audience : [t.audience];
+    if (aud.length === 0 || aud.some((a) => !a)) throw new Error(`ssf_config_invalid: transmitter ${t.issuer} needs an audience (TETHER_SSF_RECEIVER_AUDIENCE)`);
+    if (!t.jwks && !t.jwksUri) throw new Error(`ssf_config_invalid: transmitter ${t.issuer} needs a JWKS`);
+  }
+  const silence = Number(env.TETHER_SSF_RECEIVER_MAX_SILENCE_SECONDS ?? '');
+  return { transmitters: list, maxSilenceMs: silence > 0 ? silence * 1000 : undefined };
+}
+
+const DEFAULT_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+
+interface Trusted extends TransmitterTrust {
+  keys: JWTVerifyGetKey;
+}
+
+/** Maps a jose verification failure to an RFC 8935 error code. */
+export function joseToSetError(err: unknown): SetError {
+  if (err instanceof SetError) return err;
+  const e = err as { code?: string; claim?: string; message?: string };
+  switch (e.code) {
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      if (e.claim === 'iss') return new SetError('invalid_issuer', 'iss does not match the configured issuer');
+      if (e.claim === 'aud') return new SetError('invalid_audience', 'aud does not identify this receiver');
+      if (e.claim === 'typ') return new SetError('invalid_request', 'typ header must be secevent+jwt');
+      return new SetError('invalid_request', `claim ${e.claim ?? ''} is invalid`);
+    case 'ERR_JWT_EXPIRED':
+      return new SetError('invalid_request', 'the SET is expired (and SETs must not carry exp)');
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return new SetError('invalid_key', 'signature verification failed');
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+    case 'ERR_JWK_INVALID':
+    case 'ERR_JWKS_INVALID':
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return new SetError('invalid_key', 'no acceptable key for this SET');
+    case 'ERR_JWKS_TIMEOUT':
+      return new SetError('invalid_key', 'the transmitter JWKS could not be fetched');
+    default:
+      return new SetError('invalid_request', 'the SET is not a valid signed JWT');
+  }
+}
+
+/** The CAEP receiver: verification, replay protection, state changes. */
+export class SsfReceiver implements Adapter {
+  readonly name = 'ssf-receiver';
+  readonly router: Router;
+  private readonly trusted: Map<string, Trusted>;
+  private readonly jtis: JtiStore;
+  private readonly aliases: DeviceAliases;
+  private readonly tracker: FreshnessTracker;
+  private pruneTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly cfg: SsfReceiverConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.trusted = new Map(
+      cfg.transmitters.map((t) => [
+        t.issuer,
+        { ...t, keys: t.jwks ? createLocalJWKSet(t.jwks) : createRemoteJWKSet(new URL(t.jwksUri!), { timeoutDuration: 3000, cooldownDuration: 30_000 }) },
+      ]),
+    );
+    this.jtis = new JtiStore(store.db);
+    this.aliases = deviceAliases(store);
+    this.tracker = new FreshnessTracker('ssf receiver', { intervalMs: cfg.maxSilenceMs, now });
+    this.router = this.buildRouter();
+  }
+
+  /** Verifies a compact SET: signature, typ, iss, aud, and the SSF claim profile. Throws SetError. */
+  async verify(token: string, authorization?: string): Promise<ParsedSet> {
+    let unverified: Record<string, unknown>;
+    try {
+      unverified = decodeJwt(token) as Record<string, unknown>;
+    } catch {
+      throw new SetError('invalid_request', 'the body is not a compact JWS');
+    }
+    const t = typeof unverified.iss === 'string' ? this.trusted.get(unverified.iss) : undefined;
+    if (!t) throw new SetError('invalid_issuer', 'iss is not a configured transmitter');
+    if (t.token !== undefined) {
+      const given = (authorization ?? '').replace(/^bearer\s+/i, '');
+      if (!safeEqual(given, t.token)) throw new SetError('authentication_failed', 'missing or invalid authorization');
+    }
+    let payload: Record<string, unknown>;
+    try {
+      const res = await jwtVerify(token, t.keys, {
+        issuer: t.issuer,
+        audience: t.audience,
+        typ: 'secevent+jwt',
+        algorithms: t.algorithms ?? DEFAULT_ALGS,
+      });
+      payload = res.payload as Record<string, unknown>;
+    } catch (err) {
+      throw joseToSetError(err);
+    }
+    return parseSetClaims(payload);
+  }
+
+  /** Records the jti and applies the event in one transaction; a replay is accepted and changes nothing. */
+  accept(set: ParsedSet): ApplyResult | 'replay' {
+    const nowMs = this.now();
+    const result = this.store.transaction(() => {
+      if (!this.jtis.remember(set.iss, set.jti, nowMs)) return 'replay' as const;
+      return applyCaepEvent(this.store, this.aliases, set, nowMs);
+    });
+    this.tracker.success();
+    return result;
+  }
+
+  private buildRouter(): Router {
+    const r = Router();
+    const fail = (res: Response, e: SetError) => {
+      res.status(400).type('application/json').send(JSON.stringify({ err: e.err, description: e.description }));
+    };
+    r.post(SSF_PUSH_PATH, express.text({ type: () => true, limit: '256kb' }), async (req: Request, res: Response) => {
+      try {
+        const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+        if (type !== 'application/secevent+jwt') throw new SetError('invalid_request', 'Content-Type must be application/secevent+jwt');
+        const token = typeof req.body === 'string' ? req.body.trim() : '';
+        const set = await this.verify(token, req.get('authorization'));
+        this.accept(set);
+        res.status(202).end();
+      } catch (err) {
+        if (err instanceof SetError) return fail(res, err);
+        this.tracker.failure('internal error while applying a SET');
+        res.status(500).type('application/json').send(JSON.stringify({ err: 'internal_error', description: 'internal error' }));
+      }
+    });
+    // Body-parser failures (too large, bad encoding) in RFC 8935's shape too.
+    r.use(SSF_PUSH_PATH, (err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
+      void _next;
+      const e = err as { type?: string };
+      fail(res, new SetError('invalid_request', e.type === 'entity.too.large' ? 'SET too large' : 'unreadable request body'));
+    });
+    return r;
+  }
+
+  async start(): Promise<void> {
+    this.tracker.markStarted();
+    const retention = this.cfg.jtiRetentionMs ?? 30 * 24 * 3600 * 1000;
+    this.pruneTimer = setInterval(() => {
+      try {
+        this.jtis.pruneBefore(this.now() - retention);
+      } catch {
+        // store closed or busy: next round
+      }
+    }, 3600 * 1000);
+    this.pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.tracker.markStopped();
+  }
+
+  status(): AdapterStatus {
+    return this.tracker.status();
+  }
+}

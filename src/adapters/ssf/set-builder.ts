@@ -1,0 +1,71 @@
+/**
+ * Outgoing SETs: which CAEP event a revocation trigger becomes (session-revoked for identity
+ * triggers, device-compliance-change for device triggers), its RFC 9493 subject, and the claims.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '../../state/types';
+import { EVENT_TYPES } from './set-claims';
+
+/** The lifecycle event fields the transmitter reads (src/lifecycle/outbox.ts LifecycleEvent). */
+export interface RevocationLike {
+  id: string;
+  type: string;
+  time: string;
+  identity: string | null;
+  reasons: string[];
+  record?: { kind: string; id: string };
+  device?: string;
+  [field: string]: unknown;
+}
+
+/** One event to transmit, before it is addressed to a stream. */
+export interface OutgoingEvent {
+  eventType: string;
+  subject: Record<string, unknown>;
+  event: Record<string, unknown>;
+  txn: string;
+  /** Seconds. */
+  eventTimestamp: number;
+}
+
+/** The RFC 9493 subject for an identity: its email alias when it has one, else its id (opaque). */
+export function identitySubject(id: string, identity: Identity | undefined): Record<string, unknown> {
+  const email = identity?.aliases.find((a) => /^[^@\s]+@[^@\s]+$/.test(a)) ?? (/^[^@\s]+@[^@\s]+$/.test(id) ? id : undefined);
+  return email ? { format: 'email', email } : { format: 'opaque', id };
+}
+
+/**
+ * Turns a revocation lifecycle event into the CAEP event to send, or undefined for events that are
+ * not revocations. `lookup` reads the identity (for its email alias).
+ */
+export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Identity | undefined): OutgoingEvent | undefined {
+  if (e.type !== 'revocation') return undefined;
+  const eventTimestamp = Math.floor(Date.parse(e.time) / 1000);
+  const reason = { en: `Tether revocation: ${e.reasons.join(', ')}` };
+  const deviceId = e.device ?? (e.record?.kind === 'device' ? e.record.id : undefined);
+  const user = e.identity ? identitySubject(e.identity, lookup(e.identity)) : undefined;
+  if (deviceId) {
+    const subject: Record<string, unknown> = { format: 'complex', device: { format: 'opaque', id: deviceId } };
+    if (user) subject.user = user;
+    return {
+      eventType: EVENT_TYPES.deviceComplianceChange,
+      subject,
+      event: { previous_status: 'compliant', current_status: 'not-compliant', initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
+      txn: e.id,
+      eventTimestamp,
+    };
+  }
+  if (!user) return undefined; // catalog-wide changes (apps) have no subject to revoke
+  return {
+    eventType: EVENT_TYPES.sessionRevoked,
+    subject: user,
+    event: { initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
+    txn: e.id,
+    eventTimestamp,
+  };
+}
+
+/** The SET claims for one stream (no `sub`, no `exp`, as SSF requires). */
+export function setClaims(iss: string, aud: string | string[], ev: OutgoingEvent, nowSec: number): Record<string, unknown> {
+  return { iss, aud, jti: randomUUID().replace(/-/g, ''), iat: nowSec, txn: ev.txn, sub_id: ev.subject, events: { [ev.eventType]: ev.event } };
+}

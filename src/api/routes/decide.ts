@@ -1,0 +1,105 @@
+// Decision routes: POST /v1/decide, POST /v1/decide/batch, and the OPA Data API
+// (POST/GET /v1/data/{path}) answering exactly OPA's envelope: {"result": ..., "decision_id"} or {}.
+import { Router, type Request } from 'express';
+import type { Decider } from '../../engine/decider';
+import type { AppContext } from '../context';
+import { requireDecisionToken } from '../auth';
+import { ApiError, invalidInput } from '../errors';
+import { bodyValidator } from '../validate';
+
+const ACTIONS = ['access', 'token', 'entitle', 'activate'];
+
+/** JSON schema of one /v1/decide body; app actions need resource.app. */
+export const decideSchema = {
+  type: 'object',
+  required: ['action', 'subject'],
+  properties: {
+    action: { type: 'string', enum: ACTIONS },
+    subject: { type: 'string', minLength: 1, maxLength: 512 },
+    device: { type: ['string', 'null'], maxLength: 512 },
+    resource: {
+      type: 'object',
+      properties: { app: { type: 'string', minLength: 1, maxLength: 256 } },
+    },
+    context: { type: 'object' },
+  },
+  if: { properties: { action: { enum: ['access', 'token', 'entitle'] } } },
+  then: { required: ['resource'], properties: { resource: { required: ['app'] } } },
+} as const;
+
+const batchSchema = {
+  type: 'object',
+  required: ['requests'],
+  properties: { requests: { type: 'array', maxItems: 100 } },
+} as const;
+
+/** The service's decider, or 503 not_ready while it starts. */
+function deciderOf(ctx: AppContext): Decider {
+  const d = ctx.decider as Decider | undefined;
+  if (!d || typeof d.decide !== 'function') throw new ApiError('not_ready', 'the decision service is starting');
+  return d;
+}
+
+/** The Data API path after /v1/data (slash-separated, possibly empty). */
+function dataPath(req: Request): string {
+  const p = (req.params as { path?: string[] | string }).path;
+  return (Array.isArray(p) ? p.join('/') : (p ?? '')).replace(/^\/+|\/+$/g, '');
+}
+
+/** Builds the decision router. */
+export function decideRouter(ctx: AppContext): Router {
+  const router = Router();
+  const auth = requireDecisionToken(ctx);
+  const validateOne = bodyValidator<Record<string, unknown>>(decideSchema);
+  const validateBatch = bodyValidator<{ requests: unknown[] }>(batchSchema);
+
+  router.post('/v1/decide', auth, (req, res) => {
+    const body = validateOne(req.body);
+    res.json(deciderOf(ctx).decide(body));
+  });
+
+  router.post('/v1/decide/batch', auth, (req, res) => {
+    const { requests } = validateBatch(req.body);
+    // Validate every request first: a bad batch is rejected whole, naming each bad field.
+    const errors = requests.flatMap((r, i) => {
+      try {
+        validateOne(r, `/requests/${i}`);
+        return [];
+      } catch (e) {
+        return e instanceof ApiError && e.errors ? e.errors : [{ path: `/requests/${i}`, message: 'is invalid' }];
+      }
+    });
+    if (errors.length) throw invalidInput(errors);
+    res.json({ results: deciderOf(ctx).decideBatch(requests) });
+  });
+
+  const data = (input: unknown, req: Request): Record<string, unknown> => {
+    const r = deciderOf(ctx).evaluatePath(dataPath(req), input);
+    // OPA answers {} (no result, no decision id) for an undefined document.
+    return r.defined ? { result: r.result, decision_id: r.decision_id } : {};
+  };
+
+  const post = (req: Request, res: import('express').Response) => {
+    const body = req.body as unknown;
+    if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body)))
+      throw invalidInput([{ path: '', message: 'must be an object like {"input": ...}' }]);
+    res.json(data((body as { input?: unknown } | undefined)?.input, req));
+  };
+  const get = (req: Request, res: import('express').Response) => {
+    let input: unknown;
+    const q = req.query.input;
+    if (typeof q === 'string') {
+      try {
+        input = JSON.parse(q);
+      } catch {
+        throw invalidInput([{ path: '/input', message: 'query parameter input must be JSON' }]);
+      }
+    }
+    res.json(data(input, req));
+  };
+  router.post('/v1/data', auth, post);
+  router.post('/v1/data/*path', auth, post);
+  router.get('/v1/data', auth, get);
+  router.get('/v1/data/*path', auth, get);
+  return router;
+}

@@ -1,0 +1,47 @@
+// The routers the app mounts and the background services serve() starts. Add yours with one line.
+import type { Router } from 'express';
+import type { AppContext } from '../context';
+import { healthRouter } from './health';
+import { stateRouter } from './state';
+import { adaptersRouteModule, adaptersServiceModule } from './adapters';
+import { callersRouteModule } from './callers';
+import { decideRouter } from './decide';
+import { lifecycleRouter } from './lifecycle';
+import { subscriptionsRouter } from './subscriptions';
+import { decisionsServiceModule } from '../../lifecycle/module';
+
+/** A feature router. */
+export interface RouteModule {
+  name: string;
+  /** Builds the router; paths inside are absolute (e.g. '/v1/decide') unless `mount` is set. */
+  create(ctx: AppContext): Router;
+  mount?: string;
+  /**
+   * Absolute path prefixes whose request bodies the router reads itself (no JSON parsing, no 415),
+   * e.g. NDJSON import or SCIM's application/scim+json if it wants its own parser.
+   */
+  rawBodyPaths?: string[];
+}
+
+/** A background component serve() starts before listening and stops on shutdown (in reverse order). */
+export interface ServiceModule {
+  name: string;
+  /** Fills its ctx slot (engine, decider, outbox...) and sets readiness flags. */
+  start(ctx: AppContext): void | Promise<void>;
+  /** Flushes and stops (decision log, outbox...); runs after in-flight requests finished, before the store closes. */
+  stop?(ctx: AppContext): void | Promise<void>;
+}
+
+/** Routers, mounted in this order. */
+export const routeModules: RouteModule[] = [
+  { name: 'health', create: healthRouter },
+  { name: 'state', create: stateRouter, rawBodyPaths: ['/v1/state/import'] },
+  adaptersRouteModule,
+  callersRouteModule,
+  { name: 'decide', create: decideRouter },
+  { name: 'lifecycle', create: lifecycleRouter },
+  { name: 'subscriptions', create: subscriptionsRouter },
+];
+
+/** Background services, started in this order. */
+export const serviceModules: ServiceModule[] = [decisionsServiceModule, adaptersServiceModule];

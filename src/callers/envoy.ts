@@ -1,0 +1,17 @@
+// Envoy ext_authz (HTTP service) front door: any method on any path under the configured prefix
+// (Envoy's http_service.path_prefix + the original :path). Only an exact 200 allows (protocols.md §2.6).
+import type { RequestHandler } from 'express';
+import { denyAnswer, proxyCheck, type ProxyDeps } from './proxy-check';
+import { readEnvoy } from './proxy-request';
+import { sendAnswer, toCheckRequest } from './send';
+
+/** Express handler for `<envoy_prefix>/*`; mount it on every method under /v1/authz/envoy. */
+export function envoyHandler(deps: ProxyDeps): RequestHandler {
+  return async (req, res) => {
+    const check = toCheckRequest(req);
+    const orig = readEnvoy(check, deps.config.envoy_prefix);
+    // A path outside the configured prefix is a misrouted check: deny, never 404 (Envoy would forward it).
+    if (!orig) return sendAnswer(res, denyAnswer(['check_path_unknown']));
+    sendAnswer(res, await proxyCheck(deps, check, orig));
+  };
+}

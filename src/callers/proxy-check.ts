@@ -1,0 +1,116 @@
+// The one decision handler behind the Envoy, nginx and Traefik front doors: subject, device and app in,
+// 200 / 401 / 403 out. Only these three statuses, because they mean the same to all three proxies
+// (Envoy allows only 200 and turns 5xx into a bodiless 403 or a fail-open; nginx turns anything but
+// 2xx/401/403 into 500; Traefik forwards everything that is not 2xx to the client).
+import { decideWithin, DecisionUnavailable } from './budget';
+import type { ProxyConfig, UpstreamField } from './config';
+import { CredentialError } from './jwt';
+import { resolveApp, resolveDevice, type CheckRequest, type OriginalRequest } from './proxy-request';
+import type { SubjectResolver } from './subject';
+import type { DecideFn, Decision } from './types';
+
+/** What a front door sends back: always one of the three statuses every proxy understands. */
+export interface ProxyAnswer {
+  status: 200 | 401 | 403;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** Everything the proxy handler needs, built once at start. */
+export interface ProxyDeps {
+  decide: DecideFn;
+  config: ProxyConfig;
+  subjects: SubjectResolver;
+}
+
+/** Header values must be visible ASCII: strip anything else (CR/LF above all) rather than fail. */
+function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7e\t]/g, '').slice(0, 4096);
+}
+
+function fieldValue(field: UpstreamField, d: Decision, ctx: { subject: string; device?: string; app: string }): string | undefined {
+  switch (field) {
+    case 'subject': return ctx.subject;
+    case 'device': return ctx.device;
+    case 'app': return ctx.app;
+    case 'lifecycle': return d.lifecycle ?? undefined;
+    case 'limited': return String(d.limited);
+    case 'obligations': return d.obligations.join(',');
+    case 'policy_revision': return d.policy_revision;
+    case 'exception': {
+      const e = d.exception as { id?: unknown } | null | undefined;
+      return e && typeof e.id === 'string' ? e.id : undefined;
+    }
+  }
+}
+
+/** The 401 every proxy passes to the client with its WWW-Authenticate challenge. */
+export function unauthorizedAnswer(err: CredentialError): ProxyAnswer {
+  const challenge = err.code === 'credential_invalid'
+    ? 'Bearer realm="tether", error="invalid_token"'
+    : 'Bearer realm="tether"';
+  return {
+    status: 401,
+    headers: { 'WWW-Authenticate': challenge },
+    body: { code: 'unauthorized', message: err.message, reason: err.code },
+  };
+}
+
+/** The 403 with reasons in the JSON body and in X-Tether-Reasons (nginx drops bodies; headers survive). */
+export function denyAnswer(reasons: string[], decisionId?: string): ProxyAnswer {
+  const headers: Record<string, string> = { 'X-Tether-Reasons': headerSafe(reasons.join(',')) };
+  if (decisionId) headers['X-Tether-Decision-Id'] = headerSafe(decisionId);
+  return {
+    status: 403,
+    headers,
+    body: { code: 'access_denied', message: `access denied: ${reasons.join(', ')}`, decision_id: decisionId ?? null, reasons },
+  };
+}
+
+/** Turns a decision into the proxy answer: 200 + decision id + configured upstream headers, or 403. */
+export function formatDecision(cfg: ProxyConfig, d: Decision, ctx: { subject: string; device?: string; app: string }): ProxyAnswer {
+  if (!d.allow) return denyAnswer(d.reasons.length ? d.reasons : ['denied'], d.decision_id);
+  const headers: Record<string, string> = { 'X-Tether-Decision-Id': headerSafe(d.decision_id) };
+  for (const [name, field] of Object.entries(cfg.upstream_headers)) {
+    const v = fieldValue(field, d, ctx);
+    if (v !== undefined) headers[name] = headerSafe(v);
+  }
+  return {
+    status: 200,
+    headers,
+    body: { allow: true, decision_id: d.decision_id, limited: d.limited, reasons: d.reasons, obligations: d.obligations },
+  };
+}
+
+/** Decides one proxy check; never throws and never answers anything but 200/401/403 (fail closed). */
+export async function proxyCheck(deps: ProxyDeps, req: CheckRequest, orig: OriginalRequest): Promise<ProxyAnswer> {
+  let subject: string;
+  try {
+    subject = (await deps.subjects.resolve(req.headers)).subject;
+  } catch (err) {
+    if (err instanceof CredentialError) return unauthorizedAnswer(err);
+    return denyAnswer(['decision_unavailable']);
+  }
+  const app = resolveApp(deps.config, req, orig);
+  if (!app) return denyAnswer(['app_unknown']);
+  const device = resolveDevice(deps.config, req.headers);
+  try {
+    const decision = await decideWithin(deps.decide, {
+      action: 'access',
+      subject,
+      ...(device !== undefined ? { device } : {}),
+      resource: { app },
+      context: {
+        ...(orig.ip !== undefined ? { ip: orig.ip } : {}),
+        caller: orig.proxy,
+        method: orig.method,
+        path: orig.path,
+        ...(orig.host !== undefined ? { host: orig.host } : {}),
+      },
+    }, deps.config.timeout_ms);
+    return formatDecision(deps.config, decision, { subject, device, app });
+  } catch (err) {
+    if (err instanceof DecisionUnavailable) return denyAnswer([err.code]);
+    return denyAnswer(['decision_unavailable']);
+  }
+}

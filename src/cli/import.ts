@@ -1,0 +1,247 @@
+// `tether import file.ndjson [--url URL] [--token T] [--direct] [--data-dir D] [--batch N]`:
+// bulk-loads NDJSON state lines, either by streaming them to a running server (default) or by writing
+// straight into the store under the data dir (--direct; only while no server uses that store, since a
+// server would not see the writes in its cache). Progress goes to stderr, the summary JSON to stdout.
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import readline from 'node:readline';
+import { apiTokenPath, loadConfig } from '../config';
+import { openSqliteStore, type ImportLine, type ImportLineError } from '../state/store';
+
+/** Parsed command line of `tether import`. */
+export interface ImportArgs {
+  file: string;
+  url?: string;
+  token?: string;
+  direct: boolean;
+  dataDir?: string;
+  batch?: number;
+  quiet: boolean;
+}
+
+/** Summary printed on stdout. */
+export interface ImportSummary {
+  imported: number;
+  rejected: number;
+  errors: ImportLineError[];
+  done: boolean;
+  seconds: number;
+  records_per_second: number;
+}
+
+const USAGE = 'usage: tether import <file.ndjson|-> [--url http://127.0.0.1:8181] [--token TOKEN] [--direct] [--data-dir DIR] [--batch N] [--quiet]';
+
+/** Parses argv (the arguments after `import`). Throws with a usage message on bad input. */
+export function parseImportArgs(argv: string[]): ImportArgs {
+  const args: ImportArgs = { file: '', direct: false, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (a === '--url') args.url = value();
+    else if (a === '--token') args.token = value();
+    else if (a === '--data-dir') args.dataDir = value();
+    else if (a === '--batch') args.batch = Number(value());
+    else if (a === '--direct') args.direct = true;
+    else if (a === '--quiet' || a === '-q') args.quiet = true;
+    else if (a === '-h' || a === '--help') throw new Error(USAGE);
+    else if (a.startsWith('--')) throw new Error(`unknown option ${a}\n${USAGE}`);
+    else if (!args.file) args.file = a;
+    else throw new Error(`unexpected argument ${a}\n${USAGE}`);
+  }
+  if (!args.file) throw new Error(USAGE);
+  if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new Error(`--batch must be a positive integer\n${USAGE}`);
+  return args;
+}
+
+/** Runs `tether import`; resolves to the process exit code (0 all imported, 2 some lines rejected, 1 failure). */
+export async function runImport(argv: string[]): Promise<number> {
+  let args: ImportArgs;
+  try {
+    args = parseImportArgs(argv);
+  } catch (err) {
+    process.stderr.write((err as Error).message + '\n');
+    return 1;
+  }
+  const progress = new Progress(args.quiet, args.file === '-' ? undefined : fileSize(args.file));
+  try {
+    const summary = args.direct ? await importDirect(args, progress) : await importHttp(args, progress);
+    progress.finish(summary);
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    return !summary.done ? 1 : summary.rejected > 0 ? 2 : 0;
+  } catch (err) {
+    progress.clear();
+    process.stderr.write(`tether import: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function fileSize(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function openInput(file: string): NodeJS.ReadableStream {
+  return file === '-' ? process.stdin : fs.createReadStream(file);
+}
+
+// Streams the file to POST /v1/state/import?progress=true and follows the per-batch acknowledgements.
+async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportSummary> {
+  const env = process.env;
+  const base = args.url ?? `http://127.0.0.1:${env.PORT || 8181}`;
+  const token = args.token ?? env.TETHER_API_TOKEN ?? readTokenFile(args.dataDir);
+  if (!token) throw new Error('no API token: pass --token, set TETHER_API_TOKEN, or run next to the data dir');
+  const url = new URL('/v1/state/import?progress=true', base);
+  const started = Date.now();
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<ImportSummary>((resolve, reject) => {
+    const req = client.request(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-ndjson', Accept: 'application/x-ndjson', Authorization: `Bearer ${token}` },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => reject(new Error(`server answered ${res.statusCode}: ${body.slice(0, 500)}`)));
+        return;
+      }
+      let last: Record<string, unknown> | undefined;
+      const rl = readline.createInterface({ input: res, crlfDelay: Infinity });
+      rl.on('line', (line) => {
+        if (!line.trim()) return;
+        last = JSON.parse(line) as Record<string, unknown>;
+        if (!('done' in last)) progress.update(Number(last.imported), Number(last.rejected), Number(last.committed_through_line));
+      });
+      rl.on('close', () => {
+        if (!last || !('done' in last)) return reject(new Error('connection closed before the import finished (batches acknowledged so far are stored)'));
+        const seconds = (Date.now() - started) / 1000;
+        const imported = Number(last.imported);
+        if (last.done !== true) process.stderr.write(`tether import: server stopped the import: ${String(last.message)}\n`);
+        resolve({
+          imported,
+          rejected: Number(last.rejected),
+          errors: (last.errors as ImportLineError[]) ?? [],
+          done: last.done === true,
+          seconds,
+          records_per_second: Math.round(imported / Math.max(seconds, 0.001)),
+        });
+      });
+    });
+    const input = openInput(args.file);
+    input.on('error', (err) => {
+      req.destroy(err as Error);
+      reject(err);
+    });
+    input.on('data', (chunk) => progress.sent((chunk as Buffer).length));
+    input.pipe(req);
+  });
+}
+
+function readTokenFile(dataDir?: string): string | undefined {
+  try {
+    const cfg = loadConfig(dataDir ? { ...process.env, TETHER_DATA_DIR: dataDir } : process.env);
+    return fs.readFileSync(apiTokenPath(cfg), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Writes batches straight into the SQLite store (same transactions and checks as the HTTP route).
+async function importDirect(args: ImportArgs, progress: Progress): Promise<ImportSummary> {
+  const cfg = loadConfig(args.dataDir ? { ...process.env, TETHER_DATA_DIR: args.dataDir } : process.env);
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const store = openSqliteStore({ path: path.join(cfg.dataDir, 'tether.db'), synchronous: cfg.sqliteSync, cacheSize: 1024 });
+  const batchSize = args.batch ?? cfg.importBatchSize;
+  const started = Date.now();
+  const totals = { imported: 0, rejected: 0, errors: [] as ImportLineError[] };
+  let batch: ImportLine[] = [];
+  let lineNo = 0;
+  const commit = () => {
+    if (!batch.length) return;
+    const r = store.importBatch(batch);
+    totals.imported += r.imported;
+    totals.rejected += r.rejected;
+    for (const e of r.errors) if (totals.errors.length < 1000) totals.errors.push(e);
+    progress.update(totals.imported, totals.rejected, lineNo);
+    batch = [];
+  };
+  try {
+    const input = openInput(args.file);
+    input.on('data', (chunk) => progress.sent((chunk as Buffer).length));
+    const rl = readline.createInterface({ input, crlfDelay: Infinity });
+    for await (const line of rl) {
+      lineNo++;
+      if (line.trim()) batch.push({ line: lineNo, text: line });
+      if (batch.length >= batchSize) commit();
+    }
+    commit();
+  } finally {
+    store.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return { ...totals, done: true, seconds, records_per_second: Math.round(totals.imported / Math.max(seconds, 0.001)) };
+}
+
+// A one-line progress bar on stderr (only when stderr is a terminal, unless forced by not being quiet).
+class Progress {
+  private bytes = 0;
+  private lastDraw = 0;
+  private readonly started = Date.now();
+  private readonly tty = process.stderr.isTTY === true;
+  private drawn = false;
+
+  constructor(
+    private readonly quiet: boolean,
+    private readonly total?: number,
+  ) {}
+
+  sent(n: number): void {
+    this.bytes += n;
+  }
+
+  update(imported: number, rejected: number, line: number): void {
+    if (this.quiet) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 200) return;
+    this.lastDraw = now;
+    this.draw(imported, rejected, line);
+  }
+
+  private draw(imported: number, rejected: number, line: number): void {
+    const secs = Math.max((Date.now() - this.started) / 1000, 0.001);
+    const rate = Math.round(imported / secs);
+    let bar = '';
+    if (this.total) {
+      const frac = Math.min(1, this.bytes / this.total);
+      const width = 30;
+      const full = Math.round(frac * width);
+      bar = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
+    }
+    const text = `${bar}line ${line.toLocaleString('en-US')}: ${imported.toLocaleString('en-US')} imported, ${rejected.toLocaleString('en-US')} rejected, ${rate.toLocaleString('en-US')} rec/s`;
+    if (this.tty) process.stderr.write('\r\x1b[2K' + text);
+    else process.stderr.write(text + '\n');
+    this.drawn = true;
+  }
+
+  clear(): void {
+    if (this.drawn && this.tty) process.stderr.write('\n');
+  }
+
+  finish(s: ImportSummary): void {
+    if (this.quiet) return;
+    this.lastDraw = 0;
+    this.draw(s.imported, s.rejected, s.imported + s.rejected);
+    this.clear();
+  }
+}

@@ -1,0 +1,85 @@
+// `tether test [dir]`: runs the test_* rules of *_test.rego files as `opa test` does, each test rule
+// compiled as an entrypoint and evaluated in wasm (PASS when defined and not false).
+import { compile, formatDiagnostics, parseAll } from '../compiler';
+import { loadEngine } from '../engine/engine';
+import { EngineError } from '../engine/errors';
+import { collectSources, packagePath } from '../engine/sources';
+import { parseArgs, type CommandIO } from './args';
+
+export interface TestOutcome {
+  name: string;
+  file: string;
+  status: 'PASS' | 'FAIL' | 'ERROR';
+  ms: number;
+  message?: string;
+}
+
+/** Finds, compiles and runs the tests under the given paths. */
+export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome[]; diagnostics?: string }> {
+  const src = collectSources(paths);
+  const all = [...src.files, ...src.tests];
+  const parsed = parseAll({ files: src.tests, entrypoints: [] });
+  const tests: Array<{ entrypoint: string; name: string; file: string }> = [];
+  const seen = new Set<string>();
+  for (const m of parsed.modules) {
+    const pkg = packagePath(m);
+    for (const r of m.rules) {
+      if (!r.head.name.startsWith('test_') || r.head.kind === 'function' || r.head.ref.length > 1) continue;
+      const entrypoint = [...pkg, r.head.name].join('/');
+      if (seen.has(entrypoint)) continue;
+      seen.add(entrypoint);
+      tests.push({ entrypoint, name: `data.${[...pkg, r.head.name].join('.')}`, file: m.file });
+    }
+  }
+  if (tests.length === 0) return { outcomes: [] };
+  const r = await compile({ files: all, entrypoints: tests.map((t) => t.entrypoint) });
+  if (!r.ok || !r.wasm) {
+    return { outcomes: [], diagnostics: formatDiagnostics(r.diagnostics, Object.fromEntries(all.map((f) => [f.name, f.text]))) };
+  }
+  const engine = loadEngine(r.wasm, { data: src.data });
+  const outcomes: TestOutcome[] = [];
+  for (const t of tests) {
+    const t0 = performance.now();
+    try {
+      const rs = engine.evaluate(t.entrypoint, {});
+      const ok = rs.length > 0 && rs.every((x) => x.result !== false);
+      outcomes.push({ name: t.name, file: t.file, status: ok ? 'PASS' : 'FAIL', ms: performance.now() - t0, message: ok ? undefined : rs.length ? 'result was false' : 'result was undefined' });
+    } catch (e) {
+      const msg = e instanceof EngineError ? `${e.code}: ${e.message}` : String(e);
+      outcomes.push({ name: t.name, file: t.file, status: 'ERROR', ms: performance.now() - t0, message: msg });
+    }
+  }
+  return { outcomes };
+}
+
+const fmtMs = (ms: number): string => (ms < 1 ? `${Math.round(ms * 1000)}µs` : `${ms.toFixed(1)}ms`);
+
+export async function runTestCommand(argv: string[], io: CommandIO): Promise<number> {
+  const a = parseArgs(argv, { values: {}, booleans: { '-v': 'verbose', '--verbose': 'verbose' } });
+  const paths = a.positionals.length ? a.positionals : ['policies'];
+  const { outcomes, diagnostics } = await runTests(paths);
+  if (diagnostics) {
+    io.err(diagnostics);
+    return 1;
+  }
+  if (outcomes.length === 0) {
+    io.err(`no tests found in ${paths.join(', ')}`);
+    return 1;
+  }
+  let lastFile = '';
+  for (const o of outcomes) {
+    if (o.file !== lastFile) {
+      io.out(`${o.file}:`);
+      lastFile = o.file;
+    }
+    io.out(`${o.name}: ${o.status} (${fmtMs(o.ms)})${o.message && o.status !== 'PASS' ? `\n  ${o.message}` : ''}`);
+  }
+  const pass = outcomes.filter((o) => o.status === 'PASS').length;
+  const fail = outcomes.filter((o) => o.status === 'FAIL').length;
+  const error = outcomes.length - pass - fail;
+  io.out('-'.repeat(80));
+  if (pass) io.out(`PASS: ${pass}/${outcomes.length}`);
+  if (fail) io.out(`FAIL: ${fail}/${outcomes.length}`);
+  if (error) io.out(`ERROR: ${error}/${outcomes.length}`);
+  return pass === outcomes.length ? 0 : 1;
+}

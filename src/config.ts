@@ -1,0 +1,150 @@
+// Service configuration from the environment: one table, defaults, validation, and the API token
+// bootstrap (generated once under the data dir when TETHER_API_TOKEN is unset).
+//
+// | variable                        | default              | meaning                                                        |
+// |---------------------------------|----------------------|----------------------------------------------------------------|
+// | PORT                            | 8181                 | HTTP port (OPA's)                                              |
+// | HOST                            | 0.0.0.0              | listen address                                                 |
+// | TETHER_DATA_DIR                 | ./data               | durable state (tether.db + WAL), generated api-token           |
+// | TETHER_API_TOKEN                | generated            | bearer token for state writes and admin reads; if unset, read  |
+// |                                 |                      | from <data>/api-token or generated there and printed once      |
+// | TETHER_DECISION_TOKEN           | unset (open)         | bearer token for decision routes; unset = open (sidecar use)   |
+// | TETHER_POLICY_DIR               | ./policies           | Rego policies + data.json compiled at start                    |
+// | TETHER_POLICY_WATCH             | true                 | recompile and swap on changes under the policy dir             |
+// | TETHER_BODY_LIMIT               | 1mb                  | largest JSON request body (413 payload_too_large beyond)       |
+// | TETHER_IMPORT_LIMIT             | 2gb                  | largest NDJSON bulk import body                                |
+// | TETHER_IMPORT_BATCH             | 1000                 | NDJSON lines per import transaction (one ack per batch)        |
+// | TETHER_CACHE_SIZE               | 100000               | entries in the decision-path LRU cache                         |
+// | TETHER_SQLITE_SYNC              | full                 | full: acked writes survive power loss; normal: kill -9 only    |
+// | TETHER_MAX_EXCEPTION_HOURS      | 72                   | longest exception (expires_at bound)                           |
+// | TETHER_MAX_BREAK_GLASS_MINUTES  | 240                  | longest break-glass window                                     |
+// | TETHER_DECISION_LOG             | <data>/decisions.log | decision log (JSON lines); "-" = stdout, "off" = disabled      |
+// | TETHER_DECISION_LOG_BUFFER      | 10000                | decision log buffer entries before dropping allows             |
+// | TETHER_LOG_LEVEL                | info                 | debug, info, warn, error                                       |
+// | TETHER_SHUTDOWN_TIMEOUT_MS      | 10000                | graceful shutdown: wait this long for in-flight requests, and  |
+// |                                 |                      | as long again for shutdown hooks (log/outbox flush)            |
+// | TETHER_REQUEST_TIMEOUT_MS       | 3600000              | longest time to receive one request (bulk imports stream long) |
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Log levels, least to most severe. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Resolved service configuration. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Undefined until resolveApiToken() ran (serve does it); tests set it directly. */
+  apiToken?: string;
+  decisionToken?: string;
+  policyDir: string;
+  policyWatch: boolean;
+  bodyLimitBytes: number;
+  importLimitBytes: number;
+  importBatchSize: number;
+  cacheSize: number;
+  sqliteSync: 'full' | 'normal';
+  maxExceptionHours: number;
+  maxBreakGlassMinutes: number;
+  decisionLog: string;
+  decisionLogBuffer: number;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** A configuration value that cannot be used; names the variable. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses "512kb", "1mb", "2gb", "1024" into bytes. */
+export function parseBytes(value: string, variable = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!m) throw new ConfigError(variable, `"${value}" is not a size (e.g. 512kb, 1mb)`);
+  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `"${raw}" must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `"${raw}" must be true or false`);
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, def: T, allowed: readonly T[]): T {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '') return def;
+  if (!allowed.includes(raw as T)) throw new ConfigError(name, `"${raw}" must be one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** Reads the configuration from `env` (default process.env); throws ConfigError on a bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.TETHER_DATA_DIR || './data');
+  return {
+    port: int(env, 'PORT', 8181, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    dataDir,
+    apiToken: env.TETHER_API_TOKEN || undefined,
+    decisionToken: env.TETHER_DECISION_TOKEN || undefined,
+    policyDir: path.resolve(env.TETHER_POLICY_DIR || './policies'),
+    policyWatch: bool(env, 'TETHER_POLICY_WATCH', true),
+    bodyLimitBytes: parseBytes(env.TETHER_BODY_LIMIT || '1mb', 'TETHER_BODY_LIMIT'),
+    importLimitBytes: parseBytes(env.TETHER_IMPORT_LIMIT || '2gb', 'TETHER_IMPORT_LIMIT'),
+    importBatchSize: int(env, 'TETHER_IMPORT_BATCH', 1000, 1, 100_000),
+    cacheSize: int(env, 'TETHER_CACHE_SIZE', 100_000, 16, 100_000_000),
+    sqliteSync: oneOf(env, 'TETHER_SQLITE_SYNC', 'full', ['full', 'normal'] as const),
+    maxExceptionHours: int(env, 'TETHER_MAX_EXCEPTION_HOURS', 72, 1, 24 * 365),
+    maxBreakGlassMinutes: int(env, 'TETHER_MAX_BREAK_GLASS_MINUTES', 240, 1, 24 * 60),
+    decisionLog: env.TETHER_DECISION_LOG || path.join(dataDir, 'decisions.log'),
+    decisionLogBuffer: int(env, 'TETHER_DECISION_LOG_BUFFER', 10_000, 1, 10_000_000),
+    logLevel: oneOf(env, 'TETHER_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    shutdownTimeoutMs: int(env, 'TETHER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    requestTimeoutMs: int(env, 'TETHER_REQUEST_TIMEOUT_MS', 3_600_000, 1_000, 86_400_000),
+  };
+}
+
+/** Path of the generated API token file. */
+export function apiTokenPath(config: Pick<Config, 'dataDir'>): string {
+  return path.join(config.dataDir, 'api-token');
+}
+
+/**
+ * Ensures config.apiToken is set: the env value, else the token stored under the data dir, else a new
+ * random token written there (mode 0600). Returns whether a token was generated now, so the caller
+ * prints it exactly once (it is never logged).
+ */
+export function resolveApiToken(config: Config): { token: string; generated: boolean } {
+  if (config.apiToken) return { token: config.apiToken, generated: false };
+  const file = apiTokenPath(config);
+  try {
+    const stored = fs.readFileSync(file, 'utf8').trim();
+    if (stored) {
+      config.apiToken = stored;
+      return { token: stored, generated: false };
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const token = 'tether_' + randomBytes(32).toString('base64url');
+  fs.writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  config.apiToken = token;
+  return { token, generated: true };
+}

@@ -1,0 +1,300 @@
+// The durable lifecycle-event outbox: one row per (event, subscriber) in the store's SQLite db,
+// written in the same transaction as the state change that caused it, delivered as signed webhooks
+// (X-Tether-Signature: sha256=<hex HMAC-SHA256 of the raw body>) with exponential backoff. Rows are
+// deleted only after a 2xx, so a restart loses nothing; undelivered rows are retried after restart.
+import { createHmac, randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { StateStore } from '../state/store';
+import type { SubscriptionEvent } from '../state/types';
+
+/** A lifecycle event as POSTed to subscribers. */
+export interface LifecycleEvent {
+  id: string;
+  type: SubscriptionEvent;
+  time: string;
+  /** The identity concerned (null for catalog-wide events). */
+  identity: string | null;
+  /** Stable code of why (e.g. `device_not_compliant`, `identity_not_active`, `ready_for_activation`). */
+  reason: string;
+  /** Every reason when one write removed access in several ways. */
+  reasons: string[];
+  [field: string]: unknown;
+}
+
+/** Metrics the outbox records (src/api/metrics.ts Metrics satisfies it). */
+export interface OutboxMetrics {
+  setOutboxDepth(depth: number): void;
+  outboxDeliveryFailed(subscriber: string): void;
+  outboxEventDelivered(event: string): void;
+}
+
+/** Options of Outbox. */
+export interface OutboxOptions {
+  store: StateStore;
+  metrics?: OutboxMetrics;
+  /** First retry delay, ms (default 1,000); doubles per attempt. */
+  baseDelayMs?: number;
+  /** Longest retry delay, ms (default 300,000). */
+  maxDelayMs?: number;
+  /** How often due rows are polled, ms (default 1,000); enqueues also wake the sender. */
+  pollMs?: number;
+  /** Per-request timeout, ms (default 5,000). */
+  timeoutMs?: number;
+  /** Concurrent deliveries (default 8). */
+  concurrency?: number;
+  /** Clock, ms (tests). */
+  now?: () => number;
+  /** Logs delivery problems (never secrets). */
+  onError?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+type OutboxRow = {
+  seq: number;
+  event_id: string;
+  event_type: string;
+  subscription_id: string;
+  body: string;
+  attempts: number;
+  next_attempt_at: number;
+};
+
+/** Creates the outbox table if needed (idempotent). */
+export function applyOutboxSchema(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS lifecycle_outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      event_id TEXT NOT NULL,
+      event_type TEXT NOT NULL,
+      subscription_id TEXT NOT NULL,
+      body TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS lifecycle_outbox_due ON lifecycle_outbox (next_attempt_at);
+  `);
+}
+
+/** `sha256=<hex>` HMAC-SHA256 of `body` under `secret` (the X-Tether-Signature header). */
+export function signBody(secret: string, body: string | Buffer): string {
+  return 'sha256=' + createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** Builds an event with a fresh id. */
+export function makeEvent(type: SubscriptionEvent, identity: string | null, reasons: string[], fields: Record<string, unknown> = {}, time = new Date()): LifecycleEvent {
+  return { id: randomUUID(), type, time: time.toISOString(), identity, reason: reasons[0] ?? type, reasons, ...fields };
+}
+
+/** The durable outbox and its webhook sender. */
+export class Outbox {
+  /** Failed delivery attempts since start. */
+  failures = 0;
+  /** Events delivered since start. */
+  delivered = 0;
+  private readonly store: StateStore;
+  private readonly db: Database.Database;
+  private readonly metrics?: OutboxMetrics;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly pollMs: number;
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
+  private readonly listeners: Array<(e: LifecycleEvent) => void> = [];
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private wakeScheduled = false;
+  private running = false;
+  private readonly stmts: {
+    insert: Database.Statement;
+    due: Database.Statement;
+    remove: Database.Statement;
+    retry: Database.Statement;
+    depth: Database.Statement;
+    removeSubscription: Database.Statement;
+    dueNow: Database.Statement;
+  };
+
+  constructor(opts: OutboxOptions) {
+    this.store = opts.store;
+    this.db = opts.store.db;
+    this.metrics = opts.metrics;
+    this.baseDelayMs = opts.baseDelayMs ?? 1000;
+    this.maxDelayMs = opts.maxDelayMs ?? 300_000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.concurrency = opts.concurrency ?? 8;
+    this.now = opts.now ?? Date.now;
+    this.onError = opts.onError ?? (() => undefined);
+    applyOutboxSchema(this.db);
+    this.stmts = {
+      insert: this.db.prepare(
+        'INSERT INTO lifecycle_outbox (event_id, event_type, subscription_id, body, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)',
+      ),
+      due: this.db.prepare('SELECT seq, event_id, event_type, subscription_id, body, attempts, next_attempt_at FROM lifecycle_outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?'),
+      remove: this.db.prepare('DELETE FROM lifecycle_outbox WHERE seq = ?'),
+      retry: this.db.prepare('UPDATE lifecycle_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?'),
+      depth: this.db.prepare('SELECT count(*) AS n FROM lifecycle_outbox'),
+      removeSubscription: this.db.prepare('DELETE FROM lifecycle_outbox WHERE subscription_id = ?'),
+      dueNow: this.db.prepare('UPDATE lifecycle_outbox SET next_attempt_at = ? WHERE next_attempt_at > ?'),
+    };
+  }
+
+  /** Registers an in-process listener of every event (e.g. the SSF transmitter); called inside the write's transaction. */
+  onEvent(listener: (e: LifecycleEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Stores `event` once per subscriber asking for its type. Call inside the transaction of the write
+   * that caused it (a store onChange listener, or store.transaction) so both commit or neither does.
+   * Returns the number of rows queued.
+   */
+  enqueue(event: LifecycleEvent): number {
+    const body = JSON.stringify(event);
+    const at = this.now();
+    let n = 0;
+    for (const sub of this.store.listSubscriptions()) {
+      if (!sub.events.includes(event.type)) continue;
+      this.stmts.insert.run(event.id, event.type, sub.id, body, at, at);
+      n++;
+    }
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.onError('outbox listener failed', { error: String(err) });
+      }
+    }
+    if (n > 0) this.wake();
+    return n;
+  }
+
+  /** Events waiting for delivery. */
+  depth(): number {
+    return (this.stmts.depth.get() as { n: number }).n;
+  }
+
+  /** Drops the queued rows of a deleted subscription. */
+  forgetSubscription(id: string): void {
+    this.stmts.removeSubscription.run(id);
+  }
+
+  /** Starts delivering (also what is left from before a restart). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // After a restart every queued row is due at once: receivers were likely waiting on us.
+    const now = this.now();
+    this.stmts.dueNow.run(now, now);
+    this.timer = setInterval(() => this.pump(), this.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops the sender; waits for in-flight deliveries. Queued rows stay for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Attempts every due row now and waits for the attempts (shutdown flush, tests). */
+  async flush(): Promise<void> {
+    const wasRunning = this.running;
+    this.running = true;
+    try {
+      for (let round = 0; round < 100; round++) {
+        this.pump();
+        if (this.inFlight.size === 0) break;
+        await Promise.allSettled([...this.inFlight.values()]);
+      }
+    } finally {
+      this.running = wasRunning;
+    }
+  }
+
+  private wake(): void {
+    if (this.wakeScheduled || !this.running) return;
+    this.wakeScheduled = true;
+    // After the current (synchronous) transaction committed.
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.pump();
+    });
+  }
+
+  // Starts deliveries for due rows, up to the concurrency limit.
+  private pump(): void {
+    if (!this.running || !this.store.isOpen) return;
+    const free = this.concurrency - this.inFlight.size;
+    if (free <= 0) return;
+    let rows: OutboxRow[];
+    try {
+      rows = this.stmts.due.all(this.now(), free + this.inFlight.size) as OutboxRow[];
+      this.metrics?.setOutboxDepth(this.depth());
+    } catch (err) {
+      this.onError('outbox read failed', { error: String(err) });
+      return;
+    }
+    for (const row of rows) {
+      if (this.inFlight.size >= this.concurrency) break;
+      if (this.inFlight.has(row.seq)) continue;
+      const p = this.deliver(row).finally(() => {
+        this.inFlight.delete(row.seq);
+        if (this.running) this.wake();
+      });
+      this.inFlight.set(row.seq, p);
+    }
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const sub = this.store.getSubscription(row.subscription_id);
+    if (!sub) {
+      this.stmts.remove.run(row.seq);
+      return;
+    }
+    let error: string | undefined;
+    try {
+      const res = await fetch(sub.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-tether-signature': signBody(sub.secret, row.body),
+          'x-tether-event': row.event_type,
+          'x-tether-delivery': row.event_id,
+          'user-agent': 'tether-webhooks',
+        },
+        body: row.body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        redirect: 'manual',
+      });
+      // Drain the body so the connection is reused.
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (err) {
+      error = err instanceof Error ? err.name + ': ' + err.message : String(err);
+    }
+    if (!this.store.isOpen) return;
+    if (error === undefined) {
+      this.stmts.remove.run(row.seq);
+      this.delivered++;
+      this.metrics?.outboxEventDelivered(row.event_type);
+      return;
+    }
+    const attempts = row.attempts + 1;
+    this.stmts.retry.run(attempts, this.now() + this.backoff(attempts), error.slice(0, 500), row.seq);
+    this.failures++;
+    this.metrics?.outboxDeliveryFailed(row.subscription_id);
+    this.onError('webhook delivery failed', { subscription: row.subscription_id, event: row.event_id, attempts, error });
+  }
+
+  /** Delay before retry `attempts` (1-based): base·2^(n-1), capped, with ±20% jitter. */
+  backoff(attempts: number): number {
+    const raw = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(30, attempts - 1));
+    return Math.round(raw * (0.8 + Math.random() * 0.4));
+  }
+}

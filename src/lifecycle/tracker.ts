@@ -1,0 +1,230 @@
+// Lifecycle tracking (decision-model §3): the state of each identity as data.tether.lifecycle.report
+// derives it (the Rego is the only definition), kept in the store's db with since-when, refreshed
+// after every write that touches an identity and by a periodic sweep (time alone moves states:
+// grace ends, devices go stale). Transitions into ready_for_activation or a drift state are events.
+import type Database from 'better-sqlite3';
+import type { StateStore } from '../state/store';
+import type { Identity } from '../state/types';
+import { composeLifecycleInput, policyDevice, type PolicyDevice } from '../engine/decision-input';
+import type { PolicyEngine } from '../engine/types';
+import { makeEvent, type Outbox } from './outbox';
+
+/** The lifecycle entrypoint. */
+export const LIFECYCLE_ENTRYPOINT = 'tether/lifecycle/report';
+
+/** What data.tether.lifecycle.report answers for one identity. */
+export interface LifecycleReport {
+  state: string;
+  drift: boolean;
+  /** "drift" | "risk" | null */
+  kind: string | null;
+  reasons: string[];
+}
+
+/** The lifecycle of one identity as GET /v1/lifecycle/{identity} answers it. */
+export interface LifecycleView extends LifecycleReport {
+  identity: string;
+  /** When the identity entered this state (RFC 3339). */
+  since: string;
+  status: string;
+  devices: PolicyDevice[];
+}
+
+/** One drift-report row. */
+export interface DriftEntry {
+  identity: string;
+  state: string;
+  kind: string;
+  since: string;
+  reasons: string[];
+}
+
+/** Options of LifecycleTracker. */
+export interface TrackerOptions {
+  store: StateStore;
+  /** The engine serving now with policy data set (Decider.engine), or undefined. */
+  engine: () => PolicyEngine | undefined;
+  outbox?: Outbox;
+  /** Sets identities-per-state gauges after a sweep. */
+  metrics?: { setLifecycleStates(counts: Record<string, number>): void };
+  now?: () => number;
+  /** Identities evaluated per event-loop turn during a sweep (default 500). */
+  sweepChunk?: number;
+  onError?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+type StateRow = { identity: string; status: string; status_since: string; state: string | null; state_since: string | null; kind: string | null; reasons: string | null };
+
+/** Creates the lifecycle table (idempotent). */
+export function applyLifecycleSchema(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS lifecycle_identities (
+      identity TEXT PRIMARY KEY,
+      status TEXT NOT NULL,
+      status_since TEXT NOT NULL,
+      state TEXT,
+      state_since TEXT,
+      kind TEXT,
+      reasons TEXT
+    );
+    CREATE INDEX IF NOT EXISTS lifecycle_identities_kind ON lifecycle_identities (kind);
+  `);
+}
+
+const DRIFT_STATES = new Set(['enrolled_not_active', 'active_unenrolled', 'active_noncompliant']);
+
+/** Tracks lifecycle states and status start times. */
+export class LifecycleTracker {
+  private readonly store: StateStore;
+  private readonly engineOf: () => PolicyEngine | undefined;
+  private readonly outbox?: Outbox;
+  private readonly metrics?: TrackerOptions['metrics'];
+  private readonly now: () => number;
+  private readonly chunk: number;
+  private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
+  private readonly stmts: Record<'get' | 'insertStatus' | 'updateStatus' | 'remove' | 'setState' | 'drift' | 'counts', Database.Statement>;
+  private sweeping?: Promise<void>;
+
+  constructor(opts: TrackerOptions) {
+    this.store = opts.store;
+    this.engineOf = opts.engine;
+    this.outbox = opts.outbox;
+    this.metrics = opts.metrics;
+    this.now = opts.now ?? Date.now;
+    this.chunk = opts.sweepChunk ?? 500;
+    this.onError = opts.onError ?? (() => undefined);
+    const db = this.store.db;
+    applyLifecycleSchema(db);
+    this.stmts = {
+      get: db.prepare('SELECT * FROM lifecycle_identities WHERE identity = ?'),
+      insertStatus: db.prepare('INSERT INTO lifecycle_identities (identity, status, status_since) VALUES (?, ?, ?)'),
+      updateStatus: db.prepare('UPDATE lifecycle_identities SET status = ?, status_since = ? WHERE identity = ?'),
+      remove: db.prepare('DELETE FROM lifecycle_identities WHERE identity = ?'),
+      setState: db.prepare('UPDATE lifecycle_identities SET state = ?, state_since = ?, kind = ?, reasons = ? WHERE identity = ?'),
+      drift: db.prepare('SELECT * FROM lifecycle_identities WHERE kind IS NOT NULL ORDER BY identity'),
+      counts: db.prepare('SELECT state, count(*) AS n FROM lifecycle_identities WHERE state IS NOT NULL GROUP BY state'),
+    };
+  }
+
+  /** When the identity's current status began (RFC 3339), if known. */
+  statusSince(identityId: string): string | undefined {
+    return (this.stmts.get.get(identityId) as StateRow | undefined)?.status_since;
+  }
+
+  /**
+   * Records status transitions of an identity write (call inside its transaction). A new record's
+   * status starts at its observed_at when given (the source knows best), else now.
+   */
+  trackStatus(before: Identity | undefined, after: Identity | undefined): void {
+    if (!after) {
+      if (before) this.stmts.remove.run(before.id);
+      return;
+    }
+    const row = this.stmts.get.get(after.id) as StateRow | undefined;
+    const nowIso = new Date(this.now()).toISOString();
+    if (!row) this.stmts.insertStatus.run(after.id, after.status, before ? nowIso : (after.observed_at ?? nowIso));
+    else if (row.status !== after.status) this.stmts.updateStatus.run(after.status, nowIso, after.id);
+  }
+
+  /** Evaluates the lifecycle report of a stored identity (undefined when no policy is loaded). Throws on policy errors. */
+  evaluate(identity: Identity, nowMs = this.now()): LifecycleReport | undefined {
+    const engine = this.engineOf();
+    if (!engine) return undefined;
+    const input = composeLifecycleInput(this.store, identity, { nowMs, statusSince: (id) => this.statusSince(id) });
+    const rs = engine.evaluate(LIFECYCLE_ENTRYPOINT, input);
+    const r = rs[0]?.result as Partial<LifecycleReport> | undefined;
+    if (!r || typeof r.state !== 'string') throw new Error(`${LIFECYCLE_ENTRYPOINT} returned no report`);
+    return { state: r.state, drift: r.drift === true, kind: typeof r.kind === 'string' ? r.kind : null, reasons: Array.isArray(r.reasons) ? r.reasons.map(String) : [] };
+  }
+
+  /**
+   * Re-derives one identity's state and stores it; a transition into ready_for_activation or a drift
+   * state is queued as an event in the same transaction. Returns the view, or undefined when the
+   * identity does not exist or no policy is loaded.
+   */
+  refresh(idOrAlias: string): LifecycleView | undefined {
+    const identity = this.store.getIdentity(idOrAlias);
+    if (!identity) return undefined;
+    const nowMs = this.now();
+    const report = this.evaluate(identity, nowMs);
+    if (!report) return undefined;
+    const since = this.store.transaction(() => {
+      let row = this.stmts.get.get(identity.id) as StateRow | undefined;
+      if (!row) {
+        this.trackStatus(undefined, identity);
+        row = this.stmts.get.get(identity.id) as StateRow;
+      }
+      if (row.state === report.state) return row.state_since ?? new Date(nowMs).toISOString();
+      const at = new Date(nowMs).toISOString();
+      const kind = report.drift ? (report.kind ?? 'drift') : null;
+      this.stmts.setState.run(report.state, at, kind, JSON.stringify(report.reasons), identity.id);
+      this.emitTransition(identity, row.state, report, at);
+      return at;
+    });
+    return {
+      identity: identity.id,
+      status: identity.status,
+      ...report,
+      since,
+      devices: this.store.listDevicesByOwner(identity.id).map(policyDevice),
+    };
+  }
+
+  /** Identities in drift states (as of the last refresh or sweep). */
+  drift(): DriftEntry[] {
+    return (this.stmts.drift.all() as StateRow[]).map((r) => ({
+      identity: r.identity,
+      state: r.state ?? 'unknown',
+      kind: r.kind ?? 'drift',
+      since: r.state_since ?? r.status_since,
+      reasons: r.reasons ? (JSON.parse(r.reasons) as string[]) : [],
+    }));
+  }
+
+  /** Identities per stored state. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.stmts.counts.all() as Array<{ state: string; n: number }>) out[r.state] = r.n;
+    return out;
+  }
+
+  /**
+   * Refreshes every identity, a chunk per event-loop turn so decisions keep flowing. Concurrent
+   * calls share one sweep. Skips (resolves) when no policy is loaded.
+   */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.runSweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async runSweep(): Promise<void> {
+    if (!this.engineOf()) return;
+    let after: string | undefined;
+    for (;;) {
+      if (!this.store.isOpen) return;
+      const page = this.store.listIdentities({ after, limit: this.chunk });
+      for (const identity of page.items) {
+        try {
+          this.refresh(identity.id);
+        } catch (err) {
+          this.onError('lifecycle refresh failed', { identity: identity.id, error: String(err) });
+        }
+      }
+      if (!page.next_cursor) break;
+      after = page.next_cursor;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    this.metrics?.setLifecycleStates(this.counts());
+  }
+
+  private emitTransition(identity: Identity, from: string | null, report: LifecycleReport, at: string): void {
+    if (!this.outbox) return;
+    const fields = { state: report.state, previous_state: from, status: identity.status };
+    if (report.state === 'ready_for_activation')
+      this.outbox.enqueue(makeEvent('ready_for_activation', identity.id, ['ready_for_activation'], fields, new Date(at)));
+    else if (DRIFT_STATES.has(report.state))
+      this.outbox.enqueue(makeEvent('drift', identity.id, report.reasons.length ? report.reasons : [report.state], { ...fields, kind: report.kind }, new Date(at)));
+  }
+}

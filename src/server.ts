@@ -1,0 +1,168 @@
+// serve(): open the durable store, build the context, start background services, listen, and shut down
+// gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests, run shutdown hooks such as
+// decision-log and outbox flushes, then close the store).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { apiTokenPath, loadConfig, resolveApiToken, type Config } from './config';
+import { createApp } from './api/app';
+import { createContext, createLogger, type AppContext, type Logger } from './api/context';
+import { Metrics } from './api/metrics';
+import { serviceModules, type ServiceModule } from './api/routes';
+import { openSqliteStore } from './state/store';
+
+/** Options of serve(); all optional (the CLI passes none). */
+export interface ServeOptions {
+  /** Environment to read configuration from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** A ready configuration (overrides env). */
+  config?: Config;
+  logger?: Logger;
+  /** Background services to start (default: serviceModules of api/routes). */
+  services?: ServiceModule[];
+  /** Install SIGTERM/SIGINT handlers that shut down and exit (default true). */
+  handleSignals?: boolean;
+}
+
+/** A running server. */
+export interface RunningServer {
+  ctx: AppContext;
+  server: http.Server;
+  port: number;
+  url: string;
+  /** Graceful shutdown (idempotent): resolves once the store is closed. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+const FLAGS: Record<string, string> = { '--port': 'PORT', '--host': 'HOST', '--data-dir': 'TETHER_DATA_DIR', '--policy-dir': 'TETHER_POLICY_DIR' };
+
+/** Turns `tether serve` flags (--port, --host, --data-dir, --policy-dir) into env overrides. */
+export function serveArgsToEnv(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const name = FLAGS[flag];
+    if (!name) throw new Error(`unknown option ${argv[i]} (serve takes ${Object.keys(FLAGS).join(', ')}; see the README for env variables)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Starts Tether: store under TETHER_DATA_DIR, services, HTTP on PORT. Accepts options or `tether serve` argv. */
+export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<RunningServer> {
+  const opts: ServeOptions = Array.isArray(optsOrArgv) ? { env: serveArgsToEnv(optsOrArgv) } : optsOrArgv;
+  const config = opts.config ?? loadConfig(opts.env ?? process.env);
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const { token, generated } = resolveApiToken(config);
+  if (generated) {
+    // Printed once, on stdout only, never logged: the operator copies it from here or the file.
+    process.stdout.write(`tether: generated API token (stored in ${apiTokenPath(config)}):\n${token}\n`);
+  }
+
+  const store = openSqliteStore({
+    path: path.join(config.dataDir, 'tether.db'),
+    synchronous: config.sqliteSync,
+    cacheSize: config.cacheSize,
+    maxExceptionHours: config.maxExceptionHours,
+    maxBreakGlassMinutes: config.maxBreakGlassMinutes,
+  });
+  const ctx = createContext({ config, store, logger, metrics: new Metrics({ defaultMetrics: true }) });
+
+  try {
+    for (const svc of opts.services ?? serviceModules) {
+      await svc.start(ctx);
+      if (svc.stop) ctx.onShutdown(() => svc.stop!(ctx), svc.name);
+      logger.info('service started', { service: svc.name });
+    }
+  } catch (err) {
+    logger.error('service failed to start', { error: String((err as Error)?.message ?? err) });
+    await runHooks(ctx);
+    store.close();
+    throw err;
+  }
+
+  const app = createApp(ctx);
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
+  // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
+  // slow-header clients and body sizes are limited.
+  server.requestTimeout = config.requestTimeoutMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  logger.info('listening', { port, host: config.host, data_dir: config.dataDir, sqlite_sync: config.sqliteSync });
+
+  let closing: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info('shutting down', { signal });
+    shutdown(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  const shutdown = (reason = 'shutdown'): Promise<void> => {
+    closing ??= (async () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await closeServer(server, config.shutdownTimeoutMs, logger);
+      await runHooks(ctx);
+      store.close();
+      logger.info('stopped', { reason });
+    })();
+    return closing;
+  };
+  if (opts.handleSignals ?? true) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return { ctx, server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, shutdown };
+}
+
+// Stops accepting, lets in-flight requests finish (closing keep-alive sockets as they go idle), and
+// force-closes whatever is left after `timeoutMs`.
+function closeServer(server: http.Server, timeoutMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => {
+      logger.warn('shutdown timeout: closing remaining connections', { timeout_ms: timeoutMs });
+      server.closeAllConnections();
+    }, timeoutMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+// Shutdown hooks run in reverse registration order (last started, first stopped); one failing or
+// hanging hook does not stop the others or keep the store open: all hooks share one time budget.
+async function runHooks(ctx: AppContext): Promise<void> {
+  const deadline = Date.now() + ctx.config.shutdownTimeoutMs;
+  for (const hook of [...ctx.shutdownHooks].reverse()) {
+    const name = hook.hookName ?? 'anonymous';
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+      });
+      const result = await Promise.race([Promise.resolve().then(hook), timedOut]);
+      if (result === 'timeout') ctx.logger.error('shutdown hook timed out', { hook: name, timeout_ms: ctx.config.shutdownTimeoutMs });
+    } catch (err) {
+      ctx.logger.error('shutdown hook failed', { hook: name, error: String((err as Error)?.message ?? err) });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,854 @@
+// The SQLite StateStore: better-sqlite3 in WAL mode, synchronous=FULL by default, an alias index,
+// tombstones for out-of-order deletes, and an LRU cache in front of the decision-path reads.
+//
+// Durability: in WAL mode every commit appends to the -wal file before better-sqlite3 returns. That
+// already survives kill -9 (the OS keeps the written pages); synchronous=FULL additionally fsyncs the
+// WAL on every commit so an acknowledged write also survives power loss / kernel crash. We default to
+// FULL because revocations must not silently come back; bulk import commits per batch, so the fsync
+// cost is paid once per 1,000 records. TETHER_SQLITE_SYNC=normal trades the power-loss guarantee for
+// cheaper single writes (kill -9 safety stays).
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { AliasConflictError, NotFoundError, StaleUpdateError, StateError, StateUnavailableError, ValidationError } from './errors';
+import { applySchema } from './sqlite-schema';
+import {
+  validateApp,
+  validateBreakGlass,
+  validateDevice,
+  validateException,
+  validateIdentity,
+  validateSubscription,
+} from './schemas';
+import type {
+  ChangeListener,
+  DeleteOptions,
+  ImportBatchResult,
+  ImportLine,
+  ListOptions,
+  Page,
+  PutResult,
+  SourceMark,
+  StateStore,
+} from './store';
+import type { App, BreakGlass, ChangeEvent, Device, Exception, Identity, RecordKind, Subscription } from './types';
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:' (tests). */
+  path: string;
+  /** 'full' (default: survives power loss) or 'normal' (survives kill -9 only). */
+  synchronous?: 'full' | 'normal';
+  /** Entries in the decision-path LRU cache (default 100,000). */
+  cacheSize?: number;
+  /** Longest exception, hours (default 72). */
+  maxExceptionHours?: number;
+  /** Longest break-glass window, minutes (default 240). */
+  maxBreakGlassMinutes?: number;
+  /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
+  busyTimeoutMs?: number;
+  /** Clock (tests). */
+  now?: () => Date;
+}
+
+/** Opens (creating if needed) the SQLite store at `opts.path`. */
+export function openSqliteStore(opts: SqliteStoreOptions): SqliteStateStore {
+  return new SqliteStateStore(opts);
+}
+
+// Cache sentinel for "looked up, does not exist" (lru-cache values cannot be undefined).
+const NONE = Symbol('none');
+type Cached = object | string | typeof NONE;
+
+type Row = { body: string };
+type VersionRow = { version: number; observed_at: string | null };
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+function parse<T>(row: Row | undefined): T | undefined {
+  return row ? deepFreeze(JSON.parse(row.body) as T) : undefined;
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+/** The SQLite implementation of StateStore. */
+export class SqliteStateStore implements StateStore {
+  readonly backend = 'sqlite';
+  readonly db: Database.Database;
+  private readonly cache: LRUCache<string, Cached>;
+  private readonly now: () => Date;
+  private readonly maxExceptionMs: number;
+  private readonly maxBreakGlassMinutes: number;
+  private readonly changeListeners = new Set<ChangeListener>();
+  private readonly commitListeners = new Set<ChangeListener>();
+  private pendingCommit: ChangeEvent[] = [];
+  private readonly touched = new Set<string>();
+  private depth = 0;
+  private open = true;
+  private countsCache?: { at: number; value: Record<RecordKind, number> };
+  // Bulk-import fast paths. Both flags are conservative: they only turn false after a query proved
+  // the table empty, and turn true on any write that could add a row (even one later rolled back).
+  private mayHaveTombstones = true;
+  private mayHavePendingDevices = true;
+  // Source marks are rewritten at most once per second per (kind, source): the metric has 1 s precision.
+  private readonly markedAt = new Map<string, number>();
+  private readonly st: ReturnType<SqliteStateStore['prepare']>;
+  private readonly tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.maxExceptionMs = (opts.maxExceptionHours ?? 72) * 3600_000;
+    this.maxBreakGlassMinutes = opts.maxBreakGlassMinutes ?? 240;
+    this.cache = new LRUCache<string, Cached>({ max: Math.max(16, opts.cacheSize ?? 100_000) });
+    try {
+      this.db = new Database(opts.path);
+      // One process owns the store: its cache is only coherent if nobody else writes. EXCLUSIVE locking
+      // makes a second server (or `tether import --direct` against a live server) fail fast instead.
+      if (opts.path !== ':memory:') this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 2000}`);
+      this.db.pragma('temp_store = MEMORY');
+      this.db.pragma('cache_size = -65536');
+      applySchema(this.db);
+      this.st = this.prepare();
+      this.tx = {
+        begin: this.db.prepare('BEGIN IMMEDIATE'),
+        commit: this.db.prepare('COMMIT'),
+        rollback: this.db.prepare('ROLLBACK'),
+        savepoint: this.db.prepare('SAVEPOINT tether_sp'),
+        release: this.db.prepare('RELEASE tether_sp'),
+        rollbackTo: this.db.prepare('ROLLBACK TO tether_sp'),
+      };
+    } catch (err) {
+      throw new StateUnavailableError(`cannot open state store at ${opts.path}: ${(err as Error).message}`, err);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.open && this.db.open;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      identity: db.prepare<[string], Row>('SELECT body FROM identities WHERE id = ?'),
+      identityVer: db.prepare<[string], VersionRow>('SELECT version, observed_at FROM identities WHERE id = ?'),
+      identityExists: db.prepare<[string], { id: string }>('SELECT id FROM identities WHERE id = ?'),
+      putIdentity: db.prepare('INSERT OR REPLACE INTO identities (id, version, observed_at, body) VALUES (?, ?, ?, ?)'),
+      delIdentity: db.prepare('DELETE FROM identities WHERE id = ?'),
+      listIdentities: db.prepare<[string, number], Row>('SELECT body FROM identities WHERE id > ? ORDER BY id LIMIT ?'),
+      alias: db.prepare<[string], { identity_id: string }>('SELECT identity_id FROM aliases WHERE alias = ?'),
+      // Who else already answers to this name: an alias (case-insensitive) or an exact identity id.
+      nameOwners: db.prepare<[string, string], { owner: string }>(
+        'SELECT identity_id AS owner FROM aliases WHERE alias = ? UNION ALL SELECT id AS owner FROM identities WHERE id = ?',
+      ),
+      anyTomb: db.prepare<[], { one: number }>('SELECT 1 AS one FROM tombstones LIMIT 1'),
+      anyPending: db.prepare<[], { one: number }>('SELECT 1 AS one FROM devices WHERE owner IS NULL LIMIT 1'),
+      putAlias: db.prepare('INSERT INTO aliases (alias, identity_id) VALUES (?, ?)'),
+      delAliases: db.prepare('DELETE FROM aliases WHERE identity_id = ?'),
+      device: db.prepare<[string], Row>('SELECT body FROM devices WHERE id = ?'),
+      putDevice: db.prepare('INSERT OR REPLACE INTO devices (id, owner, owner_key, version, observed_at, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      delDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
+      devicesByOwner: db.prepare<[string], Row>('SELECT body FROM devices WHERE owner = ? ORDER BY id'),
+      pendingDevices: db.prepare<[string], Row>(
+        'SELECT body FROM devices WHERE owner IS NULL AND owner_key IN (SELECT value FROM json_each(?))',
+      ),
+      listDevices: db.prepare<[string, number], Row>('SELECT body FROM devices WHERE id > ? ORDER BY id LIMIT ?'),
+      tomb: db.prepare<[string, string], VersionRow>('SELECT version, observed_at FROM tombstones WHERE kind = ? AND id = ?'),
+      putTomb: db.prepare('INSERT OR REPLACE INTO tombstones (kind, id, version, observed_at, deleted_at) VALUES (?, ?, ?, ?, ?)'),
+      delTomb: db.prepare('DELETE FROM tombstones WHERE kind = ? AND id = ?'),
+      exception: db.prepare<[string], Row>('SELECT body FROM exceptions WHERE id = ?'),
+      exceptionsOf: db.prepare<[string], Row>('SELECT body FROM exceptions WHERE identity = ? ORDER BY expires_at, id'),
+      exceptionsAll: db.prepare<[], Row>('SELECT body FROM exceptions ORDER BY expires_at, id'),
+      putException: db.prepare('INSERT INTO exceptions (id, identity, expires_at, body) VALUES (?, ?, ?, ?)'),
+      delException: db.prepare('DELETE FROM exceptions WHERE id = ?'),
+      breakGlass: db.prepare<[string], Row>('SELECT body FROM break_glass WHERE identity = ?'),
+      putBreakGlass: db.prepare('INSERT OR REPLACE INTO break_glass (identity, expires_at, body) VALUES (?, ?, ?)'),
+      delBreakGlass: db.prepare('DELETE FROM break_glass WHERE identity = ?'),
+      app: db.prepare<[string], Row>('SELECT body FROM apps WHERE id = ?'),
+      apps: db.prepare<[], Row>('SELECT body FROM apps ORDER BY id'),
+      putApp: db.prepare('INSERT OR REPLACE INTO apps (id, version, body) VALUES (?, ?, ?)'),
+      delApp: db.prepare('DELETE FROM apps WHERE id = ?'),
+      subscription: db.prepare<[string], Row>('SELECT body FROM subscriptions WHERE id = ?'),
+      subscriptions: db.prepare<[], Row>('SELECT body FROM subscriptions ORDER BY id'),
+      putSubscription: db.prepare('INSERT OR REPLACE INTO subscriptions (id, body) VALUES (?, ?)'),
+      delSubscription: db.prepare('DELETE FROM subscriptions WHERE id = ?'),
+      mark: db.prepare(
+        'INSERT INTO source_marks (kind, source, last_updated_at) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (kind, source) DO UPDATE SET last_updated_at = excluded.last_updated_at',
+      ),
+      marks: db.prepare<[], { kind: RecordKind; source: string; last_updated_at: string }>(
+        'SELECT kind, source, last_updated_at FROM source_marks ORDER BY kind, source',
+      ),
+    };
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** Runs a read, turning SQLite failures into StateUnavailableError so callers fail closed. */
+  private read<T>(fn: () => T): T {
+    if (!this.open) throw new StateUnavailableError('state store is closed');
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StateError) throw err;
+      throw new StateUnavailableError(`state store read failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  // Transactions use cached BEGIN/SAVEPOINT statements: better-sqlite3's db.transaction() builds a new
+  // wrapper per call, which cost ~25% of bulk-import CPU. Nested calls become savepoints (same name
+  // stacks in SQLite), so a failing inner write rolls back alone.
+  transaction<T>(fn: () => T): T {
+    if (!this.open) throw new StateUnavailableError('state store is closed');
+    const mark = this.pendingCommit.length;
+    if (this.db.inTransaction) {
+      this.tx.savepoint.run();
+      try {
+        const r = fn();
+        this.tx.release.run();
+        if (this.depth === 0) this.afterCommit(); // outer transaction is not ours: best effort
+        return r;
+      } catch (err) {
+        if (this.db.inTransaction) {
+          this.tx.rollbackTo.run();
+          this.tx.release.run();
+        }
+        this.pendingCommit.length = mark;
+        throw err;
+      }
+    }
+    this.depth++;
+    try {
+      this.tx.begin.run();
+      const r = fn();
+      this.tx.commit.run();
+      this.depth--;
+      this.afterCommit();
+      return r;
+    } catch (err) {
+      this.depth--;
+      if (this.db.inTransaction) this.tx.rollback.run();
+      this.pendingCommit.length = 0;
+      this.flushTouched();
+      throw wrapWriteError(err);
+    }
+  }
+
+  private afterCommit(): void {
+    this.flushTouched();
+    const events = this.pendingCommit;
+    this.pendingCommit = [];
+    for (const ev of events) {
+      for (const l of this.commitListeners) {
+        try {
+          l(ev);
+        } catch {
+          // A commit listener must not undo or fail a committed write; it owns its own errors.
+        }
+      }
+    }
+  }
+
+  // Cache keys touched during a transaction are dropped again at its end, so a read made inside the
+  // transaction (e.g. by a listener) cannot leave uncommitted or rolled-back data in the cache.
+  private invalidate(...keys: string[]): void {
+    for (const k of keys) {
+      this.cache.delete(k);
+      this.touched.add(k);
+    }
+    this.countsCache = undefined;
+  }
+
+  private flushTouched(): void {
+    for (const k of this.touched) this.cache.delete(k);
+    this.touched.clear();
+  }
+
+  private emit(ev: ChangeEvent): void {
+    for (const l of this.changeListeners) l(ev);
+    this.pendingCommit.push(ev);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  onCommit(listener: ChangeListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private cached<T extends object | string>(key: string, load: () => T | undefined): T | undefined {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
+    const v = this.read(load);
+    this.cache.set(key, v === undefined ? NONE : v);
+    return v;
+  }
+
+  private nowIso(): string {
+    return this.now().toISOString();
+  }
+
+  /** Throws StaleUpdateError when `incoming` is older than `prev` (tombstones: not newer). */
+  private checkOrder(
+    kind: RecordKind,
+    id: string,
+    prev: { version: number; observed_at?: string | null } | undefined,
+    incoming: { version?: number; observed_at?: string },
+    tombstone: boolean,
+  ): void {
+    if (!prev) return;
+    const stored = { version: prev.version, observed_at: prev.observed_at ?? undefined };
+    if (incoming.version !== undefined) {
+      // Equal versions are accepted (idempotent redelivery), except against a delete.
+      if (incoming.version < prev.version || (tombstone && incoming.version === prev.version))
+        throw new StaleUpdateError(kind, id, stored, incoming);
+      return;
+    }
+    if (incoming.observed_at && prev.observed_at) {
+      const a = Date.parse(incoming.observed_at);
+      const b = Date.parse(prev.observed_at);
+      if (a < b || (tombstone && a === b)) throw new StaleUpdateError(kind, id, stored, incoming);
+    }
+  }
+
+  private checkPathId(path: string, body: { id?: string }): void {
+    if (body.id !== undefined && body.id !== path)
+      throw new ValidationError([{ path: '/id', message: `must equal the id in the path ("${path}")` }]);
+  }
+
+  private mark(kind: RecordKind, source: string | undefined, at: string): void {
+    if (!source) return;
+    const key = kind + '\0' + source;
+    const t = Date.parse(at);
+    if (t - (this.markedAt.get(key) ?? -Infinity) < 1000) return;
+    this.st.mark.run(kind, source, at);
+    this.markedAt.set(key, t);
+  }
+
+  private tombstone(kind: RecordKind, id: string): VersionRow | undefined {
+    if (!this.mayHaveTombstones) return undefined;
+    if (!this.st.anyTomb.get()) {
+      this.mayHaveTombstones = false;
+      return undefined;
+    }
+    return this.st.tomb.get(kind, id);
+  }
+
+  // ---------------------------------------------------------------- identities
+
+  private lookupIdentityId(ref: string): string | undefined {
+    return this.st.identityExists.get(ref)?.id ?? this.st.alias.get(lower(ref))?.identity_id;
+  }
+
+  resolveIdentityId(idOrAlias: string): string | undefined {
+    if (this.getIdentityById(idOrAlias)) return idOrAlias;
+    return this.cached<string>('a:' + lower(idOrAlias), () => this.st.alias.get(lower(idOrAlias))?.identity_id);
+  }
+
+  private getIdentityById(id: string): Identity | undefined {
+    return this.cached<Identity>('i:' + id, () => parse<Identity>(this.st.identity.get(id)));
+  }
+
+  getIdentity(idOrAlias: string): Identity | undefined {
+    const direct = this.getIdentityById(idOrAlias);
+    if (direct) return direct;
+    const id = this.cached<string>('a:' + lower(idOrAlias), () => this.st.alias.get(lower(idOrAlias))?.identity_id);
+    return id === undefined ? undefined : this.getIdentityById(id);
+  }
+
+  putIdentity(id: string, input: unknown): PutResult<Identity> {
+    const body = validateIdentity(input);
+    this.checkPathId(id, body);
+    validateId(id);
+    return this.transaction(() => {
+      const before = parse<Identity>(this.st.identity.get(id));
+      const tomb = before ? undefined : this.tombstone('identity', id);
+      const prev = before ?? tomb;
+      this.checkOrder('identity', id, prev, body, !before && !!tomb);
+
+      // Aliases: case-insensitive, unique across identities, never another identity's id.
+      const aliases: string[] = [];
+      const seen = new Set<string>();
+      (body.aliases ?? []).forEach((a, i) => {
+        const key = lower(a);
+        if (seen.has(key)) return;
+        seen.add(key);
+        for (const { owner } of this.st.nameOwners.all(key, a))
+          if (owner !== id) throw new AliasConflictError(a, owner, `/aliases/${i}`);
+        aliases.push(a);
+      });
+      const idOwner = this.st.alias.get(lower(id))?.identity_id;
+      if (idOwner !== undefined && idOwner !== id) throw new AliasConflictError(id, idOwner, '/id');
+
+      const now = this.nowIso();
+      let activated_at: string | null;
+      if (body.activated_at !== undefined) activated_at = body.activated_at;
+      else if (body.status === 'active') activated_at = before?.status === 'active' ? before.activated_at ?? now : now;
+      else activated_at = before?.activated_at ?? null;
+
+      const record: Identity = {
+        id,
+        status: body.status,
+        type: body.type ?? 'employee',
+        risk_tier: body.risk_tier ?? 'standard',
+        proofed: body.proofed ?? false,
+        aliases,
+        activated_at,
+        ...(body.source !== undefined && { source: body.source }),
+        ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
+        version: body.version ?? (prev ? prev.version + 1 : 1),
+        updated_at: now,
+        ...(body.attributes !== undefined && { attributes: body.attributes }),
+      };
+
+      this.st.putIdentity.run(id, record.version, record.observed_at ?? null, JSON.stringify(record));
+      this.st.delAliases.run(id);
+      for (const a of aliases) this.st.putAlias.run(lower(a), id);
+      if (tomb) this.st.delTomb.run('identity', id);
+      this.mark('identity', record.source, now);
+      this.invalidate('i:' + id, 'a:' + lower(id), ...[...(before?.aliases ?? []), ...aliases].map((a) => 'a:' + lower(a)));
+      const frozen = deepFreeze(record);
+      this.emit({ kind: 'identity', id, before, after: frozen });
+      this.bindPendingDevices(frozen, now);
+      return { record: frozen, created: !before };
+    });
+  }
+
+  // Devices whose owner reference named this identity before it existed get bound to it now.
+  private bindPendingDevices(identity: Identity, now: string): void {
+    const keys = [lower(identity.id), ...identity.aliases.map(lower)];
+    if (!this.mayHavePendingDevices) return;
+    if (!this.st.anyPending.get()) {
+      this.mayHavePendingDevices = false;
+      return;
+    }
+    for (const row of this.st.pendingDevices.all(JSON.stringify(keys))) {
+      const before = parse<Device>(row)!;
+      const matches = before.owner_ref === identity.id || identity.aliases.some((a) => lower(a) === lower(before.owner_ref));
+      if (!matches) continue;
+      const after: Device = { ...before, owner: identity.id, owner_resolved: true, updated_at: now };
+      this.writeDevice(after);
+      this.invalidate('d:' + after.id, 'o:' + identity.id);
+      this.emit({ kind: 'device', id: after.id, before, after: deepFreeze(after) });
+    }
+  }
+
+  deleteIdentity(id: string, opts: DeleteOptions = {}): Identity | undefined {
+    return this.transaction(() => {
+      const before = parse<Identity>(this.st.identity.get(id));
+      if (!before) return undefined;
+      if (opts.version !== undefined) this.checkOrder('identity', id, before, { version: opts.version }, false);
+      const version = Math.max(opts.version ?? before.version, before.version);
+      this.st.delIdentity.run(id);
+      this.st.delAliases.run(id);
+      this.mayHaveTombstones = true;
+      this.st.putTomb.run('identity', id, version, before.observed_at ?? null, this.nowIso());
+      this.invalidate('i:' + id, 'a:' + lower(id), ...before.aliases.map((a) => 'a:' + lower(a)));
+      this.emit({ kind: 'identity', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  listIdentities(opts: ListOptions = {}): Page<Identity> {
+    return this.page(this.st.listIdentities, opts);
+  }
+
+  private page<T extends { id: string }>(stmt: Database.Statement<[string, number], Row>, opts: ListOptions): Page<T> {
+    const limit = Math.min(Math.max(1, opts.limit ?? 500), 10_000);
+    const items = this.read(() => stmt.all(opts.after ?? '', limit).map((r) => parse<T>(r)!));
+    return { items, next_cursor: items.length === limit ? items[items.length - 1].id : null };
+  }
+
+  // ---------------------------------------------------------------- devices
+
+  getDevice(id: string): Device | undefined {
+    return this.cached<Device>('d:' + id, () => parse<Device>(this.st.device.get(id)));
+  }
+
+  private writeDevice(d: Device): void {
+    if (!d.owner_resolved) this.mayHavePendingDevices = true;
+    this.st.putDevice.run(d.id, d.owner_resolved ? d.owner : null, lower(d.owner_ref), d.version, d.observed_at ?? null, JSON.stringify(d));
+  }
+
+  putDevice(id: string, input: unknown): PutResult<Device> {
+    const body = validateDevice(input);
+    this.checkPathId(id, body);
+    validateId(id);
+    return this.transaction(() => {
+      const before = parse<Device>(this.st.device.get(id));
+      const tomb = before ? undefined : this.tombstone('device', id);
+      this.checkOrder('device', id, before ?? tomb, body, !before && !!tomb);
+      const resolved = this.lookupIdentityId(body.owner);
+      const now = this.nowIso();
+      const prev = before ?? tomb;
+      const record: Device = {
+        id,
+        owner: resolved ?? body.owner,
+        owner_ref: body.owner,
+        owner_resolved: resolved !== undefined,
+        enrolled: body.enrolled ?? false,
+        compliant: body.compliant ?? false,
+        encrypted: body.encrypted ?? false,
+        ...(body.platform !== undefined && { platform: body.platform }),
+        ...(body.os_version !== undefined && { os_version: body.os_version }),
+        ownership: body.ownership,
+        ...(body.source !== undefined && { source: body.source }),
+        ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
+        version: body.version ?? (prev ? prev.version + 1 : 1),
+        updated_at: now,
+        ...(body.attributes !== undefined && { attributes: body.attributes }),
+      };
+      this.writeDevice(record);
+      if (tomb) this.st.delTomb.run('device', id);
+      this.mark('device', record.source, now);
+      this.invalidate('d:' + id, 'o:' + record.owner, ...(before ? ['o:' + before.owner] : []));
+      const frozen = deepFreeze(record);
+      this.emit({ kind: 'device', id, before, after: frozen });
+      return { record: frozen, created: !before };
+    });
+  }
+
+  deleteDevice(id: string, opts: DeleteOptions = {}): Device | undefined {
+    return this.transaction(() => {
+      const before = parse<Device>(this.st.device.get(id));
+      if (!before) return undefined;
+      if (opts.version !== undefined) this.checkOrder('device', id, before, { version: opts.version }, false);
+      const version = Math.max(opts.version ?? before.version, before.version);
+      this.st.delDevice.run(id);
+      this.mayHaveTombstones = true;
+      this.st.putTomb.run('device', id, version, before.observed_at ?? null, this.nowIso());
+      this.invalidate('d:' + id, 'o:' + before.owner);
+      this.emit({ kind: 'device', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  listDevicesByOwner(identityId: string): Device[] {
+    return this.cached<Device[]>('o:' + identityId, () =>
+      deepFreeze(this.st.devicesByOwner.all(identityId).map((r) => parse<Device>(r)!)),
+    )!;
+  }
+
+  listDevices(opts: ListOptions = {}): Page<Device> {
+    return this.page(this.st.listDevices, opts);
+  }
+
+  // ---------------------------------------------------------------- exceptions
+
+  createException(input: unknown): Exception {
+    const body = validateException(input);
+    const now = this.now();
+    const errors = [];
+    const identity = this.read(() => this.lookupIdentityId(body.identity));
+    if (identity === undefined) errors.push({ path: '/identity', message: `unknown identity "${body.identity}"` });
+    const expires = Date.parse(body.expires_at);
+    if (expires <= now.getTime()) errors.push({ path: '/expires_at', message: 'must be in the future' });
+    else if (expires - now.getTime() > this.maxExceptionMs)
+      errors.push({ path: '/expires_at', message: `must be at most ${this.maxExceptionMs / 3600_000} h from now` });
+    if (errors.length) throw new ValidationError(errors);
+    const record: Exception = {
+      id: 'exc_' + randomUUID(),
+      identity: identity!,
+      waives: body.waives,
+      scope: body.scope,
+      reason: body.reason,
+      approved_by: body.approved_by,
+      created_at: now.toISOString(),
+      expires_at: new Date(expires).toISOString(),
+    };
+    return this.transaction(() => {
+      this.st.putException.run(record.id, record.identity, record.expires_at, JSON.stringify(record));
+      this.invalidate('x:' + record.identity);
+      const frozen = deepFreeze(record);
+      this.emit({ kind: 'exception', id: record.id, before: undefined, after: frozen });
+      return frozen;
+    });
+  }
+
+  getException(id: string): Exception | undefined {
+    return this.read(() => parse<Exception>(this.st.exception.get(id)));
+  }
+
+  listExceptions(identityId?: string, opts: { includeExpired?: boolean } = {}): Exception[] {
+    const all =
+      identityId === undefined
+        ? this.read(() => this.st.exceptionsAll.all().map((r) => parse<Exception>(r)!))
+        : this.cached<Exception[]>('x:' + identityId, () =>
+            deepFreeze(this.st.exceptionsOf.all(identityId).map((r) => parse<Exception>(r)!)),
+          )!;
+    if (opts.includeExpired) return all;
+    const now = this.now().getTime();
+    return all.filter((e) => Date.parse(e.expires_at) > now);
+  }
+
+  deleteException(id: string): Exception | undefined {
+    return this.transaction(() => {
+      const before = parse<Exception>(this.st.exception.get(id));
+      if (!before) return undefined;
+      this.st.delException.run(id);
+      this.invalidate('x:' + before.identity);
+      this.emit({ kind: 'exception', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  // ---------------------------------------------------------------- break-glass
+
+  openBreakGlass(identityIdOrAlias: string, input: unknown): BreakGlass {
+    const body = validateBreakGlass(input);
+    if (body.minutes > this.maxBreakGlassMinutes)
+      throw new ValidationError([{ path: '/minutes', message: `must be <= ${this.maxBreakGlassMinutes}` }]);
+    return this.transaction(() => {
+      const id = this.lookupIdentityId(identityIdOrAlias);
+      const identity = id === undefined ? undefined : parse<Identity>(this.st.identity.get(id));
+      if (!identity) throw new NotFoundError(`unknown identity "${identityIdOrAlias}"`);
+      if (identity.type !== 'break_glass')
+        throw new ValidationError([{ path: '/identity', message: `identity "${identity.id}" is of type ${identity.type}, not break_glass` }]);
+      const now = this.now();
+      const record: BreakGlass = {
+        identity: identity.id,
+        opened_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + body.minutes * 60_000).toISOString(),
+        minutes: body.minutes,
+        reason: body.reason,
+        approved_by: body.approved_by,
+      };
+      const before = parse<BreakGlass>(this.st.breakGlass.get(identity.id));
+      this.st.putBreakGlass.run(identity.id, record.expires_at, JSON.stringify(record));
+      this.invalidate('b:' + identity.id);
+      const frozen = deepFreeze(record);
+      this.emit({ kind: 'break_glass', id: identity.id, before, after: frozen });
+      return frozen;
+    });
+  }
+
+  getBreakGlass(identityId: string): BreakGlass | undefined {
+    return this.cached<BreakGlass>('b:' + identityId, () => parse<BreakGlass>(this.st.breakGlass.get(identityId)));
+  }
+
+  closeBreakGlass(identityIdOrAlias: string): BreakGlass | undefined {
+    return this.transaction(() => {
+      const id = this.lookupIdentityId(identityIdOrAlias) ?? identityIdOrAlias;
+      const before = parse<BreakGlass>(this.st.breakGlass.get(id));
+      if (!before) return undefined;
+      this.st.delBreakGlass.run(id);
+      this.invalidate('b:' + id);
+      this.emit({ kind: 'break_glass', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  // ---------------------------------------------------------------- apps
+
+  putApp(id: string, input: unknown): PutResult<App> {
+    const body = validateApp(input);
+    this.checkPathId(id, body);
+    validateId(id);
+    return this.transaction(() => {
+      const before = parse<App>(this.st.app.get(id));
+      this.checkOrder('app', id, before, body, false);
+      const now = this.nowIso();
+      const record: App = {
+        id,
+        sensitivity: body.sensitivity,
+        ...(body.admin !== undefined && { admin: body.admin }),
+        ...(body.allow_service !== undefined && { allow_service: body.allow_service }),
+        ...(body.name !== undefined && { name: body.name }),
+        version: body.version ?? (before ? before.version + 1 : 1),
+        updated_at: now,
+      };
+      this.st.putApp.run(id, record.version, JSON.stringify(record));
+      this.invalidate('p:' + id, 'apps');
+      const frozen = deepFreeze(record);
+      this.emit({ kind: 'app', id, before, after: frozen });
+      return { record: frozen, created: !before };
+    });
+  }
+
+  getApp(id: string): App | undefined {
+    return this.cached<App>('p:' + id, () => parse<App>(this.st.app.get(id)));
+  }
+
+  listApps(): App[] {
+    return this.cached<App[]>('apps', () => deepFreeze(this.st.apps.all().map((r) => parse<App>(r)!)))!;
+  }
+
+  deleteApp(id: string): App | undefined {
+    return this.transaction(() => {
+      const before = parse<App>(this.st.app.get(id));
+      if (!before) return undefined;
+      this.st.delApp.run(id);
+      this.invalidate('p:' + id, 'apps');
+      this.emit({ kind: 'app', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  putSubscription(input: unknown): PutResult<Subscription> {
+    const body = validateSubscription(input);
+    if (body.id !== undefined) validateId(body.id);
+    return this.transaction(() => {
+      const id = body.id ?? 'sub_' + randomUUID();
+      const before = parse<Subscription>(this.st.subscription.get(id));
+      const record: Subscription = {
+        id,
+        url: body.url,
+        secret: body.secret,
+        events: body.events,
+        created_at: before?.created_at ?? this.nowIso(),
+      };
+      this.st.putSubscription.run(id, JSON.stringify(record));
+      const frozen = deepFreeze(record);
+      this.invalidate();
+      this.emit({ kind: 'subscription', id, before, after: frozen });
+      return { record: frozen, created: !before };
+    });
+  }
+
+  getSubscription(id: string): Subscription | undefined {
+    return this.read(() => parse<Subscription>(this.st.subscription.get(id)));
+  }
+
+  listSubscriptions(): Subscription[] {
+    return this.read(() => this.st.subscriptions.all().map((r) => parse<Subscription>(r)!));
+  }
+
+  deleteSubscription(id: string): Subscription | undefined {
+    return this.transaction(() => {
+      const before = parse<Subscription>(this.st.subscription.get(id));
+      if (!before) return undefined;
+      this.st.delSubscription.run(id);
+      this.invalidate();
+      this.emit({ kind: 'subscription', id, before, after: undefined });
+      return before;
+    });
+  }
+
+  // ---------------------------------------------------------------- bulk import
+
+  importBatch(lines: ImportLine[]): ImportBatchResult {
+    const result: ImportBatchResult = { imported: 0, rejected: 0, errors: [] };
+    const reject = (line: number, code: string, message: string, errors?: { path: string; message: string }[]) => {
+      result.rejected++;
+      result.errors.push({ line, code, message, ...(errors && { errors }) });
+    };
+    this.transaction(() => {
+      for (const { line, text } of lines) {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(text);
+        } catch (err) {
+          reject(line, 'invalid_json', `line is not JSON: ${(err as Error).message}`);
+          continue;
+        }
+        const shape = importLineShape(doc);
+        if (shape.errors.length) {
+          reject(line, 'invalid_input', shape.errors.map((e) => `${e.path} ${e.message}`).join('; '), shape.errors);
+          continue;
+        }
+        const kind = shape.kind!;
+        const record = shape.record!;
+        try {
+          // putIdentity/putDevice run in their own savepoint: a failure rolls back this line only.
+          if (kind === 'identity') this.putIdentity(record.id, record);
+          else this.putDevice(record.id, record);
+          result.imported++;
+        } catch (err) {
+          if (err instanceof ValidationError) {
+            const errors = err.errors.map((e) => ({ path: '/record' + e.path, message: e.message }));
+            reject(line, err.code, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
+          } else if (err instanceof AliasConflictError) {
+            reject(line, err.code, err.message, [{ path: '/record' + err.path, message: err.message }]);
+          } else if (err instanceof StateError && !(err instanceof StateUnavailableError)) {
+            reject(line, err.code, err.message);
+          } else {
+            throw err; // storage failure: the whole batch fails and is not acknowledged
+          }
+        }
+      }
+    });
+    return result;
+  }
+
+  // ---------------------------------------------------------------- stats, lifecycle
+
+  counts(): Record<RecordKind, number> {
+    const t = Date.now();
+    if (this.countsCache && t - this.countsCache.at < 5_000) return this.countsCache.value;
+    const value = this.read(() => {
+      const c = (table: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      return {
+        identity: c('identities'),
+        device: c('devices'),
+        exception: c('exceptions'),
+        break_glass: c('break_glass'),
+        app: c('apps'),
+        subscription: c('subscriptions'),
+      };
+    });
+    this.countsCache = { at: t, value };
+    return value;
+  }
+
+  sourceMarks(): SourceMark[] {
+    return this.read(() => this.st.marks.all());
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.cache.clear();
+    if (this.db.open) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Checkpointing is an optimisation; the WAL is replayed on next open anyway.
+      }
+      this.db.close();
+    }
+  }
+}
+
+function validateId(id: string): void {
+  // Same constraint as the schemas' `id`: the path segment must be a usable id.
+  if (id.length === 0 || id.length > 256 || /[\u0000-\u001f\u007f]/.test(id))
+    throw new ValidationError([{ path: '/id', message: 'must be 1-256 characters without control characters' }]);
+}
+
+function wrapWriteError(err: unknown): unknown {
+  if (err instanceof StateError) return err;
+  if (err instanceof Error && /^SQLITE_(IOERR|FULL|CORRUPT|CANTOPEN|BUSY|LOCKED|READONLY|NOTADB)/.test((err as { code?: string }).code ?? ''))
+    return new StateUnavailableError(`state store write failed: ${err.message}`, err);
+  return err;
+}
+
+type ImportShape =
+  | { errors: []; kind: 'identity' | 'device'; record: { id: string } & Record<string, unknown> }
+  | { errors: { path: string; message: string }[]; kind?: undefined; record?: undefined };
+
+// The envelope of one NDJSON line; the record itself is validated by putIdentity/putDevice.
+function importLineShape(doc: unknown): ImportShape {
+  const errors: { path: string; message: string }[] = [];
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { errors: [{ path: '', message: 'must be an object' }] };
+  const d = doc as Record<string, unknown>;
+  if (d.kind !== 'identity' && d.kind !== 'device') errors.push({ path: '/kind', message: 'must be one of "identity", "device"' });
+  const r = d.record as Record<string, unknown> | undefined;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) errors.push({ path: '/record', message: 'must be an object' });
+  else if (typeof r.id !== 'string' || r.id.length === 0) errors.push({ path: '/record/id', message: 'is required (non-empty string)' });
+  for (const k of Object.keys(d)) if (k !== 'kind' && k !== 'record') errors.push({ path: '/' + k, message: 'is not an allowed field' });
+  if (errors.length) return { errors };
+  return { errors: [], kind: d.kind as 'identity' | 'device', record: r as { id: string } };
+}

@@ -1,0 +1,52 @@
+// The shared ajv instance and the conversion of ajv errors to field errors named by JSON pointer.
+import Ajv, { type ErrorObject, type Schema } from 'ajv';
+import addFormats from 'ajv-formats';
+import { ValidationError, type FieldError } from './errors';
+
+/** The process-wide ajv instance: all errors reported, RFC 3339 formats, no type coercion. */
+// strictTypes/strictTuples/strictRequired off: schemas from every router share this instance and those checks
+// reject valid if/then schemas; unknown keywords (typos) are still compile errors.
+export const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true });
+addFormats(ajv);
+
+/** Escapes one JSON pointer reference token (RFC 6901). */
+export function pointerToken(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Converts ajv errors to `{path, message}` so that every bad field is named by its own pointer. */
+export function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const e of errors ?? []) {
+    let path = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      path += '/' + pointerToken(String((e.params as { missingProperty: string }).missingProperty));
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      path += '/' + pointerToken(String((e.params as { additionalProperty: string }).additionalProperty));
+      message = 'is not an allowed field';
+    } else if (e.keyword === 'enum') {
+      message = 'must be one of ' + (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
+    }
+    const full = prefix + path;
+    const key = full + '\0' + message;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path: full, message });
+  }
+  return out;
+}
+
+/** A compiled validator: returns the value typed as T or throws ValidationError naming every bad field. */
+export type Validator<T> = (data: unknown, prefix?: string) => T;
+
+/** Compiles a JSON schema into a throwing validator. */
+export function compileValidator<T>(schema: Schema): Validator<T> {
+  const fn = ajv.compile(schema);
+  return (data: unknown, prefix = '') => {
+    if (!fn(data)) throw new ValidationError(toFieldErrors(fn.errors, prefix));
+    return data as T;
+  };
+}

@@ -1,0 +1,39 @@
+// Configuration: defaults, validation naming the variable, and the API token bootstrap.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, apiTokenPath, loadConfig, parseBytes, resolveApiToken } from '../../src/config';
+import { tempDir } from './helpers';
+
+test('defaults match api.md: port 8181, ./data, ./policies, decision routes open', () => {
+  const c = loadConfig({});
+  expect(c.port).toBe(8181);
+  expect(c.dataDir).toBe(path.resolve('./data'));
+  expect(c.policyDir).toBe(path.resolve('./policies'));
+  expect(c.apiToken).toBeUndefined();
+  expect(c.decisionToken).toBeUndefined();
+  expect(c.sqliteSync).toBe('full');
+  expect(c.maxExceptionHours).toBe(72);
+  expect(c.bodyLimitBytes).toBe(1024 * 1024);
+  expect(c.importBatchSize).toBe(1000);
+});
+
+test('bad values name the variable', () => {
+  expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+  expect(() => loadConfig({ TETHER_SQLITE_SYNC: 'off' })).toThrow(ConfigError);
+  expect(() => loadConfig({ TETHER_BODY_LIMIT: 'lots' })).toThrow(/TETHER_BODY_LIMIT/);
+  expect(parseBytes('512kb')).toBe(512 * 1024);
+  expect(parseBytes('2gb')).toBe(2 * 1024 ** 3);
+});
+
+test('an unset API token is generated once, stored 0600 under the data dir, and reused', () => {
+  const dir = tempDir();
+  const c1 = loadConfig({ TETHER_DATA_DIR: dir });
+  const first = resolveApiToken(c1);
+  expect(first.generated).toBe(true);
+  expect(first.token.length).toBeGreaterThan(32);
+  expect(c1.apiToken).toBe(first.token);
+  expect(fs.statSync(apiTokenPath(c1)).mode & 0o777).toBe(0o600);
+  const second = resolveApiToken(loadConfig({ TETHER_DATA_DIR: dir }));
+  expect(second).toEqual({ token: first.token, generated: false });
+  expect(resolveApiToken(loadConfig({ TETHER_DATA_DIR: dir, TETHER_API_TOKEN: 'from-env' }))).toEqual({ token: 'from-env', generated: false });
+});

@@ -1,0 +1,48 @@
+// A stand-in identity provider for tests (a third-party service): an ES256 key pair, its JWKS served
+// over loopback HTTP exactly as IdPs publish it, and signed JWTs with chosen claims.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+
+/** A test IdP with a JWKS endpoint on 127.0.0.1. */
+export interface TestIdp {
+  issuer: string;
+  jwksUri: string;
+  jwks: { keys: JWK[] };
+  /** Signs a JWT with this IdP's key (iat now, exp in 5 minutes unless `claims.exp` is given). */
+  sign(claims: JWTPayload & { aud: string | string[] }, opts?: { issuer?: string }): Promise<string>;
+  /** Signs with a key the JWKS does not publish (a forged token). */
+  forge(claims: JWTPayload & { aud: string | string[] }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts a test IdP; `issuer` defaults to its own base URL. */
+export async function startIdp(issuer?: string): Promise<TestIdp> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const other = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key-1', alg: 'ES256', use: 'sig' };
+  const jwks = { keys: [jwk] };
+  const server = http.createServer((req, res) => {
+    if (req.url === '/keys') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const iss = issuer ?? base;
+  const signWith = (key: Parameters<SignJWT['sign']>[0], kid: string, claims: JWTPayload, issOverride?: string) => {
+    let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).setIssuer(issOverride ?? iss).setIssuedAt();
+    if (claims.exp === undefined) jwt = jwt.setExpirationTime('5m');
+    return jwt.sign(key);
+  };
+  return {
+    issuer: iss,
+    jwksUri: `${base}/keys`,
+    jwks,
+    sign: (claims, opts) => signWith(privateKey, 'test-key-1', claims, opts?.issuer),
+    forge: (claims) => signWith(other.privateKey, 'test-key-1', claims),
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

@@ -1,0 +1,99 @@
+// Starts the real Tether service (serve(): SQLite store, compiled shipped policies, decider, all routers)
+// on 127.0.0.1:0 with a generated callers configuration, and seeds identities and devices through the
+// real store. Used by every test under test/callers that needs decisions.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { serve, type RunningServer } from '../../../src/server';
+
+/** A running Tether plus its temp dir. */
+export interface TetherHandle {
+  server: RunningServer;
+  url: string;
+  port: number;
+  apiToken: string;
+  stop(): Promise<void>;
+}
+
+/** Starts Tether with `callers` as the callers configuration file (TETHER_CALLERS_CONFIG). */
+export async function startTether(callers: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<TetherHandle> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-callers-'));
+  const cfgFile = path.join(dir, 'callers.json');
+  fs.writeFileSync(cfgFile, JSON.stringify(callers));
+  const apiToken = 'test-api-token-0123456789';
+  const saved = process.env.TETHER_CALLERS_CONFIG;
+  // The callers router reads its file at start, like the other TETHER_* variables.
+  process.env.TETHER_CALLERS_CONFIG = cfgFile;
+  let server: RunningServer;
+  try {
+    server = await serve({
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        TETHER_DATA_DIR: path.join(dir, 'data'),
+        TETHER_API_TOKEN: apiToken,
+        TETHER_POLICY_DIR: path.join(__dirname, '../../../policies'),
+        TETHER_POLICY_WATCH: 'false',
+        TETHER_DECISION_LOG: 'off',
+        TETHER_LOG_LEVEL: 'error',
+        TETHER_SQLITE_SYNC: 'normal',
+        ...extraEnv,
+      },
+      handleSignals: false,
+    });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (saved === undefined) delete process.env.TETHER_CALLERS_CONFIG;
+    else process.env.TETHER_CALLERS_CONFIG = saved;
+  }
+  // TEMP until the policy service module lands: load the real compiled policies ourselves.
+  if (!server.ctx.engine) {
+    const { loadPolicyDir } = await import('../../../src/engine/loader');
+    (server.ctx as { engine?: unknown }).engine = await loadPolicyDir(path.join(__dirname, '../../../policies'));
+  }
+  return {
+    server,
+    url: server.url,
+    port: server.port,
+    apiToken,
+    async stop() {
+      await server.shutdown('test done');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const now = () => new Date().toISOString();
+const longAgo = '2024-01-01T00:00:00Z';
+
+/**
+ * The people every callers test uses:
+ * - alice: active, compliant encrypted corporate Mac `mac-alice` (aliases: email, Okta id, Entra object id)
+ * - bob: active, his only device `pc-bob` is enrolled but NOT compliant
+ * - carol: suspended (inactive) though her device is fine
+ * - dave: active employee with no device at all
+ */
+export function seedPeople(t: TetherHandle): void {
+  const store = t.server.ctx.store;
+  store.putIdentity('alice', {
+    status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, activated_at: longAgo,
+    aliases: ['alice@example.com', '00uq8tMo3zV0OfJON0g3', '90847c2a-e29d-4d2f-9f54-c5b4d3f26471', 'alice@contoso.com'],
+  });
+  store.putDevice('mac-alice', { owner: 'alice', enrolled: true, compliant: true, encrypted: true, ownership: 'corporate', platform: 'macos', observed_at: now() });
+  store.putIdentity('bob', {
+    status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, activated_at: longAgo,
+    aliases: ['bob@example.com', '00ubobOKTAid000000001', 'bob@contoso.com'],
+  });
+  store.putDevice('pc-bob', { owner: 'bob', enrolled: true, compliant: false, encrypted: true, ownership: 'corporate', platform: 'windows', observed_at: now() });
+  store.putIdentity('carol', {
+    status: 'suspended', type: 'employee', risk_tier: 'standard', proofed: true, activated_at: longAgo,
+    aliases: ['carol@example.com', '00ucarolOKTAid0000001', 'carol@contoso.com'],
+  });
+  store.putDevice('mac-carol', { owner: 'carol', enrolled: true, compliant: true, encrypted: true, ownership: 'corporate', observed_at: now() });
+  store.putIdentity('dave', {
+    status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, activated_at: longAgo,
+    aliases: ['dave@example.com'],
+  });
+}

@@ -1,0 +1,118 @@
+// Lifecycle states (decision-model §3) derived by the shipped Rego through the real engine, kept
+// with since-when; transitions emit ready_for_activation and drift events; the drift report and
+// the per-state metric follow; the sweep catches time-driven changes (grace ending).
+import { Metrics } from '../../src/api/metrics';
+import { Decider } from '../../src/engine/decider';
+import { LifecycleService } from '../../src/lifecycle/service';
+import { openSqliteStore, type StateStore } from '../../src/state/store';
+import { shippedEngine, TestEngines } from '../policies/shipped-policies';
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+let now = T0;
+let store: StateStore;
+let lifecycle: LifecycleService;
+let decider: Decider;
+let engines: TestEngines;
+let metrics: Metrics;
+
+beforeAll(async () => {
+  engines = new TestEngines(await shippedEngine());
+});
+
+beforeEach(() => {
+  now = T0;
+  store = openSqliteStore({ path: ':memory:', now: () => new Date(now) });
+  metrics = new Metrics();
+  decider = new Decider({ store, engines, now: () => now, statusSince: (id) => lifecycle.statusSince(id) });
+  lifecycle = new LifecycleService({ store, engine: () => decider.engine(), now: () => now, metrics });
+  store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['ready_for_activation', 'drift'] });
+});
+afterEach(async () => {
+  await lifecycle.stop();
+  decider.close();
+  store.close();
+});
+
+const events = () =>
+  (store.db.prepare('SELECT body FROM lifecycle_outbox ORDER BY seq').all() as Array<{ body: string }>).map((r) => JSON.parse(r.body) as { type: string; identity: string; state: string; reasons: string[] });
+const device = (fields: Record<string, unknown> = {}) => ({ owner: 'alice', ownership: 'corporate', enrolled: true, compliant: true, encrypted: true, observed_at: new Date(now - HOUR).toISOString(), ...fields });
+
+test('onboarding: pending → ready_for_activation (event) → healthy', () => {
+  store.putIdentity('alice', { status: 'provisioned', proofed: true });
+  expect(lifecycle.tracker.refresh('alice')?.state).toBe('pending');
+  store.putDevice('mac-1', device());
+  lifecycle.flushRefresh();
+  const ready = lifecycle.tracker.refresh('alice')!;
+  expect(ready.state).toBe('ready_for_activation');
+  expect(ready.since).toBe(new Date(T0).toISOString());
+  expect(ready.devices.map((d) => d.id)).toEqual(['mac-1']);
+  expect(events()).toEqual([expect.objectContaining({ type: 'ready_for_activation', identity: 'alice', state: 'ready_for_activation' })]);
+  // The same activation the lifecycle announced is what `activate` allows.
+  expect(decider.decide({ action: 'activate', subject: 'alice' }).allow).toBe(true);
+  now += HOUR;
+  store.putIdentity('alice', { status: 'active', proofed: true });
+  const healthy = lifecycle.tracker.refresh('alice')!;
+  expect(healthy).toMatchObject({ state: 'healthy', drift: false, since: new Date(now).toISOString() });
+});
+
+test('a device going non-compliant → active_noncompliant, a drift event and the drift report', () => {
+  store.putIdentity('alice', { status: 'active', proofed: true });
+  store.putDevice('mac-1', device());
+  lifecycle.flushRefresh();
+  now += HOUR;
+  store.putDevice('mac-1', device({ compliant: false }));
+  lifecycle.flushRefresh();
+  expect(events().filter((e) => e.type === 'drift')).toEqual([expect.objectContaining({ identity: 'alice', state: 'active_noncompliant', reasons: ['no_compliant_device'] })]);
+  expect(lifecycle.tracker.drift()).toEqual([{ identity: 'alice', state: 'active_noncompliant', kind: 'risk', since: new Date(now).toISOString(), reasons: ['no_compliant_device'] }]);
+});
+
+test('offboarding incomplete: deprovisioned with an enrolled device is drift; offboarded once unenrolled', () => {
+  store.putIdentity('alice', { status: 'deprovisioned' });
+  store.putDevice('mac-1', device());
+  expect(lifecycle.tracker.refresh('alice')).toMatchObject({ state: 'enrolled_not_active', drift: true, reasons: ['offboarding_incomplete'] });
+  store.putDevice('mac-1', device({ enrolled: false }));
+  expect(lifecycle.tracker.refresh('alice')?.state).toBe('offboarded');
+  expect(lifecycle.tracker.drift()).toEqual([]);
+});
+
+test('time alone moves states: the sweep finds the end of the enrollment grace', async () => {
+  store.putIdentity('alice', { status: 'active' });
+  await lifecycle.sweep();
+  expect(lifecycle.tracker.refresh('alice')?.state).toBe('active_in_grace');
+  now += 4 * DAY;
+  await lifecycle.sweep();
+  expect(lifecycle.tracker.drift().map((d) => [d.identity, d.state])).toEqual([['alice', 'active_unenrolled']]);
+  expect(await metrics.text()).toMatch(/tether_identities_by_lifecycle_state\{state="active_unenrolled"\} 1/);
+});
+
+test('a provisioned identity with a non-qualifying device past the tolerance is onboarding drift', () => {
+  store.putIdentity('alice', { status: 'provisioned', proofed: false });
+  store.putDevice('mac-1', device());
+  expect(lifecycle.tracker.refresh('alice')?.state).toBe('pending');
+  now += 4 * DAY;
+  store.putDevice('mac-1', device());
+  expect(lifecycle.tracker.refresh('alice')).toMatchObject({ state: 'enrolled_not_active', reasons: ['onboarding_incomplete'] });
+});
+
+test('status_since is tracked from status transitions', () => {
+  store.putIdentity('alice', { status: 'provisioned' });
+  expect(lifecycle.statusSince('alice')).toBe(new Date(T0).toISOString());
+  now += DAY;
+  store.putIdentity('alice', { status: 'provisioned', proofed: true });
+  expect(lifecycle.statusSince('alice')).toBe(new Date(T0).toISOString());
+  store.putIdentity('alice', { status: 'active' });
+  expect(lifecycle.statusSince('alice')).toBe(new Date(T0 + DAY).toISOString());
+});
+
+test('no policy loaded: refresh answers undefined instead of guessing', () => {
+  store.putIdentity('alice', { status: 'active' });
+  const saved = engines.engine;
+  engines.engine = undefined;
+  try {
+    expect(lifecycle.tracker.refresh('alice')).toBeUndefined();
+  } finally {
+    engines.engine = saved;
+  }
+});
