@@ -15,7 +15,8 @@ const arg = (name: string, dflt: number) => {
 const IDENTITIES = arg('identities', 100_000);
 const DURATION = arg('duration', 10);
 const TOKEN = 'bench-token-0123456789abcdef';
-const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx');
+// Run TypeScript in the server process itself (the tsx CLI would fork a child that outlives SIGTERM/SIGKILL).
+const tsNode = [process.execPath, '--require', 'tsx/cjs'];
 
 /** NDJSON lines for n identities (each with two devices, one compliant). */
 export function* fixture(n: number): Generator<string> {
@@ -67,7 +68,7 @@ async function main() {
 
   for (const kind of ['raw', 'express'] as const) {
     const port = await freePort();
-    const child = await startChild([tsx, join(__dirname, 'baseline-servers.ts'), kind, String(port)], {}, `http://127.0.0.1:${port}/`);
+    const child = await startChild([...tsNode, join(__dirname, 'baseline-servers.ts'), kind, String(port)], {}, `http://127.0.0.1:${port}/`);
     await runLoad({ label: 'warmup', url: `http://127.0.0.1:${port}/`, durationSec: 2 });
     results.push(await runLoad({ label: kind === 'raw' ? 'node:http hello' : 'express hello', url: `http://127.0.0.1:${port}/v1/decide`, method: 'POST', bodies: decideBodies(IDENTITIES), durationSec: DURATION }));
     await stopChild(child);
@@ -76,7 +77,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = await startChild([tsx, join(__dirname, '..', 'src', 'cli.ts'), 'serve'], { PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: TOKEN }, `${base}/health/ready`);
+  const child = await startChild([...tsNode, join(__dirname, '..', 'src', 'cli.ts'), 'serve'], { PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: TOKEN }, `${base}/health/ready`);
   try {
     const rate = await importFixture(base, IDENTITIES);
     report.push(`Bulk import over HTTP: ${IDENTITIES} identities + ${2 * IDENTITIES} devices at ${rate.toFixed(0)} records/s.`);

@@ -1,7 +1,8 @@
 // SCIM bulk provisioning benchmark (issue 4): starts Tether in its own process with the SCIM server
 // on, POSTs N Users to /scim/v2/Users as an IdP would (one request per user, a few in flight, as
 // Okta/Entra provisioning does), checks every user became an active identity, reports users/s and
-// latency percentiles, then looks users up by filter. Usage: tsx bench/scim-provision.ts [--users 10000] [--concurrency 8]
+// latency percentiles, then looks users up by filter.
+// Usage: tsx bench/scim-provision.ts [--users 10000] [--concurrency 8] [--sync-normal]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ const arg = (name: string, dflt: number) => {
 };
 const USERS = arg('users', 10_000);
 const CONCURRENCY = arg('concurrency', 8);
+const SYNC = process.argv.includes('--sync-normal') ? 'normal' : 'full';
 const SCIM_TOKEN = 'bench-scim-token';
 const API_TOKEN = 'bench-api-token-0123456789';
 const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx');
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const child = await startChild(
     [tsx, join(__dirname, '..', 'src', 'cli.ts'), 'serve'],
-    { PORT: String(port), HOST: '127.0.0.1', TETHER_DATA_DIR: dir, TETHER_API_TOKEN: API_TOKEN, TETHER_SCIM_TOKEN: SCIM_TOKEN, TETHER_POLICY_WATCH: 'false', TETHER_DECISION_LOG: 'off', TETHER_LOG_LEVEL: 'error' },
+    { PORT: String(port), HOST: '127.0.0.1', TETHER_DATA_DIR: dir, TETHER_API_TOKEN: API_TOKEN, TETHER_SCIM_TOKEN: SCIM_TOKEN, TETHER_POLICY_WATCH: 'false', TETHER_DECISION_LOG: 'off', TETHER_LOG_LEVEL: 'error', TETHER_SQLITE_SYNC: SYNC },
     `${base}/health`,
   );
   try {
@@ -89,10 +91,10 @@ async function main(): Promise<void> {
     const r = (n: number) => n.toFixed(1);
     console.log(`## SCIM bulk provisioning (${new Date().toISOString().slice(0, 10)})`);
     console.log('');
-    console.log(`| users | concurrency | failures | seconds | users/s | p50 ms | p99 ms | max ms | totalResults | filter lookup p50 / p99 ms |`);
-    console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+    console.log(`| users | concurrency | TETHER_SQLITE_SYNC | failures | seconds | users/s | p50 ms | p99 ms | max ms | totalResults | filter lookup p50 / p99 ms |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
     console.log(
-      `| ${USERS} | ${CONCURRENCY} | ${failures} | ${r(seconds)} | ${Math.round(USERS / seconds)} | ${r(pct(latencies, 50))} | ${r(pct(latencies, 99))} | ${r(latencies[latencies.length - 1])} | ${list.totalResults} | ${r(pct(lookups, 50))} / ${r(pct(lookups, 99))} |`,
+      `| ${USERS} | ${CONCURRENCY} | ${SYNC} | ${failures} | ${r(seconds)} | ${Math.round(USERS / seconds)} | ${r(pct(latencies, 50))} | ${r(pct(latencies, 99))} | ${r(latencies[latencies.length - 1])} | ${list.totalResults} | ${r(pct(lookups, 50))} / ${r(pct(lookups, 99))} |`,
     );
     if (failures > 0 || list.totalResults !== USERS) process.exitCode = 1;
   } finally {

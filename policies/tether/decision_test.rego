@@ -461,3 +461,53 @@ test_service_needs_active_identity if {
 	r := decide(f.merge(f.with_subject({"type": "service", "status": "suspended"}), {"app": "ci"}))
 	r.reasons == ["identity_not_active"]
 }
+
+# --- helper rules of data.tether ---------------------------------------------------------------
+
+test_actions_and_app_action if {
+	data.tether.actions == {"access", "token", "entitle", "activate"}
+	data.tether.app_action with input as f.req
+	not data.tether.app_action with input as f.merge(f.req, {"action": "activate"})
+	data.tether.activating with input as f.merge(f.req, {"action": "activate"})
+}
+
+test_break_glass_open_bounds if {
+	data.tether.break_glass_open with input as f.merge(f.req, {"break_glass": window})
+	not data.tether.break_glass_open with input as f.merge(f.req, {"break_glass": {"opened_at_ns": f.now + 1, "expires_at_ns": f.now + f.hour}})
+	not data.tether.break_glass_open with input as f.merge(f.req, {"break_glass": {"opened_at_ns": f.now - f.hour, "expires_at_ns": f.now}})
+}
+
+test_posture_checked_only_for_ordinary_identities_on_app_actions if {
+	data.tether.posture_checked with input as f.req
+	not data.tether.posture_checked with input as f.merge(f.req, {"action": "activate"})
+	not data.tether.posture_checked with input as f.with_subject({"type": "service"})
+	not data.tether.posture_checked with input as f.with_subject({"type": "break_glass"})
+	not data.tether.posture_checked with input as f.merge(f.req, {"app": "nope"})
+}
+
+test_soft_gate_notes_and_limited if {
+	inp := f.merge(f.with_subject(in_grace), {"app": "wiki", "device_id": null, "device": null, "owned_devices": []})
+	data.tether.soft_gate with input as inp
+	data.tether.notes == {"enrollment_pending"} with input as inp
+	data.tether.limited with input as inp
+	not data.tether.limited with input as f.req
+}
+
+test_exception_used_and_named if {
+	inp := f.build({}, {"compliant": false}, {"exceptions": [f.exc]})
+	data.tether.exception_used with input as inp
+	data.tether.exception.id == "exc-1" with input as inp
+	data.tether.exception == null with input as f.req
+}
+
+test_allow_and_deny if {
+	data.tether.allow with input as f.req
+	count(data.tether.deny) == 0 with input as f.req
+	not data.tether.allow with input as f.with_device({"compliant": false})
+	data.tether.deny == {"device_not_compliant"} with input as f.with_device({"compliant": false})
+}
+
+test_obligations_set if {
+	data.tether.obligations == {"alert"} with input as f.with_subject({"type": "break_glass"})
+	count(data.tether.obligations) == 0 with input as f.req
+}

@@ -82,3 +82,41 @@ test_qualifying_freshness_by_tier if {
 	data.tether.device.has_qualifying_device with input as f.with_device({"observed_at_ns": f.now - (2 * f.day)})
 	not data.tether.device.has_qualifying_device with input as f.build({"risk_tier": "privileged"}, {"observed_at_ns": f.now - (2 * f.day)}, {})
 }
+
+test_rank_orders_sensitivities if {
+	data.tether.device.rank.low < data.tether.device.rank.moderate
+	data.tether.device.rank.moderate < data.tether.device.rank.high
+}
+
+test_d_is_the_requested_record if {
+	data.tether.device.d.id == "mac-1" with input as f.req
+	not data.tether.device.d with input as f.merge(f.req, {"device": null})
+}
+
+test_owned_enrolled_compliant_encrypted_fresh if {
+	data.tether.device.owned with input as f.req
+	data.tether.device.enrolled with input as f.req
+	data.tether.device.compliant with input as f.req
+	data.tether.device.encrypted with input as f.req
+	data.tether.device.fresh with input as f.req
+	not data.tether.device.owned with input as f.with_device({"owner": "bob"})
+	not data.tether.device.enrolled with input as f.with_device({"enrolled": "true"})
+	not data.tether.device.compliant with input as f.with_device({"compliant": false})
+	not data.tether.device.encrypted with input as f.with_device({"encrypted": null})
+	not data.tether.device.fresh with input as f.with_device({"observed_at_ns": f.now - (5 * f.day)})
+}
+
+test_ownership_value if {
+	data.tether.device.ownership == "corporate" with input as f.req
+	data.tether.device.ownership == null with input as f.with_device({"ownership": null})
+}
+
+test_has_enrolled_device if {
+	data.tether.device.has_enrolled_device with input as f.req
+	not data.tether.device.has_enrolled_device with input as f.merge(f.req, {"owned_devices": [f.merge(f.mac, {"enrolled": false})]})
+}
+
+test_qualifying_level if {
+	data.tether.device.qualifying_level == "moderate" with input as f.req
+	data.tether.device.qualifying_level == "high" with input as f.with_subject({"risk_tier": "high"})
+}

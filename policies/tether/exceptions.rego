@@ -7,7 +7,8 @@ import rego.v1
 
 import data.tether.device
 
-# Only these codes can ever be waived, whatever an exception lists.
+# Only these codes can ever be waived, whatever an exception lists (the exceptions API accepts the
+# same list; activation's no_compliant_device is not waivable: exceptions are scoped to apps).
 waivable := {
 	"device_missing",
 	"device_unknown",
@@ -17,7 +18,6 @@ waivable := {
 	"device_not_encrypted",
 	"device_state_stale",
 	"device_ownership_not_allowed",
-	"no_compliant_device",
 }
 
 unexpired(e) if {

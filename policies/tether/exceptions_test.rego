@@ -36,3 +36,18 @@ test_non_device_codes_never_waivable if {
 test_chosen_exception if {
 	data.tether.exceptions.chosen.id == "exc-1" with input as f.merge(noncompliant, {"exceptions": [f.exc]})
 }
+
+test_waivable_is_device_only if {
+	count(data.tether.exceptions.waivable) == 8
+	"device_not_compliant" in data.tether.exceptions.waivable
+	not "no_compliant_device" in data.tether.exceptions.waivable
+	not "identity_not_active" in data.tether.exceptions.waivable
+	not "service_not_allowed" in data.tether.exceptions.waivable
+}
+
+test_lifts_and_best if {
+	e := f.merge(f.exc, {"waives": ["device_not_compliant", "device_not_enrolled"]})
+	inp := f.merge(f.with_device({"compliant": false, "enrolled": false}), {"exceptions": [e]})
+	data.tether.exceptions.lifts == {"exc-1": {"device_not_compliant", "device_not_enrolled"}} with input as inp
+	data.tether.exceptions.best == 2 with input as inp
+}

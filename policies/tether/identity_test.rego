@@ -49,3 +49,8 @@ test_is_break_glass if {
 	data.tether.identity.is_break_glass with input as f.with_subject({"type": "break_glass"})
 	not data.tether.identity.is_break_glass with input as f.req
 }
+
+test_status if {
+	data.tether.identity.status == "active" with input as f.req
+	not data.tether.identity.status with input as f.merge(f.req, {"subject": null})
+}

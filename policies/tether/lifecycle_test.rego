@@ -108,3 +108,26 @@ test_active_in_grace if {
 	r.state == "active_in_grace"
 	r.drift == false
 }
+
+test_status_and_has_enrolled if {
+	data.tether.lifecycle.status == "active" with input as f.req
+	data.tether.lifecycle.has_enrolled with input as f.req
+	not data.tether.lifecycle.has_enrolled with input as f.merge(f.req, {"owned_devices": []})
+}
+
+test_past_tolerance if {
+	data.tether.lifecycle.past_tolerance with input as f.with_subject(old_prov)
+	not data.tether.lifecycle.past_tolerance with input as f.with_subject(fresh_prov)
+	not data.tether.lifecycle.past_tolerance with input as f.with_subject({"status_since_ns": null})
+}
+
+test_ready_and_stalled if {
+	data.tether.lifecycle.ready with input as f.build(fresh_prov, {}, {})
+	not data.tether.lifecycle.stalled with input as f.build(fresh_prov, {"compliant": false}, {})
+	data.tether.lifecycle.stalled with input as f.build(old_prov, {"compliant": false}, {})
+}
+
+test_drift_kinds if {
+	data.tether.lifecycle.drift_kinds.active_noncompliant == "risk"
+	not data.tether.lifecycle.drift_kinds.healthy
+}

@@ -3,6 +3,8 @@
  * as a registry, and plugs them into the app: routers, /health/ready handles, start/stop.
  */
 import { Router } from 'express';
+import { Gauge } from 'prom-client';
+import fs from 'node:fs';
 import type { AppContext, AdapterHandle, ComponentStatus } from '../api/context';
 import { AdapterRegistry, type Adapter } from './adapter';
 import { MDM_WEBHOOK_PATH, MdmWebhookAdapter, mdmWebhookConfigFromEnv } from './mdm/webhook';
@@ -38,9 +40,10 @@ export interface AdapterSet {
 const sets = new WeakMap<AppContext, AdapterSet>();
 
 /** The adapters of `ctx`, built once from `env` on first use (by the router factory or the service start). */
-export function adaptersFor(ctx: AppContext, env: NodeJS.ProcessEnv = process.env): AdapterSet {
+export function adaptersFor(ctx: AppContext, rawEnv: NodeJS.ProcessEnv = process.env): AdapterSet {
   let set = sets.get(ctx);
   if (set) return set;
+  const env = withConfigFile(rawEnv);
   const registry = new AdapterRegistry();
   const router = Router();
   const ssfTransmitter = new SsfTransmitter(ctx.store, ssfTransmitterConfigFromEnv(env, ctx.config.dataDir, ctx.config.port));
@@ -80,8 +83,28 @@ export function adaptersFor(ctx: AppContext, env: NodeJS.ProcessEnv = process.en
     const given = bearerToken(req);
     return tokenMatches(given, ctx.config.apiToken) || (!!mgmtToken && tokenMatches(given, mgmtToken));
   }));
+  registerAdapterMetrics(ctx, registry, ssfTransmitter);
   sets.set(ctx, set);
   return set;
+}
+
+/**
+ * Adapter settings from the environment, under the optional JSON file named by TETHER_ADAPTERS_CONFIG
+ * (an object of the same TETHER_* names, e.g. {"TETHER_SCIM_TOKEN": "..."}; the environment wins).
+ */
+export function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const file = env.TETHER_ADAPTERS_CONFIG;
+  if (!file) return env;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`adapters_config_invalid: TETHER_ADAPTERS_CONFIG ${file}: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`adapters_config_invalid: ${file} must hold a JSON object`);
+  const fromFile: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) fromFile[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return { ...fromFile, ...env };
 }
 
 /** An adapter as /health/ready sees it (state only). */
@@ -126,4 +149,46 @@ function attachTransmitter(ctx: AppContext, tx: SsfTransmitter): void {
       }
     }),
   );
+}
+
+const STATES = ['NOT_READY', 'OK', 'WARN', 'ERROR'] as const;
+
+// Adapter health in /metrics: one 0/1 series per (adapter, state), the age of the last successful
+// sync, and the SET queue depth; read at scrape time from the registry.
+function registerAdapterMetrics(ctx: AppContext, registry: AdapterRegistry, tx: SsfTransmitter): void {
+  const registers = [ctx.metrics.registry];
+  if (ctx.metrics.registry.getSingleMetric('tether_adapter_status')) return;
+  new Gauge({
+    name: 'tether_adapter_status',
+    help: 'Sync adapter status (1 for the current state of each adapter)',
+    labelNames: ['adapter', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const a of registry.list()) for (const s of STATES) this.set({ adapter: a.name, state: s }, a.state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tether_adapter_last_success_age_seconds',
+    help: 'Seconds since each sync adapter last synced successfully (absent before the first success)',
+    labelNames: ['adapter'],
+    registers,
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const a of registry.list()) if (a.last_success) this.set({ adapter: a.name }, (now - Date.parse(a.last_success)) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'tether_ssf_outbox_depth',
+    help: 'Security Event Tokens waiting for delivery to SSF receivers',
+    registers,
+    collect() {
+      try {
+        this.set(tx.depth());
+      } catch {
+        // store closed
+      }
+    },
+  });
 }

@@ -53,6 +53,8 @@ export async function runEval(argv: string[], io: CommandIO): Promise<number> {
     booleans: { '--strict-builtin-errors': 'strict' },
   });
   if (a.positionals.length !== 1) throw new UsageError(EVAL_USAGE);
+  const format = a.values.format?.[0] ?? 'json';
+  if (format !== 'json') throw new UsageError(`unsupported --format ${format} (only json)\n${EVAL_USAGE}`);
   const queryText = a.positionals[0];
   const src = collectSources(a.values.d ?? []);
   const input = a.values.i ? JSON.parse(readFileSync(a.values.i[0], 'utf8')) : undefined;

@@ -1,7 +1,7 @@
 // OPA conformance case files: discovery under a directory, YAML parsing, and strict validation of
 // keys and types against OPA's own TestCase schema (v1/test/cases/cases.go).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 
 /** One case, as OPA's harness reads it. */
@@ -19,12 +19,14 @@ export interface TestCase {
   sort_bindings?: boolean;
   strict_error?: boolean;
   env?: Record<string, string>;
+  /** Drop `__localq*` bindings (OPA's generated query vars) before comparing. */
+  ignore_generated_vars?: boolean;
 }
 
 /** Keys OPA's TestCase struct defines; anything else is rejected as a likely typo. */
 export const CASE_KEYS: ReadonlySet<string> = new Set([
   'note', 'query', 'modules', 'data', 'input', 'input_term', 'want_defined', 'want_result',
-  'want_error_code', 'want_error', 'sort_bindings', 'strict_error', 'env',
+  'want_error_code', 'want_error', 'sort_bindings', 'strict_error', 'env', 'ignore_generated_vars',
 ]);
 
 export interface CaseFile {
@@ -68,14 +70,14 @@ export function validateCase(c: unknown, index: number): string[] {
   if (c.input_term !== undefined && typeof c.input_term !== 'string') errs.push(`${label}: "input_term" must be a string`);
   if (c.want_result !== undefined && !(Array.isArray(c.want_result) && c.want_result.every(isObj))) errs.push(`${label}: "want_result" must be a list of mappings`);
   for (const k of ['want_error_code', 'want_error']) if (c[k] !== undefined && typeof c[k] !== 'string') errs.push(`${label}: "${k}" must be a string`);
-  for (const k of ['want_defined', 'sort_bindings', 'strict_error']) if (c[k] !== undefined && typeof c[k] !== 'boolean') errs.push(`${label}: "${k}" must be a boolean`);
+  for (const k of ['want_defined', 'sort_bindings', 'strict_error', 'ignore_generated_vars']) if (c[k] !== undefined && typeof c[k] !== 'boolean') errs.push(`${label}: "${k}" must be a boolean`);
   if (c.env !== undefined && !isObj(c.env)) errs.push(`${label}: "env" must be a mapping`);
   return errs;
 }
 
-/** Parses and validates one case file's text. */
-export function parseCaseFile(text: string, path: string): CaseFile {
-  const folder = path.includes('/') ? path.split('/')[0] : '.';
+/** Parses and validates one case file's text; rootName labels files at the top of the directory. */
+export function parseCaseFile(text: string, path: string, rootName = '.'): CaseFile {
+  const folder = path.includes('/') ? path.split('/')[0] : rootName;
   let doc: unknown;
   try {
     doc = parse(text);
@@ -95,6 +97,6 @@ export function parseCaseFile(text: string, path: string): CaseFile {
 export function loadCaseFiles(dir: string): CaseFile[] {
   return findCaseFiles(dir).map((p) => {
     const rel = relative(dir, p).split(sep).join('/');
-    return parseCaseFile(readFileSync(p, 'utf8'), rel);
+    return parseCaseFile(readFileSync(p, 'utf8'), rel, basename(resolve(dir)));
   });
 }

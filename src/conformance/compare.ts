@@ -61,14 +61,15 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'undefined';
 }
 
+const dedupe = (xs: Array<Record<string, unknown>>): Array<Record<string, unknown>> => xs.filter((x, i) => i === 0 || compareValues(x, xs[i - 1]) !== 0);
+
 /**
- * Compares a result set with want_result. The result set's order is not significant (OPA's
- * harness compares result sets as sets of bindings); within values order is significant unless
- * sort_bindings is set.
+ * Compares a result set with want_result as OPA's harness does: both sides are sets of binding
+ * objects (order and duplicates do not matter); within values order matters unless sort_bindings.
  */
 export function resultsMatch(want: Array<Record<string, unknown>>, got: Array<Record<string, unknown>>, sort: boolean): boolean {
-  const w = (sort ? sortBindings(want) : want).slice().sort(compareValues);
-  const g = (sort ? sortBindings(got) : got).slice().sort(compareValues);
+  const w = dedupe((sort ? sortBindings(want) : want).slice().sort(compareValues));
+  const g = dedupe((sort ? sortBindings(got) : got).slice().sort(compareValues));
   if (w.length !== g.length) return false;
   return w.every((x, i) => valuesEqual(x, g[i]));
 }

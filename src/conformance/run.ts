@@ -137,7 +137,8 @@ export function judge(c: TestCase, out: Outcome): { pass: boolean; reason?: stri
   }
   if (out.kind === 'error') return { pass: false, reason: `${out.code}: ${short(out.message, 600)}`, owner: out.owner };
   if (c.want_result !== undefined) {
-    if (resultsMatch(c.want_result, out.rs, c.sort_bindings === true)) return { pass: true };
+    const rs = c.ignore_generated_vars ? out.rs.map((b) => Object.fromEntries(Object.entries(b).filter(([k]) => !k.startsWith('__localq')))) : out.rs;
+    if (resultsMatch(c.want_result, rs, c.sort_bindings === true)) return { pass: true };
     return { pass: false, reason: `want ${short(canonicalJson(c.want_result))}, got ${short(canonicalJson(out.rs))}`, owner: 'eval' };
   }
   if (c.want_defined !== undefined && (out.rs.length > 0) !== c.want_defined) {

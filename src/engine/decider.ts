@@ -141,10 +141,12 @@ export class Decider {
         decision = this.fromResult(decisionId, rs[0]?.result, engine.revision);
       }
     } catch (err) {
-      this.onError('policy_error', err);
+      // The app catalog read for the policy data can fail like any store read.
+      const reason = (err as { code?: unknown })?.code === 'state_unavailable' ? 'state_unavailable' : 'policy_error';
+      this.onError(reason, err);
       // A setData failure right after an app write: retry the sync on the next decision.
       this.appsDirty = true;
-      decision = this.denied(decisionId, 'policy_error');
+      decision = this.denied(decisionId, reason);
     }
     return this.finish(decision, body, input, started, nowMs);
   }

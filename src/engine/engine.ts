@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import { loadPolicySync } from '@open-policy-agent/opa-wasm';
 import { makeHostBuiltins } from './builtins';
+import { BuiltinError } from './builtins/errors';
 import { EngineError, toEngineError } from './errors';
+import { beginExact, endExact, toPlainNumbers } from './exact-json';
 import type { PolicyEngine, ResultSet } from './types';
 
 export interface EngineOptions {
@@ -33,6 +35,7 @@ export class WasmEngine implements PolicyEngine {
   readonly entrypoints: string[];
   private readonly policy: LoadedPolicy;
   private readonly context: { nowNs?: bigint };
+  private readonly ids: Map<string, number>;
 
   constructor(wasm: Uint8Array, opts: EngineOptions = {}) {
     const host = makeHostBuiltins({ strict: opts.strictBuiltinErrors });
@@ -43,22 +46,39 @@ export class WasmEngine implements PolicyEngine {
     } catch (e) {
       throw new EngineError('policy_load_error', `cannot load policy wasm: ${toEngineError(e).message}`);
     }
-    this.entrypoints = Object.keys((this.policy as unknown as { entrypoints: Record<string, number> }).entrypoints ?? {});
+    const ids = (this.policy as unknown as { entrypoints: Record<string, number> }).entrypoints ?? {};
+    this.entrypoints = Object.keys(ids);
+    this.ids = new Map(Object.entries(ids));
     this.revision = opts.revision ?? createHash('sha256').update(wasm).digest('hex').slice(0, 16);
     if (opts.data !== undefined) this.setData(opts.data);
   }
 
   evaluate(entrypoint: string, input: unknown): ResultSet {
-    if (!this.entrypoints.includes(entrypoint)) {
+    const id = this.ids.get(entrypoint);
+    if (id === undefined) {
       throw new EngineError('entrypoint_not_found', `entrypoint ${entrypoint} not found (have: ${this.entrypoints.join(', ') || 'none'})`);
     }
     this.context.nowNs = undefined;
+    // The SDK treats falsy inputs as "no input": only those need to go over as JSON bytes.
+    const arg = input === undefined || input ? input : jsonBytes(input);
+    let rs: ResultSet;
+    let big = false;
+    // Exact big integers into host built-ins while the (synchronous) evaluation runs.
+    beginExact();
     try {
-      const arg = input === undefined ? undefined : input instanceof ArrayBuffer ? input : jsonBytes(input);
-      return this.policy.evaluate(arg, entrypoint) as ResultSet;
+      rs = this.policy.evaluate(arg, id) as ResultSet;
     } catch (e) {
+      endExact();
+      if (e instanceof BuiltinError) {
+        // OPA prefixes strict built-in errors with the call site ("p.rego:4: eval_type_error: ...").
+        const site = this.callSite();
+        if (site) throw new EngineError(e.code, `${site}: ${e.code}: ${e.message}`);
+      }
       throw toEngineError(e);
     }
+    big = endExact();
+    // Callers get plain JSON numbers.
+    return big ? (toPlainNumbers(rs) as ResultSet) : rs;
   }
 
   setData(data: unknown): void {
@@ -74,6 +94,29 @@ export class WasmEngine implements PolicyEngine {
   memoryBytes(): number {
     return (this.policy as unknown as { mem: { buffer: ArrayBuffer } }).mem.buffer.byteLength;
   }
+
+  /**
+   * The Rego location ("file:row") of the host built-in call in progress, when the module exports
+   * it: Tether's emitter exports `tether_call_location()` returning the address of a NUL-terminated
+   * string (0 = unknown). Modules from other compilers (opa build) lack it.
+   */
+  private callSite(): string | undefined {
+    const exp = (this.policy as unknown as { wasmInstance: { exports: Record<string, unknown> } }).wasmInstance.exports;
+    const fn = exp.tether_call_location;
+    if (typeof fn !== 'function') return undefined;
+    let addr: number;
+    try {
+      addr = (fn as () => number)();
+    } catch {
+      return undefined;
+    }
+    if (!addr) return undefined;
+    const mem = new Uint8Array((this.policy as unknown as { mem: { buffer: ArrayBuffer } }).mem.buffer);
+    let end = addr;
+    while (end < mem.length && mem[end] !== 0 && end - addr < 4096) end++;
+    return new TextDecoder().decode(mem.subarray(addr, end)) || undefined;
+  }
+
 }
 
 /** Loads compiled wasm bytes as a PolicyEngine. */

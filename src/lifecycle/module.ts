@@ -60,8 +60,11 @@ export function startDecisions(ctx: AppContext, engines: EngineSource = contextE
   let lifecycle: LifecycleService | undefined;
   const onError = (what: string, err: unknown) => ctx.logger.warn('decision failed closed', { reason: what, error: String((err as Error)?.message ?? err) });
   const decider = new Decider({ store: ctx.store, engines, log, metrics: ctx.metrics, onError, statusSince: (id) => lifecycle?.statusSince(id) });
+  // TETHER_LIFECYCLE_SWEEP_SECONDS: how often every identity's state is re-derived (default 300).
+  const sweepSeconds = Number(process.env.TETHER_LIFECYCLE_SWEEP_SECONDS ?? '300');
   lifecycle = new LifecycleService({
     store: ctx.store,
+    sweepMs: Number.isFinite(sweepSeconds) && sweepSeconds > 0 ? sweepSeconds * 1000 : 300_000,
     engine: () => decider.engine(),
     metrics: ctx.metrics,
     onError: (msg, fields) => ctx.logger.warn(msg, fields),

@@ -8,6 +8,10 @@ import { makeEvent, Outbox, type OutboxMetrics } from './outbox';
 import { LifecycleTracker } from './tracker';
 import { Deadlines, revocationTriggers } from './triggers';
 
+/** Longest run of post-write lifecycle refreshes per event-loop turn, ms. */
+const REFRESH_SLICE_MS = 0.5;
+const REFRESH_BACKLOG = 5000;
+
 /** Options of LifecycleService. */
 export interface LifecycleServiceOptions {
   store: StateStore;
@@ -17,7 +21,7 @@ export interface LifecycleServiceOptions {
   now?: () => number;
   /** Deadline (expiry) sweep period, ms (default 1,000). */
   deadlineMs?: number;
-  /** Full lifecycle sweep period, ms (default 60,000). */
+  /** Full lifecycle sweep period, ms (default 300,000: time-driven changes such as the end of a grace are seen within it). */
   sweepMs?: number;
   /** Outbox retry tuning (tests). */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; timeoutMs?: number };
@@ -38,12 +42,13 @@ export class LifecycleService {
   private readonly pending = new Set<string>();
   private refreshScheduled = false;
   private timers: NodeJS.Timeout[] = [];
+  private sweepTimer?: NodeJS.Timeout;
 
   constructor(opts: LifecycleServiceOptions) {
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
     this.deadlineMs = opts.deadlineMs ?? 1000;
-    this.sweepMs = opts.sweepMs ?? 60_000;
+    this.sweepMs = opts.sweepMs ?? 300_000;
     this.onError = opts.onError ?? (() => undefined);
     this.outbox = new Outbox({ store: opts.store, metrics: opts.metrics, now: this.now, onError: this.onError, ...opts.outbox });
     this.tracker = new LifecycleTracker({ store: opts.store, engine: opts.engine, outbox: this.outbox, metrics: opts.metrics, now: this.now, onError: this.onError });
@@ -77,9 +82,21 @@ export class LifecycleService {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.store.isOpen) await this.outbox.flush();
     await this.outbox.stop();
+  }
+
+  // One sweep shortly after a burst of writes (debounced: the burst is usually still going).
+  private sweepSoon(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      void this.sweep();
+    }, 2000);
+    this.sweepTimer.unref();
   }
 
   /** Refreshes every identity's lifecycle state (never rejects). */
@@ -116,15 +133,32 @@ export class LifecycleService {
 
   /** Refreshes lifecycle states queued by recent writes now (tests, shutdown). */
   flushRefresh(): void {
-    const ids = [...this.pending];
-    this.pending.clear();
-    for (const id of ids) {
+    while (this.pending.size > 0) this.refreshSome(Infinity);
+  }
+
+  // Refreshes queued identities for at most `budgetMs`; returns how many remain.
+  private refreshSome(budgetMs: number): number {
+    const t0 = performance.now();
+    for (const id of this.pending) {
+      this.pending.delete(id);
       try {
         if (this.store.isOpen) this.tracker.refresh(id);
       } catch (err) {
         this.onError('lifecycle refresh failed', { identity: id, error: String(err) });
       }
+      if (performance.now() - t0 > budgetMs) break;
     }
+    return this.pending.size;
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshScheduled) return;
+    this.refreshScheduled = true;
+    setImmediate(() => {
+      this.refreshScheduled = false;
+      // A small chunk per turn keeps decision latency flat while a bulk import streams in.
+      if (this.refreshSome(REFRESH_SLICE_MS) > 0) this.scheduleRefresh();
+    });
   }
 
   private onWrite(change: ChangeEvent): void {
@@ -143,13 +177,13 @@ export class LifecycleService {
     } else if (change.kind === 'device') {
       for (const d of [change.before, change.after]) if (d?.owner_resolved) this.pending.add(d.owner);
     } else return;
-    // Coalesced: a bulk import touching one identity many times refreshes it once.
-    if (!this.refreshScheduled) {
-      this.refreshScheduled = true;
-      setImmediate(() => {
-        this.refreshScheduled = false;
-        this.flushRefresh();
-      });
+    // Coalesced: a bulk import touching one identity many times refreshes it once. A flood larger
+    // than the backlog bound is left to one full sweep instead of piling up.
+    if (this.pending.size > REFRESH_BACKLOG) {
+      this.pending.clear();
+      this.sweepSoon();
+      return;
     }
+    this.scheduleRefresh();
   }
 }

@@ -48,7 +48,7 @@ export interface TrackerOptions {
   /** Sets identities-per-state gauges after a sweep. */
   metrics?: { setLifecycleStates(counts: Record<string, number>): void };
   now?: () => number;
-  /** Identities evaluated per event-loop turn during a sweep (default 500). */
+  /** Identities read per page during a sweep (default 100); work is time-sliced (~0.5 ms per turn, 10% duty). */
   sweepChunk?: number;
   onError?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -71,6 +71,10 @@ export function applyLifecycleSchema(db: Database.Database): void {
   `);
 }
 
+/** Longest run of sweep work per event-loop turn, ms, and the rest after it (10% duty cycle). */
+const SLICE_MS = 0.5;
+const REST_MS = 4.5;
+
 const DRIFT_STATES = new Set(['enrolled_not_active', 'active_unenrolled', 'active_noncompliant']);
 
 /** Tracks lifecycle states and status start times. */
@@ -91,7 +95,7 @@ export class LifecycleTracker {
     this.outbox = opts.outbox;
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
-    this.chunk = opts.sweepChunk ?? 500;
+    this.chunk = opts.sweepChunk ?? 100;
     this.onError = opts.onError ?? (() => undefined);
     const db = this.store.db;
     applyLifecycleSchema(db);
@@ -202,6 +206,7 @@ export class LifecycleTracker {
   private async runSweep(): Promise<void> {
     if (!this.engineOf()) return;
     let after: string | undefined;
+    let sliceStart = performance.now();
     for (;;) {
       if (!this.store.isOpen) return;
       const page = this.store.listIdentities({ after, limit: this.chunk });
@@ -211,10 +216,16 @@ export class LifecycleTracker {
         } catch (err) {
           this.onError('lifecycle refresh failed', { identity: identity.id, error: String(err) });
         }
+        // Time-sliced and paced: ~0.5 ms of work, then ~4.5 ms off, so a background sweep takes about
+        // 10% of the CPU and never holds a decision up for more than a slice (p99 stays flat).
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise<void>((r) => setTimeout(r, REST_MS));
+          sliceStart = performance.now();
+          if (!this.store.isOpen) return;
+        }
       }
       if (!page.next_cursor) break;
       after = page.next_cursor;
-      await new Promise<void>((r) => setImmediate(r));
     }
     this.metrics?.setLifecycleStates(this.counts());
   }

@@ -11,7 +11,8 @@ export function applySchema(db: Database.Database): void {
     CREATE TABLE IF NOT EXISTS identities (
       id TEXT PRIMARY KEY, version INTEGER NOT NULL, observed_at TEXT, body TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, identity_id TEXT NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS aliases_by_identity ON aliases (identity_id);
+    -- No index by identity_id: each identity's aliases are known from its record (one less index write).
+    DROP INDEX IF EXISTS aliases_by_identity;
     CREATE TABLE IF NOT EXISTS devices (
       id TEXT PRIMARY KEY, owner TEXT, owner_key TEXT NOT NULL, version INTEGER NOT NULL, observed_at TEXT,
       body TEXT NOT NULL) WITHOUT ROWID;

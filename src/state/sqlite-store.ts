@@ -1,18 +1,14 @@
-// The SQLite StateStore: better-sqlite3 in WAL mode, synchronous=FULL by default, an alias index,
-// tombstones for out-of-order deletes, and an LRU cache in front of the decision-path reads.
-//
-// Durability: in WAL mode every commit appends to the -wal file before better-sqlite3 returns. That
-// already survives kill -9 (the OS keeps the written pages); synchronous=FULL additionally fsyncs the
-// WAL on every commit so an acknowledged write also survives power loss / kernel crash. We default to
-// FULL because revocations must not silently come back; bulk import commits per batch, so the fsync
-// cost is paid once per 1,000 records. TETHER_SQLITE_SYNC=normal trades the power-loss guarantee for
-// cheaper single writes (kill -9 safety stays).
-import Database from 'better-sqlite3';
+// The SQLite StateStore records: identities with an alias index, devices bound to owners, tombstones for
+// out-of-order deletes, exceptions, break-glass windows, apps and subscriptions, with an LRU cache in
+// front of the decision-path reads. Connection, durability and transactions: ./sqlite-base.ts.
+import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
-import { AliasConflictError, NotFoundError, StaleUpdateError, StateError, StateUnavailableError, ValidationError } from './errors';
-import { applySchema } from './sqlite-schema';
+import { AliasConflictError, NotFoundError, ValidationError } from './errors';
+import { applyImportBatch } from './import-lines';
+import { SqliteBase, deepFreeze, lower, parse, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
 import {
+  type DeviceInput,
+  type IdentityInput,
   validateApp,
   validateBreakGlass,
   validateDevice,
@@ -21,7 +17,6 @@ import {
   validateSubscription,
 } from './schemas';
 import type {
-  ChangeListener,
   DeleteOptions,
   ImportBatchResult,
   ImportLine,
@@ -31,67 +26,19 @@ import type {
   SourceMark,
   StateStore,
 } from './store';
-import type { App, BreakGlass, ChangeEvent, Device, Exception, Identity, RecordKind, Subscription } from './types';
+import type { App, BreakGlass, Device, Exception, Identity, RecordKind, Subscription } from './types';
 
-/** Options of openSqliteStore. */
-export interface SqliteStoreOptions {
-  /** Database file, or ':memory:' (tests). */
-  path: string;
-  /** 'full' (default: survives power loss) or 'normal' (survives kill -9 only). */
-  synchronous?: 'full' | 'normal';
-  /** Entries in the decision-path LRU cache (default 100,000). */
-  cacheSize?: number;
-  /** Longest exception, hours (default 72). */
-  maxExceptionHours?: number;
-  /** Longest break-glass window, minutes (default 240). */
-  maxBreakGlassMinutes?: number;
-  /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
-  busyTimeoutMs?: number;
-  /** Clock (tests). */
-  now?: () => Date;
-}
+export type { SqliteStoreOptions } from './sqlite-base';
 
 /** Opens (creating if needed) the SQLite store at `opts.path`. */
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteStateStore {
   return new SqliteStateStore(opts);
 }
 
-// Cache sentinel for "looked up, does not exist" (lru-cache values cannot be undefined).
-const NONE = Symbol('none');
-type Cached = object | string | typeof NONE;
-
-type Row = { body: string };
-type VersionRow = { version: number; observed_at: string | null };
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as object)) deepFreeze(v);
-  }
-  return o;
-}
-
-function parse<T>(row: Row | undefined): T | undefined {
-  return row ? deepFreeze(JSON.parse(row.body) as T) : undefined;
-}
-
-const lower = (s: string) => s.toLowerCase();
-
 /** The SQLite implementation of StateStore. */
-export class SqliteStateStore implements StateStore {
-  readonly backend = 'sqlite';
-  readonly db: Database.Database;
-  private readonly cache: LRUCache<string, Cached>;
-  private readonly now: () => Date;
+export class SqliteStateStore extends SqliteBase implements StateStore {
   private readonly maxExceptionMs: number;
   private readonly maxBreakGlassMinutes: number;
-  private readonly changeListeners = new Set<ChangeListener>();
-  private readonly commitListeners = new Set<ChangeListener>();
-  private pendingCommit: ChangeEvent[] = [];
-  private readonly touched = new Set<string>();
-  private depth = 0;
-  private open = true;
-  private countsCache?: { at: number; value: Record<RecordKind, number> };
   // Bulk-import fast paths. Both flags are conservative: they only turn false after a query proved
   // the table empty, and turn true on any write that could add a row (even one later rolled back).
   private mayHaveTombstones = true;
@@ -99,40 +46,12 @@ export class SqliteStateStore implements StateStore {
   // Source marks are rewritten at most once per second per (kind, source): the metric has 1 s precision.
   private readonly markedAt = new Map<string, number>();
   private readonly st: ReturnType<SqliteStateStore['prepare']>;
-  private readonly tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
 
   constructor(opts: SqliteStoreOptions) {
-    this.now = opts.now ?? (() => new Date());
+    super(opts);
     this.maxExceptionMs = (opts.maxExceptionHours ?? 72) * 3600_000;
     this.maxBreakGlassMinutes = opts.maxBreakGlassMinutes ?? 240;
-    this.cache = new LRUCache<string, Cached>({ max: Math.max(16, opts.cacheSize ?? 100_000) });
-    try {
-      this.db = new Database(opts.path);
-      // One process owns the store: its cache is only coherent if nobody else writes. EXCLUSIVE locking
-      // makes a second server (or `tether import --direct` against a live server) fail fast instead.
-      if (opts.path !== ':memory:') this.db.pragma('locking_mode = EXCLUSIVE');
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 2000}`);
-      this.db.pragma('temp_store = MEMORY');
-      this.db.pragma('cache_size = -65536');
-      applySchema(this.db);
-      this.st = this.prepare();
-      this.tx = {
-        begin: this.db.prepare('BEGIN IMMEDIATE'),
-        commit: this.db.prepare('COMMIT'),
-        rollback: this.db.prepare('ROLLBACK'),
-        savepoint: this.db.prepare('SAVEPOINT tether_sp'),
-        release: this.db.prepare('RELEASE tether_sp'),
-        rollbackTo: this.db.prepare('ROLLBACK TO tether_sp'),
-      };
-    } catch (err) {
-      throw new StateUnavailableError(`cannot open state store at ${opts.path}: ${(err as Error).message}`, err);
-    }
-  }
-
-  get isOpen(): boolean {
-    return this.open && this.db.open;
+    this.st = this.prepare();
   }
 
   private prepare() {
@@ -152,7 +71,7 @@ export class SqliteStateStore implements StateStore {
       anyTomb: db.prepare<[], { one: number }>('SELECT 1 AS one FROM tombstones LIMIT 1'),
       anyPending: db.prepare<[], { one: number }>('SELECT 1 AS one FROM devices WHERE owner IS NULL LIMIT 1'),
       putAlias: db.prepare('INSERT INTO aliases (alias, identity_id) VALUES (?, ?)'),
-      delAliases: db.prepare('DELETE FROM aliases WHERE identity_id = ?'),
+      delAlias: db.prepare('DELETE FROM aliases WHERE alias = ? AND identity_id = ?'),
       device: db.prepare<[string], Row>('SELECT body FROM devices WHERE id = ?'),
       putDevice: db.prepare('INSERT OR REPLACE INTO devices (id, owner, owner_key, version, observed_at, body) VALUES (?, ?, ?, ?, ?, ?)'),
       delDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
@@ -190,147 +109,19 @@ export class SqliteStateStore implements StateStore {
     };
   }
 
-  // ---------------------------------------------------------------- plumbing
-
-  /** Runs a read, turning SQLite failures into StateUnavailableError so callers fail closed. */
-  private read<T>(fn: () => T): T {
-    if (!this.open) throw new StateUnavailableError('state store is closed');
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof StateError) throw err;
-      throw new StateUnavailableError(`state store read failed: ${(err as Error).message}`, err);
-    }
-  }
-
-  // Transactions use cached BEGIN/SAVEPOINT statements: better-sqlite3's db.transaction() builds a new
-  // wrapper per call, which cost ~25% of bulk-import CPU. Nested calls become savepoints (same name
-  // stacks in SQLite), so a failing inner write rolls back alone.
-  transaction<T>(fn: () => T): T {
-    if (!this.open) throw new StateUnavailableError('state store is closed');
-    const mark = this.pendingCommit.length;
-    if (this.db.inTransaction) {
-      this.tx.savepoint.run();
-      try {
-        const r = fn();
-        this.tx.release.run();
-        if (this.depth === 0) this.afterCommit(); // outer transaction is not ours: best effort
-        return r;
-      } catch (err) {
-        if (this.db.inTransaction) {
-          this.tx.rollbackTo.run();
-          this.tx.release.run();
-        }
-        this.pendingCommit.length = mark;
-        throw err;
-      }
-    }
-    this.depth++;
-    try {
-      this.tx.begin.run();
-      const r = fn();
-      this.tx.commit.run();
-      this.depth--;
-      this.afterCommit();
-      return r;
-    } catch (err) {
-      this.depth--;
-      if (this.db.inTransaction) this.tx.rollback.run();
-      this.pendingCommit.length = 0;
-      this.flushTouched();
-      throw wrapWriteError(err);
-    }
-  }
-
-  private afterCommit(): void {
-    this.flushTouched();
-    const events = this.pendingCommit;
-    this.pendingCommit = [];
-    for (const ev of events) {
-      for (const l of this.commitListeners) {
-        try {
-          l(ev);
-        } catch {
-          // A commit listener must not undo or fail a committed write; it owns its own errors.
-        }
-      }
-    }
-  }
-
-  // Cache keys touched during a transaction are dropped again at its end, so a read made inside the
-  // transaction (e.g. by a listener) cannot leave uncommitted or rolled-back data in the cache.
-  private invalidate(...keys: string[]): void {
-    for (const k of keys) {
-      this.cache.delete(k);
-      this.touched.add(k);
-    }
-    this.countsCache = undefined;
-  }
-
-  private flushTouched(): void {
-    for (const k of this.touched) this.cache.delete(k);
-    this.touched.clear();
-  }
-
-  private emit(ev: ChangeEvent): void {
-    for (const l of this.changeListeners) l(ev);
-    this.pendingCommit.push(ev);
-  }
-
-  onChange(listener: ChangeListener): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
-  }
-
-  onCommit(listener: ChangeListener): () => void {
-    this.commitListeners.add(listener);
-    return () => this.commitListeners.delete(listener);
-  }
-
-  private cached<T extends object | string>(key: string, load: () => T | undefined): T | undefined {
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
-    const v = this.read(load);
-    this.cache.set(key, v === undefined ? NONE : v);
-    return v;
-  }
-
-  private nowIso(): string {
-    return this.now().toISOString();
-  }
-
-  /** Throws StaleUpdateError when `incoming` is older than `prev` (tombstones: not newer). */
-  private checkOrder(
-    kind: RecordKind,
-    id: string,
-    prev: { version: number; observed_at?: string | null } | undefined,
-    incoming: { version?: number; observed_at?: string },
-    tombstone: boolean,
-  ): void {
-    if (!prev) return;
-    const stored = { version: prev.version, observed_at: prev.observed_at ?? undefined };
-    if (incoming.version !== undefined) {
-      // Equal versions are accepted (idempotent redelivery), except against a delete.
-      if (incoming.version < prev.version || (tombstone && incoming.version === prev.version))
-        throw new StaleUpdateError(kind, id, stored, incoming);
-      return;
-    }
-    if (incoming.observed_at && prev.observed_at) {
-      const a = Date.parse(incoming.observed_at);
-      const b = Date.parse(prev.observed_at);
-      if (a < b || (tombstone && a === b)) throw new StaleUpdateError(kind, id, stored, incoming);
-    }
-  }
-
   private checkPathId(path: string, body: { id?: string }): void {
     if (body.id !== undefined && body.id !== path)
       throw new ValidationError([{ path: '/id', message: `must equal the id in the path ("${path}")` }]);
   }
 
-  private mark(kind: RecordKind, source: string | undefined, at: string): void {
+  // A rolled-back write may have been the one that wrote a source mark: forget what was written.
+  protected override rolledBack(): void {
+    this.markedAt.clear();
+  }
+
+  private mark(kind: RecordKind, source: string | undefined, at: string, t: number): void {
     if (!source) return;
     const key = kind + '\0' + source;
-    const t = Date.parse(at);
     if (t - (this.markedAt.get(key) ?? -Infinity) < 1000) return;
     this.st.mark.run(kind, source, at);
     this.markedAt.set(key, t);
@@ -371,68 +162,81 @@ export class SqliteStateStore implements StateStore {
     const body = validateIdentity(input);
     this.checkPathId(id, body);
     validateId(id);
-    return this.transaction(() => {
-      const before = parse<Identity>(this.st.identity.get(id));
-      const tomb = before ? undefined : this.tombstone('identity', id);
-      const prev = before ?? tomb;
-      this.checkOrder('identity', id, prev, body, !before && !!tomb);
+    return this.transaction(() => this.planIdentity(id, body)());
+  }
 
-      // Aliases: case-insensitive, unique across identities, never another identity's id.
-      const aliases: string[] = [];
-      const seen = new Set<string>();
-      (body.aliases ?? []).forEach((a, i) => {
-        const key = lower(a);
-        if (seen.has(key)) return;
-        seen.add(key);
-        for (const { owner } of this.st.nameOwners.all(key, a))
-          if (owner !== id) throw new AliasConflictError(a, owner, `/aliases/${i}`);
-        aliases.push(a);
-      });
-      const idOwner = this.st.alias.get(lower(id))?.identity_id;
-      if (idOwner !== undefined && idOwner !== id) throw new AliasConflictError(id, idOwner, '/id');
+  // Every check of an identity write (ordering, alias conflicts) and the record to store, without
+  // writing anything: a rejection leaves nothing to roll back. Returns the write itself.
+  private planIdentity(id: string, body: IdentityInput): () => PutResult<Identity> {
+    const before = parse<Identity>(this.st.identity.get(id));
+    const tomb = before ? undefined : this.tombstone('identity', id);
+    const prev = before ?? tomb;
+    this.checkOrder('identity', id, prev, body, !before && !!tomb);
 
-      const now = this.nowIso();
-      let activated_at: string | null;
-      if (body.activated_at !== undefined) activated_at = body.activated_at;
-      else if (body.status === 'active') activated_at = before?.status === 'active' ? before.activated_at ?? now : now;
-      else activated_at = before?.activated_at ?? null;
+    // Aliases: case-insensitive, unique across identities, never another identity's id.
+    const aliases: string[] = [];
+    const keys: string[] = [];
+    (body.aliases ?? []).forEach((a, i) => {
+      const key = lower(a);
+      if (keys.includes(key)) return;
+      for (const { owner } of this.st.nameOwners.all(key, a))
+        if (owner !== id) throw new AliasConflictError(a, owner, `/aliases/${i}`);
+      aliases.push(a);
+      keys.push(key);
+    });
+    const idKey = lower(id);
+    const idOwner = this.st.alias.get(idKey)?.identity_id;
+    if (idOwner !== undefined && idOwner !== id) throw new AliasConflictError(id, idOwner, '/id');
 
-      const record: Identity = {
-        id,
-        status: body.status,
-        type: body.type ?? 'employee',
-        risk_tier: body.risk_tier ?? 'standard',
-        proofed: body.proofed ?? false,
-        aliases,
-        activated_at,
-        ...(body.source !== undefined && { source: body.source }),
-        ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
-        version: body.version ?? (prev ? prev.version + 1 : 1),
-        updated_at: now,
-        ...(body.attributes !== undefined && { attributes: body.attributes }),
-      };
+    const nowDate = this.now();
+    const now = nowDate.toISOString();
+    let activated_at: string | null;
+    if (body.activated_at !== undefined) activated_at = body.activated_at;
+    else if (body.status === 'active') activated_at = before?.status === 'active' ? before.activated_at ?? now : now;
+    else activated_at = before?.activated_at ?? null;
 
+    const record: Identity = {
+      id,
+      status: body.status,
+      type: body.type ?? 'employee',
+      risk_tier: body.risk_tier ?? 'standard',
+      proofed: body.proofed ?? false,
+      aliases,
+      activated_at,
+      ...(body.source !== undefined && { source: body.source }),
+      ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
+      version: body.version ?? (prev ? prev.version + 1 : 1),
+      updated_at: now,
+      ...(body.attributes !== undefined && { attributes: body.attributes }),
+    };
+
+    return () => {
       this.st.putIdentity.run(id, record.version, record.observed_at ?? null, JSON.stringify(record));
-      this.st.delAliases.run(id);
-      for (const a of aliases) this.st.putAlias.run(lower(a), id);
+      // The alias index holds exactly lower(aliases) of each stored identity, so only the difference
+      // is written (a new identity: inserts only) and no index by identity_id is needed.
+      const oldKeys = before ? before.aliases.map(lower) : [];
+      for (const k of oldKeys) if (!keys.includes(k)) this.st.delAlias.run(k, id);
+      for (const k of keys) if (!oldKeys.includes(k)) this.st.putAlias.run(k, id);
       if (tomb) this.st.delTomb.run('identity', id);
-      this.mark('identity', record.source, now);
-      this.invalidate('i:' + id, 'a:' + lower(id), ...[...(before?.aliases ?? []), ...aliases].map((a) => 'a:' + lower(a)));
+      this.mark('identity', record.source, now, nowDate.getTime());
+      this.invalidate('i:' + id, 'a:' + idKey);
+      for (const k of oldKeys) this.invalidate('a:' + k);
+      for (const k of keys) this.invalidate('a:' + k);
       const frozen = deepFreeze(record);
       this.emit({ kind: 'identity', id, before, after: frozen });
       this.bindPendingDevices(frozen, now);
       return { record: frozen, created: !before };
-    });
+    };
   }
 
   // Devices whose owner reference named this identity before it existed get bound to it now.
   private bindPendingDevices(identity: Identity, now: string): void {
-    const keys = [lower(identity.id), ...identity.aliases.map(lower)];
     if (!this.mayHavePendingDevices) return;
     if (!this.st.anyPending.get()) {
       this.mayHavePendingDevices = false;
       return;
     }
+    const keys = [lower(identity.id), ...identity.aliases.map(lower)];
     for (const row of this.st.pendingDevices.all(JSON.stringify(keys))) {
       const before = parse<Device>(row)!;
       const matches = before.owner_ref === identity.id || identity.aliases.some((a) => lower(a) === lower(before.owner_ref));
@@ -451,7 +255,7 @@ export class SqliteStateStore implements StateStore {
       if (opts.version !== undefined) this.checkOrder('identity', id, before, { version: opts.version }, false);
       const version = Math.max(opts.version ?? before.version, before.version);
       this.st.delIdentity.run(id);
-      this.st.delAliases.run(id);
+      for (const a of before.aliases) this.st.delAlias.run(lower(a), id);
       this.mayHaveTombstones = true;
       this.st.putTomb.run('identity', id, version, before.observed_at ?? null, this.nowIso());
       this.invalidate('i:' + id, 'a:' + lower(id), ...before.aliases.map((a) => 'a:' + lower(a)));
@@ -485,38 +289,45 @@ export class SqliteStateStore implements StateStore {
     const body = validateDevice(input);
     this.checkPathId(id, body);
     validateId(id);
-    return this.transaction(() => {
-      const before = parse<Device>(this.st.device.get(id));
-      const tomb = before ? undefined : this.tombstone('device', id);
-      this.checkOrder('device', id, before ?? tomb, body, !before && !!tomb);
-      const resolved = this.lookupIdentityId(body.owner);
-      const now = this.nowIso();
-      const prev = before ?? tomb;
-      const record: Device = {
-        id,
-        owner: resolved ?? body.owner,
-        owner_ref: body.owner,
-        owner_resolved: resolved !== undefined,
-        enrolled: body.enrolled ?? false,
-        compliant: body.compliant ?? false,
-        encrypted: body.encrypted ?? false,
-        ...(body.platform !== undefined && { platform: body.platform }),
-        ...(body.os_version !== undefined && { os_version: body.os_version }),
-        ownership: body.ownership,
-        ...(body.source !== undefined && { source: body.source }),
-        ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
-        version: body.version ?? (prev ? prev.version + 1 : 1),
-        updated_at: now,
-        ...(body.attributes !== undefined && { attributes: body.attributes }),
-      };
+    return this.transaction(() => this.planDevice(id, body)());
+  }
+
+  // The checks of a device write and the record to store, without writing; returns the write.
+  private planDevice(id: string, body: DeviceInput): () => PutResult<Device> {
+    const before = parse<Device>(this.st.device.get(id));
+    const tomb = before ? undefined : this.tombstone('device', id);
+    this.checkOrder('device', id, before ?? tomb, body, !before && !!tomb);
+    const resolved = this.lookupIdentityId(body.owner);
+    const nowDate = this.now();
+    const now = nowDate.toISOString();
+    const prev = before ?? tomb;
+    const record: Device = {
+      id,
+      owner: resolved ?? body.owner,
+      owner_ref: body.owner,
+      owner_resolved: resolved !== undefined,
+      enrolled: body.enrolled ?? false,
+      compliant: body.compliant ?? false,
+      encrypted: body.encrypted ?? false,
+      ...(body.platform !== undefined && { platform: body.platform }),
+      ...(body.os_version !== undefined && { os_version: body.os_version }),
+      ownership: body.ownership,
+      ...(body.source !== undefined && { source: body.source }),
+      ...(body.observed_at !== undefined && { observed_at: body.observed_at }),
+      version: body.version ?? (prev ? prev.version + 1 : 1),
+      updated_at: now,
+      ...(body.attributes !== undefined && { attributes: body.attributes }),
+    };
+    return () => {
       this.writeDevice(record);
       if (tomb) this.st.delTomb.run('device', id);
-      this.mark('device', record.source, now);
-      this.invalidate('d:' + id, 'o:' + record.owner, ...(before ? ['o:' + before.owner] : []));
+      this.mark('device', record.source, now, nowDate.getTime());
+      this.invalidate('d:' + id, 'o:' + record.owner);
+      if (before && before.owner !== record.owner) this.invalidate('o:' + before.owner);
       const frozen = deepFreeze(record);
       this.emit({ kind: 'device', id, before, after: frozen });
       return { record: frozen, created: !before };
-    });
+    };
   }
 
   deleteDevice(id: string, opts: DeleteOptions = {}): Device | undefined {
@@ -740,47 +551,17 @@ export class SqliteStateStore implements StateStore {
   // ---------------------------------------------------------------- bulk import
 
   importBatch(lines: ImportLine[]): ImportBatchResult {
-    const result: ImportBatchResult = { imported: 0, rejected: 0, errors: [] };
-    const reject = (line: number, code: string, message: string, errors?: { path: string; message: string }[]) => {
-      result.rejected++;
-      result.errors.push({ line, code, message, ...(errors && { errors }) });
-    };
-    this.transaction(() => {
-      for (const { line, text } of lines) {
-        let doc: unknown;
-        try {
-          doc = JSON.parse(text);
-        } catch (err) {
-          reject(line, 'invalid_json', `line is not JSON: ${(err as Error).message}`);
-          continue;
-        }
-        const shape = importLineShape(doc);
-        if (shape.errors.length) {
-          reject(line, 'invalid_input', shape.errors.map((e) => `${e.path} ${e.message}`).join('; '), shape.errors);
-          continue;
-        }
-        const kind = shape.kind!;
-        const record = shape.record!;
-        try {
-          // putIdentity/putDevice run in their own savepoint: a failure rolls back this line only.
-          if (kind === 'identity') this.putIdentity(record.id, record);
-          else this.putDevice(record.id, record);
-          result.imported++;
-        } catch (err) {
-          if (err instanceof ValidationError) {
-            const errors = err.errors.map((e) => ({ path: '/record' + e.path, message: e.message }));
-            reject(line, err.code, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
-          } else if (err instanceof AliasConflictError) {
-            reject(line, err.code, err.message, [{ path: '/record' + err.path, message: err.message }]);
-          } else if (err instanceof StateError && !(err instanceof StateUnavailableError)) {
-            reject(line, err.code, err.message);
-          } else {
-            throw err; // storage failure: the whole batch fails and is not acknowledged
-          }
-        }
+    return applyImportBatch(this, lines, (kind, record) => {
+      // The same checks as putIdentity/putDevice (the path id is the record's own id).
+      if (kind === 'identity') {
+        const body = validateIdentity(record);
+        validateId(record.id);
+        return this.planIdentity(record.id, body);
       }
+      const body = validateDevice(record);
+      validateId(record.id);
+      return this.planDevice(record.id, body);
     });
-    return result;
   }
 
   // ---------------------------------------------------------------- stats, lifecycle
@@ -806,20 +587,6 @@ export class SqliteStateStore implements StateStore {
   sourceMarks(): SourceMark[] {
     return this.read(() => this.st.marks.all());
   }
-
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.cache.clear();
-    if (this.db.open) {
-      try {
-        this.db.pragma('wal_checkpoint(TRUNCATE)');
-      } catch {
-        // Checkpointing is an optimisation; the WAL is replayed on next open anyway.
-      }
-      this.db.close();
-    }
-  }
 }
 
 function validateId(id: string): void {
@@ -828,27 +595,3 @@ function validateId(id: string): void {
     throw new ValidationError([{ path: '/id', message: 'must be 1-256 characters without control characters' }]);
 }
 
-function wrapWriteError(err: unknown): unknown {
-  if (err instanceof StateError) return err;
-  if (err instanceof Error && /^SQLITE_(IOERR|FULL|CORRUPT|CANTOPEN|BUSY|LOCKED|READONLY|NOTADB)/.test((err as { code?: string }).code ?? ''))
-    return new StateUnavailableError(`state store write failed: ${err.message}`, err);
-  return err;
-}
-
-type ImportShape =
-  | { errors: []; kind: 'identity' | 'device'; record: { id: string } & Record<string, unknown> }
-  | { errors: { path: string; message: string }[]; kind?: undefined; record?: undefined };
-
-// The envelope of one NDJSON line; the record itself is validated by putIdentity/putDevice.
-function importLineShape(doc: unknown): ImportShape {
-  const errors: { path: string; message: string }[] = [];
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { errors: [{ path: '', message: 'must be an object' }] };
-  const d = doc as Record<string, unknown>;
-  if (d.kind !== 'identity' && d.kind !== 'device') errors.push({ path: '/kind', message: 'must be one of "identity", "device"' });
-  const r = d.record as Record<string, unknown> | undefined;
-  if (!r || typeof r !== 'object' || Array.isArray(r)) errors.push({ path: '/record', message: 'must be an object' });
-  else if (typeof r.id !== 'string' || r.id.length === 0) errors.push({ path: '/record/id', message: 'is required (non-empty string)' });
-  for (const k of Object.keys(d)) if (k !== 'kind' && k !== 'record') errors.push({ path: '/' + k, message: 'is not an allowed field' });
-  if (errors.length) return { errors };
-  return { errors: [], kind: d.kind as 'identity' | 'device', record: r as { id: string } };
-}

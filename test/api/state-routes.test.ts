@@ -143,9 +143,21 @@ describe('bulk import', () => {
     expect(store.counts().identity).toBe(2 + 5);
   });
 
+  test('an over-long line is rejected alone as line_too_long; the lines around it import', async () => {
+    const { app, store } = setup({ TETHER_IMPORT_LIMIT: '8mb' });
+    const long = JSON.stringify({ kind: 'identity', record: { id: 'huge', status: 'active', attributes: { blob: 'x'.repeat(1100 * 1024) } } });
+    const body = [lines[0], long, '{"kind":"identity","record":{"id":"after","status":"active"}}'].join('\n');
+    const r = await request(app).post('/v1/state/import').set(auth).set('Content-Type', 'application/x-ndjson').send(body);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ imported: 2, rejected: 1, errors: [{ line: 2, code: 'line_too_long' }] });
+    expect(store.getIdentity('huge')).toBeUndefined();
+    expect(store.getIdentity('after')).toBeDefined();
+  });
+
   test('415 for a non-NDJSON body, 401 without token, 413 over the import limit; nothing stored', async () => {
     const { app, store } = setup();
     await request(app).post('/v1/state/import').set(auth).set('Content-Type', 'application/xml').send('<x/>').expect(415);
+    await request(app).post('/v1/state/import').set(auth).set('Content-Type', 'application/x-ndjson').set('Content-Encoding', 'gzip').send(lines[0]).expect(415);
     await request(app).post('/v1/state/import').set('Content-Type', 'application/x-ndjson').send(lines[0]).expect(401);
     const big = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ kind: 'identity', record: { id: `big${i}`, status: 'active' } })).join('\n');
     const r = await request(app).post('/v1/state/import').set(auth).set('Content-Type', 'application/x-ndjson').send(big);

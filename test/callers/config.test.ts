@@ -4,6 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { CallersConfigError, loadCallersConfig, parseCallersConfig, ENTRA_EVENTS_APP_ID } from '../../src/callers/config';
 
+// Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 function problems(doc: unknown, env: NodeJS.ProcessEnv = {}) {
   try {
     parseCallersConfig(doc, env);

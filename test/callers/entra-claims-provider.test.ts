@@ -8,6 +8,9 @@ import { entraBodyFor, entraTokenIssuanceStartBody, ENTRA_APP, ENTRA_TENANT } fr
 import { startIdp, type TestIdp } from './helpers/idp';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
+// Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const EVENTS_SERVICE = '99045fe1-7639-4a75-9d4a-577b6ca3810f';
 const API_AUD = `api://tether.example.com/${'3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7'}`;

@@ -8,6 +8,9 @@ import { startIdp, type TestIdp } from './helpers/idp';
 import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from './helpers/nginx';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
+// Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const AUD = 'api://tether-nginx';
 const bin = findNginx();
@@ -25,6 +28,7 @@ if (!usable && !inCi) {
   let nginx: NginxHandle;
   let upstream: http.Server;
   const seen: http.IncomingHttpHeaders[] = [];
+  let tornDown = false; // a timed-out beforeAll keeps running: never leave its nginx behind
 
   beforeAll(async () => {
     if (!usable) {
@@ -75,9 +79,11 @@ if (!usable && !inCi) {
       proxy_set_header        Connection "";
     }
   }`);
+    if (tornDown) await nginx.stop();
   });
 
   afterAll(async () => {
+    tornDown = true;
     await nginx?.stop();
     await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
     await t?.stop();

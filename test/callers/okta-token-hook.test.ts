@@ -4,6 +4,9 @@ import { rawRequest } from './helpers/http';
 import { oktaBodyFor, oktaTokenHookBody } from './helpers/idp-payloads';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
+// Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = 'okta-hook-secret-6f1c2a9e0b7d';
 const PATH = '/v1/hooks/okta/token';

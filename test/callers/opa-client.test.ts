@@ -4,6 +4,9 @@
 import { OPAClient } from '@styra/opa';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
+// Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DECISION_TOKEN = 'decision-token-4b1e9c0a7f';
 

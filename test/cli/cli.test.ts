@@ -87,12 +87,13 @@ describe('tether test', () => {
   test('a failing test prints FAIL and exits 1', async () => {
     const failing = tree({
       'p.rego': 'package p\n\nallow := false\n',
-      'p_test.rego': 'package p_test\n\ntest_allow if data.p.allow\n\ntest_ok if true\n',
+      'p_test.rego': 'package p_test\n\ntest_allow if data.p.allow\n\ntest_ok if true\n\ntodo_test_later if false\n',
     });
     const r = await run('test', failing);
     expect(r.code).toBe(1);
     expect(r.out).toContain('data.p_test.test_allow: FAIL');
-    expect(r.out).toContain('FAIL: 1/2');
+    expect(r.out).toContain('FAIL: 1/3');
+    expect(r.out).toContain('data.p_test.todo_test_later: SKIPPED');
   });
 });
 

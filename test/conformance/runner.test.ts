@@ -42,6 +42,7 @@ describe('comparison', () => {
     expect(resultsMatch([{ x: { a: 1, b: 2 } }], [{ x: { b: 2, a: 1 } }], false)).toBe(true);
     expect(resultsMatch([], [{ x: 1 }], false)).toBe(false);
     expect(resultsMatch([{ x: 1 }], [{ x: 1, y: 2 }], false)).toBe(false);
+    expect(resultsMatch([{ x: 1 }, { x: 1 }], [{ x: 1 }], false)).toBe(true); // sets of bindings
   });
 
   test('errors: code equality and message substring', () => {

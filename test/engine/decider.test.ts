@@ -72,6 +72,15 @@ test('apps stored through the catalog are policy data at once', () => {
   expect(d.decide(body()).reasons).toEqual(['device_not_encrypted']);
 });
 
+test('a hot-swapped engine gets the stored apps too', async () => {
+  const own = new TestEngines(await shippedEngine());
+  const d = new Decider({ store, engines: own, now: () => NOW });
+  store.putApp('crm', { sensitivity: 'moderate' });
+  expect(d.decide(body({ resource: { app: 'crm' } })).allow).toBe(true);
+  own.engine = await shippedEngine();
+  expect(d.decide(body({ resource: { app: 'crm' } })).allow).toBe(true);
+});
+
 test('time is passed in: the same state goes stale as the clock moves', () => {
   let now = NOW;
   const d = new Decider({ store, engines, now: () => now });

@@ -68,6 +68,11 @@ describe('WasmEngine', () => {
     expect(strict.evaluate('app/bad_number', { n: '12' })).toEqual([{ result: 12 }]);
   });
 
+  test('strict built-in errors carry the call site as OPA prints it', () => {
+    const strict = loadEngine(wasm, { strictBuiltinErrors: true });
+    expect(() => strict.evaluate('app/bad_number', { n: 'abc' })).toThrow(/^p\.rego:14: eval_builtin_error: to_number: /);
+  });
+
   test('complete-rule conflicts surface as eval_conflict_error', () => {
     const e = loadEngine(wasm);
     expect(e.evaluate('app/conflict', { a: 1, b: 1 })).toEqual([{ result: 1 }]);

@@ -15,7 +15,9 @@ const TOKEN = 'e2e-api-token-0123456789';
 const SECRET = 'e2e-webhook-secret-0123';
 
 function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli.ts'), 'serve'], {
+  // node --require tsx/cjs runs the server in THIS process: the tsx CLI would fork a child that survives
+  // a SIGKILL of the wrapper (and keeps the store's exclusive lock).
+  const proc = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: TOKEN, TETHER_DECISION_LOG: 'off', TETHER_LOG_LEVEL: 'info', TETHER_POLICY_WATCH: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,10 +39,16 @@ function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string
   });
 }
 
-async function call(method: string, url: string, body?: unknown): Promise<number> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  await res.arrayBuffer();
-  return res.status;
+/** One authenticated JSON request without connection reuse (no sockets left open after the test). */
+function call(method: string, url: string, body?: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 test('queued revocations are delivered after a SIGKILL and restart', async () => {
@@ -84,6 +92,7 @@ test('queued revocations are delivered after a SIGKILL and restart', async () =>
   } finally {
     server.proc.kill('SIGTERM');
     await new Promise((r) => server.proc.once('exit', r));
+    rx.closeAllConnections();
     await new Promise<void>((r) => rx.close(() => r()));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }

@@ -254,6 +254,15 @@ describe('change events', () => {
   });
 });
 
+test('an async transaction callback is refused and rolled back', () => {
+  expect(() =>
+    store.transaction(async () => {
+      store.putIdentity('u1', { status: 'active' });
+    }),
+  ).toThrow(/synchronous/);
+  expect(store.getIdentity('u1')).toBeUndefined();
+});
+
 describe('exceptions and break-glass', () => {
   const exc = (extra: object = {}) => ({
     identity: 'alice@x.com', waives: ['device_not_compliant'], scope: { max_sensitivity: 'moderate' },

@@ -8,7 +8,7 @@ import type { StateStore } from '../../state/store';
 import { StaleUpdateError } from '../../state/errors';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
-import { deviceInput } from '../ssf/apply-event';
+import { deviceInput, deviceUnchanged } from '../ssf/apply-event';
 import { ApiClient } from './http-client';
 import { INTUNE_SELECT, mapManagedDevice, type ManagedDevice } from './intune-mapping';
 
@@ -50,6 +50,8 @@ export function intuneConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Intun
 export interface PollResult {
   seen: number;
   written: number;
+  /** Listed but identical to what is stored (no write). */
+  unchanged: number;
   skipped: number;
   stale: number;
   unenrolled: number;
@@ -102,7 +104,7 @@ export class IntuneAdapter implements Adapter {
   }
 
   private async runPoll(): Promise<PollResult> {
-    const result: PollResult = { seen: 0, written: 0, skipped: 0, stale: 0, unenrolled: 0 };
+    const result: PollResult = { seen: 0, written: 0, unchanged: 0, skipped: 0, stale: 0, unenrolled: 0 };
     const seen = new Set<string>();
     const aliases = deviceAliases(this.store);
     try {
@@ -120,6 +122,10 @@ export class IntuneAdapter implements Adapter {
               continue;
             }
             seen.add(m.id);
+            if (deviceUnchanged(this.store.getDevice(m.id), m.record)) {
+              result.unchanged++;
+              continue;
+            }
             try {
               this.store.transaction(() => {
                 this.store.putDevice(m.id, m.record);

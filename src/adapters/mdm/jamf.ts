@@ -9,8 +9,8 @@ import { StaleUpdateError } from '../../state/errors';
 import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
-import { safeEqual } from '../scim/router';
-import { deviceInput } from '../ssf/apply-event';
+import { safeEqual } from '../secrets';
+import { deviceInput, deviceUnchanged } from '../ssf/apply-event';
 import { ApiClient, MdmApiError } from './http-client';
 import { mapJamfComputer, mapJamfMobile, parseJamfWebhook, type JamfMapped, type JamfMappingOptions } from './jamf-mapping';
 
@@ -58,6 +58,7 @@ export function jamfConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JamfCon
 export interface JamfPullResult {
   seen: number;
   written: number;
+  unchanged: number;
   skipped: number;
   stale: number;
 }
@@ -89,8 +90,9 @@ export class JamfAdapter implements Adapter {
   }
 
   /** Writes one mapped device (its aliases too); stale observations are counted, not fatal. */
-  private write(m: JamfMapped): 'written' | 'skipped' | 'stale' {
+  private write(m: JamfMapped): 'written' | 'skipped' | 'stale' | 'unchanged' {
     if (!m.ok) return 'skipped';
+    if (deviceUnchanged(this.store.getDevice(m.id), m.record)) return 'unchanged';
     try {
       this.store.transaction(() => {
         this.store.putDevice(m.id, m.record);
@@ -104,13 +106,13 @@ export class JamfAdapter implements Adapter {
   }
 
   /** Re-reads one computer from the Jamf Pro API and stores it. */
-  async refreshComputer(jamfId: string): Promise<'written' | 'skipped' | 'stale'> {
+  async refreshComputer(jamfId: string): Promise<'written' | 'skipped' | 'stale' | 'unchanged'> {
     const c = await this.client.getJson<Record<string, unknown>>(`${this.base}/api/v1/computers-inventory-detail/${encodeURIComponent(jamfId)}`);
     return this.write(mapJamfComputer(c, this.cfg));
   }
 
   /** Re-reads one mobile device from the Jamf Pro API and stores it. */
-  async refreshMobile(jamfId: string): Promise<'written' | 'skipped' | 'stale'> {
+  async refreshMobile(jamfId: string): Promise<'written' | 'skipped' | 'stale' | 'unchanged'> {
     const m = await this.client.getJson<Record<string, unknown>>(`${this.base}/api/v2/mobile-devices/${encodeURIComponent(jamfId)}/detail`);
     return this.write(mapJamfMobile(m, this.cfg));
   }
@@ -122,7 +124,7 @@ export class JamfAdapter implements Adapter {
   }
 
   private async runPull(): Promise<JamfPullResult> {
-    const r: JamfPullResult = { seen: 0, written: 0, skipped: 0, stale: 0 };
+    const r: JamfPullResult = { seen: 0, written: 0, unchanged: 0, skipped: 0, stale: 0 };
     const size = this.cfg.pageSize ?? 100;
     try {
       for (let page = 0; ; page++) {

@@ -62,8 +62,8 @@ export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSour
     if (!removed) throw new ApiError('not_found', `device ${id} is not known`);
     return { status: 'deleted', device: removed };
   }
-  const { id: _id, ...record } = device;
-  void _id;
+  const record: Record<string, unknown> = { ...device };
+  delete record.id; // the id travels as the store's key
   if (record.source === undefined) record.source = defaultSource;
   if (record.observed_at === undefined) record.observed_at = new Date().toISOString();
   const put = withPrefix(() => store.putDevice(id, record));

@@ -44,8 +44,11 @@ export function canonicalPath(path: string): string {
     rest = trimmed.slice(colon + 1);
     if (urn === USER_SCHEMA) urn = ''; // core attributes may carry the core URN; drop it
   }
-  // Canonicalise each dotted segment's attribute name (not the filter text inside [...]).
-  const canon = rest.replace(/(^|\.|\])([A-Za-z$][\w$-]*)/g, (_m, sep: string, name: string) => sep + canonicalName(name));
+  // Only text outside [...] is attribute names; filter values inside brackets stay untouched.
+  const canon = rest
+    .split(/(\[[^\]]*\])/)
+    .map((part) => (part.startsWith('[') ? part : part.replace(/(^|\.)([A-Za-z$][\w$-]*)/g, (_m, sep: string, name: string) => sep + canonicalName(name))))
+    .join('');
   return urn ? `${urn}:${canon}` : canon;
 }
 

@@ -183,7 +183,10 @@ export class ScimRepo {
     } else {
       rows = this.stmts.all.all(type);
     }
-    const matched = rows.map((r) => this.toStored(r)).filter((s) => filter.test({ ...s.body, id: s.id }));
+    // Filters may name server attributes too (id, meta.created, meta.lastModified).
+    const matched = rows
+      .map((r) => this.toStored(r))
+      .filter((s) => filter.test({ ...s.body, id: s.id, meta: { resourceType: s.type, created: s.created, lastModified: s.lastModified } }));
     return { total: matched.length, items: matched.slice(offset, offset + count) };
   }
 

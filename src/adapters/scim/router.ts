@@ -3,11 +3,11 @@
  * ETags, ListResponse paging, SCIM error bodies for every failure including malformed JSON.
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { listResponse, resourceTypes, schemas, serviceProviderConfig } from './discovery';
 import { badRequest, ScimError, scimErrorBody } from './errors';
 import type { StoredResource } from './repo';
 import { etagOf, type ListQuery, type ScimService } from './service';
+import { safeEqual } from '../secrets';
 
 /** The SCIM media type (we also accept application/json). */
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
@@ -22,12 +22,6 @@ export interface ScimRouterOptions {
   bodyLimit?: string;
 }
 
-/** True when `given` equals `expected`, in constant time. */
-export function safeEqual(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 function send(res: Response, status: number, body: unknown, etag?: string): void {
   res.status(status);

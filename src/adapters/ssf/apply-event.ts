@@ -32,6 +32,20 @@ export function deviceInput(d: Device): Record<string, unknown> {
   };
 }
 
+/** True when writing `record` would not change the stored device (pollers skip such no-op writes). */
+export function deviceUnchanged(stored: Device | undefined, record: Record<string, unknown>): boolean {
+  if (!stored) return false;
+  const current = deviceInput(stored);
+  current.owner = stored.owner_ref;
+  const keys = new Set([...Object.keys(current), ...Object.keys(record)]);
+  for (const k of keys) {
+    const a = k === 'observed_at' && typeof current[k] === 'string' ? Date.parse(current[k] as string) : current[k];
+    const b = k === 'observed_at' && typeof record[k] === 'string' ? Date.parse(record[k] as string) : record[k];
+    if (JSON.stringify(a) !== JSON.stringify(b)) return false;
+  }
+  return true;
+}
+
 /** Writable fields of a stored identity. */
 export function identityInput(i: Identity): Record<string, unknown> {
   return {

@@ -8,7 +8,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONW
 import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases, type DeviceAliases } from '../device-aliases';
-import { safeEqual } from '../scim/router';
+import { safeEqual } from '../secrets';
 import { applyCaepEvent, type ApplyResult } from './apply-event';
 import { JtiStore } from './jti-store';
 import { parseSetClaims, SetError, type ParsedSet } from './set-claims';

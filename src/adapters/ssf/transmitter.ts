@@ -259,6 +259,7 @@ export class SsfTransmitter implements Adapter {
     for (const d of this.detach.splice(0)) d();
     if (hadFallback) this.attached = false; // the outbox offers no unsubscribe: that listener stays (and stays single)
     await Promise.allSettled([...this.inFlight.values()]);
+    await this.key?.catch(() => undefined); // never leave a key generation writing after stop
     this.tracker.markStopped();
   }
 

@@ -1,6 +1,6 @@
 // Decision routes: POST /v1/decide, POST /v1/decide/batch, and the OPA Data API
 // (POST/GET /v1/data/{path}) answering exactly OPA's envelope: {"result": ..., "decision_id"} or {}.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
 import { requireDecisionToken } from '../auth';
@@ -79,13 +79,13 @@ export function decideRouter(ctx: AppContext): Router {
     return r.defined ? { result: r.result, decision_id: r.decision_id } : {};
   };
 
-  const post = (req: Request, res: import('express').Response) => {
+  const post = (req: Request, res: Response) => {
     const body = req.body as unknown;
     if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body)))
       throw invalidInput([{ path: '', message: 'must be an object like {"input": ...}' }]);
     res.json(data((body as { input?: unknown } | undefined)?.input, req));
   };
-  const get = (req: Request, res: import('express').Response) => {
+  const get = (req: Request, res: Response) => {
     let input: unknown;
     const q = req.query.input;
     if (typeof q === 'string') {

@@ -9,6 +9,8 @@ import { decideRouter } from './decide';
 import { lifecycleRouter } from './lifecycle';
 import { subscriptionsRouter } from './subscriptions';
 import { decisionsServiceModule } from '../../lifecycle/module';
+import { policiesServiceModule } from '../../engine/policy-service';
+import { policiesRouter } from './policies';
 
 /** A feature router. */
 export interface RouteModule {
@@ -41,7 +43,8 @@ export const routeModules: RouteModule[] = [
   { name: 'decide', create: decideRouter },
   { name: 'lifecycle', create: lifecycleRouter },
   { name: 'subscriptions', create: subscriptionsRouter },
+  { name: 'policies', create: policiesRouter },
 ];
 
 /** Background services, started in this order. */
-export const serviceModules: ServiceModule[] = [decisionsServiceModule, adaptersServiceModule];
+export const serviceModules: ServiceModule[] = [policiesServiceModule, decisionsServiceModule, adaptersServiceModule];

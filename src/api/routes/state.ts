@@ -177,6 +177,9 @@ async function importNdjson(ctx: AppContext, req: Request, res: Response): Promi
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (!NDJSON_TYPES.includes(type))
     throw new ApiError('unsupported_media_type', `import bodies must be application/x-ndjson, got ${type || 'none'}`);
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity')
+    throw new ApiError('unsupported_media_type', `import bodies must not be compressed (content-encoding ${encoding})`);
   const limit = ctx.config.importLimitBytes;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit)

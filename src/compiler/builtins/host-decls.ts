@@ -38,6 +38,7 @@ export const TETHER_HOST_BUILTINS: Readonly<Record<string, number>> = {
   'regex.is_valid': 1,
   'regex.find_n': 3,
   'regex.replace': 3,
+  'regex.find_all_string_submatch_n': 3,
   // time
   'time.now_ns': 0,
   'time.parse_rfc3339_ns': 1,
@@ -46,6 +47,9 @@ export const TETHER_HOST_BUILTINS: Readonly<Record<string, number>> = {
   'time.date': 1,
   'time.clock': 1,
   'time.weekday': 1,
+  'time.format': 1,
+  'time.parse_ns': 2,
+  'time.diff': 2,
   // versions, networks
   'semver.compare': 2,
   'semver.is_valid': 1,
@@ -64,6 +68,8 @@ export const TETHER_HOST_BUILTINS: Readonly<Record<string, number>> = {
   'json.marshal': 1,
   'json.unmarshal': 1,
   'json.is_valid': 1,
+  'json.filter': 2,
+  'json.remove': 2,
   'yaml.is_valid': 1,
   'urlquery.encode': 1,
   'urlquery.decode': 1,

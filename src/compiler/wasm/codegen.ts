@@ -62,7 +62,8 @@ export function generate(policy: ir.Policy, rt: RuntimeInfo, opts: CodegenOption
     callLocCell: data.alloc([0, 0, 0, 0], 4),
   };
 
-  // Function index layout: funcs, plans, dispatch, opa_eval, eval, builtins, entrypoints, init.
+  // Function index layout: funcs, plans, dispatch, opa_eval, eval, builtins, tether_call_location,
+  // entrypoints, init (the start function).
   let next = rt.funcCount;
   for (const f of policy.funcs) {
     if (env.funcIndex.has(f.name)) throw new CodegenError(`wasm_codegen_error: duplicate function ${f.name}`);
@@ -168,10 +169,16 @@ export function generate(policy: ir.Policy, rt: RuntimeInfo, opts: CodegenOption
   }
   jsonFn(JSON.stringify(Object.fromEntries(policy.plans.map((p, i) => [p.name, i]))), 'entrypoints');
 
-  // init: the heap starts after our static data.
+  // init: copy our (passive) static data into place, then start the heap after it.
   const heapStart = (data.end + 7) & ~7;
   {
     const g = new FnGen(env, [], CONFLICT_RULE);
+    const len = data.end - data.base;
+    const seg = rt.dataSegments;
+    g.i32(heapStart).rt('t_ensure_memory');
+    g.i32(data.base).i32(0).i32(len);
+    g.w.byte(0xfc).u32(8).u32(seg).byte(0); // memory.init
+    g.w.byte(0xfc).u32(9).u32(seg); // data.drop
     g.i32(heapStart).rt('t_set_heap');
     out.push({ type: { params: [], results: [] }, localsI32: 0, body: g.w.finish() });
   }

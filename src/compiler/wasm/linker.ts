@@ -18,6 +18,8 @@ export interface RuntimeInfo {
   funcCount: number;
   /** Where the runtime's static data ends: the first address free for ours. */
   heapBase: number;
+  /** Number of data segments in the runtime (ours is appended as the next, passive, one). */
+  dataSegments: number;
 }
 
 interface Section {
@@ -56,6 +58,7 @@ export function inspectRuntime(wasm: Uint8Array): RuntimeInfo {
   let importFuncs = 0;
   let definedFuncs = 0;
   let codeBody: Uint8Array | undefined;
+  let dataSegments = 0;
   for (const s of secs) {
     const r = new ByteReader(s.body);
     if (s.id === 2) {
@@ -93,6 +96,8 @@ export function inspectRuntime(wasm: Uint8Array): RuntimeInfo {
       }
     } else if (s.id === 10) {
       codeBody = s.body;
+    } else if (s.id === 11) {
+      dataSegments = r.u32();
     }
   }
   const hb = exports.get('t_heap_base');
@@ -111,7 +116,7 @@ export function inspectRuntime(wasm: Uint8Array): RuntimeInfo {
     r.pos = start + size;
   }
   if (heapBase < 0) throw new LinkError('wasm_link_error: cannot read the runtime heap base');
-  return { exports, imports, funcCount: importFuncs + definedFuncs, heapBase };
+  return { exports, imports, funcCount: importFuncs + definedFuncs, heapBase, dataSegments };
 }
 
 function typeKey(t: FuncType): string {
@@ -119,8 +124,10 @@ function typeKey(t: FuncType): string {
 }
 
 /**
- * Appends funcs (indices runtime.funcCount + i), a data segment at dataAddr, and a start function
- * (startFunc: index of one of funcs) that runs after the runtime's own start, if any.
+ * Appends funcs (indices runtime.funcCount + i), a PASSIVE data segment (index
+ * info.dataSegments; startFunc copies it to its address with memory.init after growing memory,
+ * so static data of any size fits the SDK's default memory), and a start function calling
+ * startFunc after the runtime's own start, if any.
  */
 export function link(
   runtime: Uint8Array,
@@ -196,7 +203,8 @@ export function link(
     } else if (id === 8) {
       emit(8, new ByteWriter().u32(startIdx).finish());
     } else if (id === 12) {
-      if (s) emit(12, new ByteWriter().u32(new ByteReader(s.body).u32() + 1).finish());
+      // memory.init needs a data count section.
+      emit(12, new ByteWriter().u32(info.dataSegments + 1).finish());
     } else if (id === 10) {
       const r = new ByteReader(s ? s.body : new Uint8Array([0]));
       const n = r.u32();
@@ -216,7 +224,7 @@ export function link(
       const n = r.u32();
       const w = new ByteWriter();
       w.u32(n + 1).bytes(r.bytes(r.buf.length - r.pos));
-      w.byte(0).byte(0x41).s32(data.addr).byte(0x0b).vec(data.bytes);
+      w.byte(1).vec(data.bytes);
       emit(11, w.finish());
     } else if (s) {
       emit(id, s.body);

@@ -1,6 +1,7 @@
 // Encoding built-ins: base64, base64url, hex, json.marshal/unmarshal, as OPA (Go's encoding/*).
 import { builtinError, str } from './errors';
 import { rawJson } from './raw';
+import { stringifyExact } from '../exact-json';
 import { parse as parseYaml } from 'yaml';
 import type { HostImpl } from './types';
 
@@ -54,7 +55,7 @@ export function goJsonMarshal(v: unknown): string {
     }
     return x;
   };
-  return JSON.stringify(sortKeys(v))
+  return stringifyExact(sortKeys(v))
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
     .replace(/&/g, '\\u0026')

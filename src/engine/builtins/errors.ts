@@ -48,9 +48,17 @@ export function str(name: string, pos: number, v: unknown): string {
   return v;
 }
 
+/** A number operand as a double (exact big integers arrive as bigint). */
 export function num(name: string, pos: number, v: unknown): number {
+  if (typeof v === 'bigint') return Number(v);
   if (typeof v !== 'number') throw operandError(name, pos, 'number', v);
   return v;
+}
+
+/** An integer operand kept exact (bigint), truncating a double toward zero. */
+export function exactInt(name: string, pos: number, v: unknown): bigint {
+  if (typeof v === 'bigint') return v;
+  return BigInt(Math.trunc(num(name, pos, v)));
 }
 
 export function int(name: string, pos: number, v: unknown): number {

@@ -3,6 +3,8 @@
 import { BuiltinError } from './errors';
 import { collectionBuiltins } from './collections';
 import { encodingBuiltins } from './encoding';
+import { goTimeBuiltins } from './go-time';
+import { jsonPathBuiltins } from './json-paths';
 import { matchBuiltins } from './match';
 import { netBuiltins } from './net';
 import { semverBuiltins } from './semver';
@@ -10,6 +12,8 @@ import { sprintf } from './sprintf';
 import { stringBuiltins } from './strings';
 import { timeBuiltins } from './time';
 import type { EvalContext, HostImpl } from './types';
+import { bigintSeen, hasBigint, stringifyExact } from '../exact-json';
+import { rawJson } from './raw';
 import { HOST_ALIASES } from '../../compiler/builtins/host-decls';
 
 export { BuiltinError } from './errors';
@@ -20,10 +24,12 @@ export const HOST_BUILTINS: Readonly<Record<string, HostImpl>> = {
   ...stringBuiltins,
   ...matchBuiltins,
   ...timeBuiltins,
+  ...goTimeBuiltins,
   ...semverBuiltins,
   ...netBuiltins,
   ...encodingBuiltins,
   ...collectionBuiltins,
+  ...jsonPathBuiltins,
   sprintf: { arity: 2, fn: sprintf },
 };
 
@@ -51,7 +57,9 @@ export function makeHostBuiltins(opts: HostBuiltinOptions = {}): HostBuiltinSet 
   for (const [name, impl] of Object.entries(BY_SDK_NAME)) {
     builtins[name] = (...args: unknown[]) => {
       try {
-        return impl.usesContext ? impl.fn(context, ...args) : impl.fn(...args);
+        const out = impl.usesContext ? impl.fn(context, ...args) : impl.fn(...args);
+        // A result carrying big integers (passed through from exact operands) goes back as exact JSON text.
+        return bigintSeen() && !(out instanceof ArrayBuffer) && hasBigint(out) ? rawJson(stringifyExact(out)) : out;
       } catch (e) {
         if (e instanceof BuiltinError && !opts.strict) return undefined;
         throw e;

@@ -168,6 +168,17 @@ export const matchBuiltins: Record<string, HostImpl> = {
       return n < 0 ? out : out.slice(0, n);
     },
   },
+  'regex.find_all_string_submatch_n': {
+    arity: 3,
+    fn: (p, v, n) => {
+      const re = compileRegex('regex.find_all_string_submatch_n', str('regex.find_all_string_submatch_n', 1, p));
+      const s = str('regex.find_all_string_submatch_n', 2, v);
+      if (typeof n !== 'number') throw operandError('regex.find_all_string_submatch_n', 3, 'number', n);
+      const g = new RegExp(re.source, re.flags + 'g');
+      const out = Array.from(s.matchAll(g), (m) => Array.from(m, (x) => x ?? ''));
+      return n < 0 ? out : out.slice(0, n);
+    },
+  },
   'regex.replace': {
     arity: 3,
     fn: (s, p, r) => {

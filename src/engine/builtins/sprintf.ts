@@ -14,6 +14,8 @@ export function regoString(v: unknown): string {
       return JSON.stringify(v);
     case 'number':
       return formatNumber(v);
+    case 'bigint':
+      return v.toString();
     case 'boolean':
       return String(v);
     case 'object': {
@@ -33,6 +35,7 @@ export function formatNumber(n: number): string {
 }
 
 function toArg(v: unknown): Arg {
+  if (typeof v === 'bigint') return { kind: 'int', v };
   if (typeof v === 'number') {
     if (Number.isInteger(v)) return { kind: 'int', v: BigInt(v) };
     return { kind: 'float', v };

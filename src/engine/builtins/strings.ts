@@ -104,9 +104,10 @@ function anyMatch(name: string, test: (s: string, p: string) => boolean) {
 
 /** format_int: truncates toward zero, bases 2, 8, 10, 16 (lower-case digits). */
 function formatInt(n: unknown, base: unknown): string {
-  const x = num('format_int', 1, n);
   const b = num('format_int', 2, base);
   if (![2, 8, 10, 16].includes(b)) throw new BuiltinError('eval_type_error', 'format_int: operand 2 must be one of {2, 8, 10, 16}');
+  if (typeof n === 'bigint') return n.toString(b);
+  const x = num('format_int', 1, n);
   const t = Math.trunc(x);
   return Number.isSafeInteger(t) ? t.toString(b) : BigInt(t).toString(b);
 }
@@ -118,6 +119,7 @@ const NONFINITE = /^[+-]?(inf|infinity|nan)$/i;
 function toNumber(v: unknown): unknown {
   switch (typeof v) {
     case 'number':
+    case 'bigint':
       return v;
     case 'boolean':
       return v ? 1 : 0;

@@ -1,6 +1,6 @@
 // Time built-ins with OPA's semantics: nanoseconds since the Unix epoch as int64, computed in
 // bigint so the full range (1677..2262) is exact; time.now_ns reads the clock once per evaluation.
-import { BuiltinError, builtinError, int, num, operandError, str } from './errors';
+import { BuiltinError, builtinError, exactInt, int, operandError, str } from './errors';
 import { rawInt } from './raw';
 import type { EvalContext, HostImpl } from './types';
 
@@ -100,8 +100,10 @@ function localNs(name: string, x: unknown): bigint {
     if (x.length !== 2) throw new BuiltinError('eval_type_error', `${name}: operand 1 must be array of length 2`);
     ns = x[0];
     tz = str(name, 1, x[1]);
-  } else if (typeof x !== 'number') throw operandError(name, 1, 'one of {number, array}', x);
-  const n = BigInt(Math.trunc(num(name, 1, ns)));
+  } else if (typeof x !== 'number' && typeof x !== 'bigint') throw operandError(name, 1, 'one of {number, array}', x);
+  const n = exactInt(name, 1, ns);
+  if (n > INT64_MAX) throw builtinError(name, 'timestamp too big');
+  if (n < INT64_MIN) throw builtinError(name, 'timestamp too small');
   return n + zoneOffset(name, tz, n) * NS_PER_S;
 }
 
@@ -137,7 +139,7 @@ export function parseDurationNs(s: string): bigint {
 }
 
 function addDate(ns0: unknown, y: unknown, m: unknown, d: unknown): ArrayBuffer {
-  const ns = BigInt(Math.trunc(num('time.add_date', 1, ns0)));
+  const ns = exactInt('time.add_date', 1, ns0);
   const years = BigInt(int('time.add_date', 2, y));
   const months = BigInt(int('time.add_date', 3, m));
   const days = BigInt(int('time.add_date', 4, d));
@@ -151,9 +153,14 @@ function addDate(ns0: unknown, y: unknown, m: unknown, d: unknown): ArrayBuffer 
   return rawInt(checkRange('time.add_date', nd * NS_PER_DAY + within));
 }
 
-/** A fresh clock reading: wall-clock milliseconds plus a monotonic sub-millisecond part. */
+let lastNow = 0n;
+
+/** A fresh clock reading: wall-clock milliseconds plus a sub-millisecond part, never going backwards. */
 export function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  let ns = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  if (ns <= lastNow) ns = lastNow + 1n;
+  lastNow = ns;
+  return ns;
 }
 
 export const timeBuiltins: Record<string, HostImpl> = {

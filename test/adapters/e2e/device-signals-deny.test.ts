@@ -32,7 +32,7 @@ beforeAll(async () => {
     TETHER_SSF_RECEIVER_JWKS: JSON.stringify({ keys: [jwk] }),
     TETHER_SSF_RECEIVER_AUDIENCE: AUD,
     TETHER_MDM_WEBHOOK_SECRET: 'hook-secret',
-  });
+  }, { decisions: true });
   await request(t.url)
     .put('/v1/identities/alice')
     .set('Authorization', `Bearer ${t.apiToken}`)
@@ -77,6 +77,19 @@ test('a CAEP device-compliance-change to not-compliant → next decision device_
     .sign(key);
   await request(t.url).post('/v1/adapters/ssf/events').set('Content-Type', 'application/secevent+jwt').send(set).expect(202);
   const after = await decide('mac-caep');
+  expect(after.allow).toBe(false);
+  expect(after.reasons).toContain('device_not_compliant');
+});
+
+test('a generic MDM webhook reporting the device non-compliant → next decision device_not_compliant', async () => {
+  const post = (compliant: boolean) => {
+    const body = JSON.stringify({ device: { id: 'mac-hook', owner: 'alice@example.com', enrolled: true, compliant, encrypted: true, ownership: 'corporate', observed_at: new Date().toISOString() } });
+    return request(t.url).post('/v1/adapters/mdm/webhook').set('Content-Type', 'application/json').set('X-Tether-Signature', signBody('hook-secret', body)).send(body);
+  };
+  await post(true).expect(200);
+  expect(await decide('mac-hook')).toMatchObject({ allow: true });
+  await post(false).expect(200);
+  const after = await decide('mac-hook');
   expect(after.allow).toBe(false);
   expect(after.reasons).toContain('device_not_compliant');
 });

@@ -9,7 +9,7 @@ const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let t: Served;
 beforeAll(async () => {
-  t = await serveWithAdapters({ TETHER_SCIM_TOKEN: SCIM_TOKEN });
+  t = await serveWithAdapters({ TETHER_SCIM_TOKEN: SCIM_TOKEN }, { decisions: true });
 }, 120_000);
 afterAll(() => t?.stop());
 

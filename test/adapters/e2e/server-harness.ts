@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serve, type RunningServer } from '../../../src/server';
+import { shippedData, shippedEngine } from '../../policies/shipped-policies';
 
 /** A running service. */
 export interface Served {
@@ -14,8 +15,11 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts Tether; `adapterEnv` (TETHER_SCIM_TOKEN, ...) is visible to the adapters while they start. */
-export async function serveWithAdapters(adapterEnv: Record<string, string>): Promise<Served> {
+/**
+ * Starts Tether; `adapterEnv` (TETHER_SCIM_TOKEN, ...) is visible to the adapters while they start.
+ * `decisions: true` makes sure a policy engine serves /v1/decide.
+ */
+export async function serveWithAdapters(adapterEnv: Record<string, string>, opts: { decisions?: boolean } = {}): Promise<Served> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-adapters-e2e-'));
   const apiToken = 'e2e-api-token-0123456789';
   const saved: Record<string, string | undefined> = {};
@@ -44,6 +48,17 @@ export async function serveWithAdapters(adapterEnv: Record<string, string>): Pro
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
+    }
+  }
+  // Until serve() loads policies itself, give the decider the shipped policies compiled by our compiler.
+  if (opts.decisions && !server.ctx.engine) {
+    try {
+      const engine = await shippedEngine();
+      (server.ctx as { engine?: unknown }).engine = { current: () => engine, baseData: () => shippedData() };
+    } catch (err) {
+      await server.shutdown('policies unavailable');
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
     }
   }
   return {

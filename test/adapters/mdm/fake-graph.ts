@@ -12,6 +12,8 @@ export interface FakeGraph {
   pageSize: number;
   /** Answer the n-th managedDevices request (1-based) with 429 and this Retry-After. */
   throttleRequest?: { n: number; retryAfter: string };
+  /** Answer the n-th managedDevices request with a body that is not an OData page. */
+  brokenRequest?: number;
   /** Revoke every token issued so far (next Graph call gets 401). */
   revokeTokens(): void;
   /** Fail the token endpoint with invalid_client. */
@@ -66,6 +68,10 @@ export async function startFakeGraph(tenant: string, clientId: string, secret: s
         }
         if (fake.throttleRequest && fake.throttleRequest.n === graphCalls) {
           return json(res, 429, { error: { code: 'TooManyRequests', message: 'Too many requests.' } }, { 'retry-after': fake.throttleRequest.retryAfter });
+        }
+        if (fake.brokenRequest === graphCalls) {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          return res.end('<html>gateway</html>');
         }
         const skip = Number(u.searchParams.get('$skiptoken') ?? '0');
         const page = fake.devices.slice(skip, skip + fake.pageSize);

@@ -34,9 +34,12 @@ test('pages through @odata.nextLink with one client-credentials token and writes
   graph.devices = [managedDevice('d1'), managedDevice('d2', { complianceState: 'noncompliant' }), managedDevice('d3', { managedDeviceOwnerType: 'personal', operatingSystem: 'iOS', isEncrypted: false })];
   const a = adapter();
   const r = await a.poll();
-  expect(r).toEqual({ seen: 3, written: 3, skipped: 0, stale: 0, unenrolled: 0 });
+  expect(r).toEqual({ seen: 3, written: 3, unchanged: 0, skipped: 0, stale: 0, unenrolled: 0 });
+  const v = store.getDevice('d1')!.version;
+  expect(await a.poll()).toMatchObject({ seen: 3, written: 0, unchanged: 3 }); // nothing new: no writes
+  expect(store.getDevice('d1')!.version).toBe(v);
   expect(graph.tokenRequests).toEqual([{ client_id: 'app-id', client_secret: 'app-secret', scope: `${graph.url}/.default`, grant_type: 'client_credentials' }]);
-  expect(graph.graphRequests).toHaveLength(2);
+  expect(graph.graphRequests).toHaveLength(4);
   expect(graph.graphRequests[0].url).toContain('%24select=id%2CazureADDeviceId');
   expect(store.getDevice('d1')).toMatchObject({ owner: 'alice', compliant: true, encrypted: true, ownership: 'corporate', platform: 'windows', source: 'intune', enrolled: true });
   expect(store.getDevice('d2')!.compliant).toBe(false);
@@ -73,6 +76,19 @@ test('a device that never synced (0001-01-01) is stored with that age, so policy
   graph.devices = [managedDevice('d1', { lastSyncDateTime: '0001-01-01T00:00:00Z' })];
   await adapter().poll();
   expect(Date.parse(store.getDevice('d1')!.observed_at!)).toBeLessThan(0);
+});
+
+test('a broken Graph page fails the poll: earlier pages stay, nothing is unenrolled, status records it', async () => {
+  graph.devices = [managedDevice('d1'), managedDevice('d2'), managedDevice('d3')];
+  const a = adapter();
+  await a.poll();
+  graph.brokenRequest = 4; // the first page of the second poll is fine, the second is not
+  graph.devices = [managedDevice('d1', { complianceState: 'noncompliant', lastSyncDateTime: new Date().toISOString() }), managedDevice('d2'), managedDevice('d4')];
+  await expect(a.poll()).rejects.toThrow('GET answered non-JSON');
+  expect(store.getDevice('d1')!.compliant).toBe(false);
+  expect(store.getDevice('d3')!.enrolled).toBe(true); // an incomplete listing never unenrolls
+  a['tracker'].markStarted();
+  expect(a.status().message).toContain('non-JSON');
 });
 
 test('401 on an expired token: one new token, the request retried', async () => {

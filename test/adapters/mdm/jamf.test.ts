@@ -22,7 +22,7 @@ beforeEach(async () => {
   });
   h.ctx.store.putIdentity('alice', { status: 'active', aliases: ['alice@example.com'] });
   await h.adapters.jamf!['pulling']?.catch(() => undefined); // the start-up pull against an empty Jamf
-  h.adapters.jamf!['client']['sleep'] = async () => undefined;
+  Object.assign(h.adapters.jamf!['client'], { sleep: async () => undefined }); // Retry-After waits take no real time here
 });
 afterEach(async () => {
   await h.close();
@@ -68,7 +68,7 @@ test('inventory pull pages through computers-inventory; 401 refreshes the token;
   jamf.throttleNext = 1;
   const before = jamf.tokenRequests;
   const r = await h.adapters.jamf!.pull();
-  expect(r).toEqual({ seen: 5, written: 5, skipped: 0, stale: 0 });
+  expect(r).toEqual({ seen: 5, written: 5, unchanged: 0, skipped: 0, stale: 0 });
   expect(jamf.tokenRequests).toBe(before + 1);
   expect(jamf.requests.filter((q) => q.startsWith('GET /api/v1/computers-inventory?')).length).toBe(1 + 1 + 1 + 3); // start-up pull, the 401, the 429, then 3 pages
   expect(jamf.requests.some((q) => q.includes('section=DISK_ENCRYPTION') && q.includes('page-size=2'))).toBe(true);

@@ -97,3 +97,10 @@ describe('SCIM PATCH rejects bad input with scimType', () => {
     expect(scimErr(() => applyPatch(user(), patch({ op: 'replace', path: 'emails[type eq ', value: 'x' }))).status).toBe(400);
   });
 });
+
+test('attribute names are canonicalised outside value filters only', async () => {
+  const { canonicalPath } = await import('../../../src/adapters/scim/patch');
+  expect(canonicalPath('Emails[Value eq "john.Value@x.com"].VALUE')).toBe('emails[Value eq "john.Value@x.com"].value');
+  expect(canonicalPath('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:Department')).toBe('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department');
+  expect(canonicalPath('urn:ietf:params:scim:schemas:core:2.0:User:name.GivenName')).toBe('name.givenName');
+});

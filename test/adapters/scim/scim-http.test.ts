@@ -152,6 +152,13 @@ describe('SCIM lookups and paging', () => {
     expect(filtered.body).toMatchObject({ totalResults: 7, startIndex: 6, itemsPerPage: 2 });
   });
 
+  test('filters on server attributes: meta.lastModified gt, id eq', async () => {
+    const { body } = await create();
+    const since = new Date(Date.parse(body.meta.lastModified) - 1000).toISOString();
+    expect((await request(app).get('/scim/v2/Users').query({ filter: `meta.lastModified gt "${since}"` }).set(auth)).body.totalResults).toBe(1);
+    expect((await request(app).get('/scim/v2/Users').query({ filter: `id eq "${body.id}"` }).set(auth)).body.totalResults).toBe(1);
+  });
+
   test('excludedAttributes and attributes', async () => {
     await create();
     const res = await request(app).get('/scim/v2/Users').query({ attributes: 'userName' }).set(auth);
@@ -261,6 +268,12 @@ describe('SCIM discovery and Groups', () => {
       .send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'Add', path: 'members', value: [{ value: u.body.id }] }] });
     expect(p.status).toBe(200);
     expect(p.body.members).toEqual([{ value: u.body.id }]);
+    const removed = await request(app)
+      .patch(`/scim/v2/Groups/${g.body.id}`)
+      .set(auth)
+      .send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'Remove', path: `members[value eq "${u.body.id}"]` }] });
+    expect(removed.status).toBe(200);
+    expect(removed.body.members ?? []).toEqual([]);
     await request(app).delete(`/scim/v2/Groups/${g.body.id}`).set(auth).expect(204);
   });
 });

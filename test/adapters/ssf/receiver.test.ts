@@ -158,3 +158,31 @@ describe('bad SETs: 400 {err, description} and no change', () => {
     await push(set).expect(202);
   });
 });
+
+describe('a transmitter whose keys come from its jwks_uri (TETHER_SSF_TRANSMITTERS)', () => {
+  test('the SET verifies against the fetched JWKS; a key the JWKS lacks is invalid_key', async () => {
+    const http = await import('node:http');
+    const jwksServer = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    const port = (jwksServer.address() as { port: number }).port;
+    const other = await harness({
+      TETHER_SSF_TRANSMITTERS: JSON.stringify([{ issuer: 'https://okta.example/', jwksUri: `http://127.0.0.1:${port}/oauth2/v1/keys`, audience: ['urn:tether'] }]),
+    });
+    try {
+      other.ctx.store.putIdentity('alice', { status: 'active', aliases: ['alice@example.com'] });
+      const ok = await makeSet('session-revoked', {}, { format: 'email', email: 'alice@example.com' }, { iss: 'https://okta.example/', aud: 'urn:tether' });
+      await request(other.app).post(PATH).set('Content-Type', 'application/secevent+jwt').send(ok).expect(202);
+      const bad = await makeSet('session-revoked', {}, { format: 'email', email: 'alice@example.com' }, { iss: 'https://okta.example/', aud: 'urn:tether', signWith: otherKey, header: { kid: 'other' } });
+      const res = await request(other.app).post(PATH).set('Content-Type', 'application/secevent+jwt').send(bad);
+      expect(res.status).toBe(400);
+      expect(res.body.err).toBe('invalid_key');
+    } finally {
+      await other.close();
+      jwksServer.closeAllConnections();
+      await new Promise((r) => jwksServer.close(r));
+    }
+  });
+});

@@ -310,4 +310,25 @@ describe('wasm emitter edge cases', () => {
     expect(() => p.evaluate({}, 'p/loc')).toThrow(/tether\.fail/);
     expect(lastHostCallLocation(p)).toBe('test.rego:4');
   });
+
+  test('static data larger than the SDK default memory is copied in after growing it', async () => {
+    const str = new Strings();
+    const huge = 'x'.repeat(1_500_000); // the SDK starts with 5 pages (320 KiB)
+    const plan = resultPlan(
+      str,
+      'p/huge',
+      [
+        { type: 'CallStmt', func: 'count', args: [str.s(huge)], result: 2 },
+        { type: 'CallStmt', func: 'startswith', args: [str.s(huge), str.s('xx')], result: 3 },
+        { type: 'MakeArrayStmt', capacity: 2, target: 4 },
+        { type: 'ArrayAppendStmt', value: L(2), array: 4 },
+        { type: 'ArrayAppendStmt', value: L(3), array: 4 },
+      ],
+      4,
+    );
+    const p = await load(policyOf(str, [plan]));
+    expect(p.evaluate({}, 'p/huge')).toEqual([{ result: [1_500_000, true] }]);
+    p.setData({ some: 'data' });
+    expect(p.evaluate({}, 'p/huge')).toEqual([{ result: [1_500_000, true] }]);
+  });
 });

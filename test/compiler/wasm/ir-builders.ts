@@ -6,7 +6,7 @@ import { emitWasm } from '../../../src/compiler/wasm';
 const opa = require('@open-policy-agent/opa-wasm');
 
 // The first emit in a fresh checkout builds the runtime with asc (tens of seconds on a busy machine).
-jest.setTimeout(180_000);
+if (typeof jest !== 'undefined') jest.setTimeout(180_000);
 
 export interface LoadedPolicy {
   evaluate(input: unknown, entrypoint?: string | number): Array<{ result: unknown }>;

@@ -4,7 +4,7 @@
 // asks the generated code to call the host implementation instead.
 import {
   T_NULL, T_BOOL, T_NUM, T_STR, T_ARR, T_OBJ, T_SET,
-  malloc, vtype, boolV, intV, floatV, numIsInt, numInt, numF64, strV, strLen, strPtr,
+  malloc, heapPtr, setHeap, vtype, boolV, intV, floatV, numIsInt, numInt, numF64, strV, strLen, strPtr,
   arrV, arrLen, arrGet, arrPush, objV, setV, mapLen, mapKey, mapVal, mapGet, mapPut, mapFind, setAdd,
   compare, shallowCopy, valueGet, valueLength,
 } from "./value";
@@ -329,19 +329,50 @@ export function b_sort(v: usize): usize {
   if (v == 0) return typeError("sort", 1, "one of {array, set}", v);
   if (vtype(v) == T_SET) return elems(v);
   if (vtype(v) != T_ARR) return typeError("sort", 1, "one of {array, set}", v);
-  // Insertion into a set-like sorted buffer would drop duplicates: sort a copy instead.
+  // Sort a copy (stable bottom-up merge sort; duplicates stay, unlike a set).
   const a = shallowCopy(v);
   const n = arrLen(a);
-  const p = <usize>load<u32>(a, 12);
-  for (let i: u32 = 1; i < n; i++) {
-    const x = load<u32>(p + (<usize>i << 2));
-    let j = <i32>i - 1;
-    while (j >= 0 && compare(<usize>load<u32>(p + (<usize>j << 2)), <usize>x) > 0) {
-      store<u32>(p + (<usize>(j + 1) << 2), load<u32>(p + (<usize>j << 2)));
-      j--;
+  if (n < 2) return a;
+  const mark = heapPtr;
+  let src = <usize>load<u32>(a, 12);
+  const orig = src;
+  let dst = malloc(<usize>n << 2);
+  for (let width: u32 = 1; width < n; width <<= 1) {
+    for (let lo: u32 = 0; lo < n; lo += width << 1) {
+      const mid = min(lo + width, n);
+      const hi = min(lo + (width << 1), n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        const x = load<u32>(src + (<usize>i << 2));
+        const y = load<u32>(src + (<usize>j << 2));
+        if (compare(<usize>y, <usize>x) < 0) {
+          store<u32>(dst + (<usize>k << 2), y);
+          j++;
+        } else {
+          store<u32>(dst + (<usize>k << 2), x);
+          i++;
+        }
+        k++;
+      }
+      while (i < mid) {
+        store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>i << 2)));
+        i++;
+        k++;
+      }
+      while (j < hi) {
+        store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>j << 2)));
+        j++;
+        k++;
+      }
     }
-    store<u32>(p + (<usize>(j + 1) << 2), x);
+    const t = src;
+    src = dst;
+    dst = t;
   }
+  if (src != orig) memory.copy(orig, src, <usize>n << 2);
+  setHeap(mark);
   return a;
 }
 

@@ -1,9 +1,11 @@
-// Entry of the Tether wasm runtime: OPA ABI 1.2 exports the SDK calls, plus "t_*" helpers the
-// emitter's generated code calls by export name (the emitter appends opa_eval, eval, builtins,
-// entrypoints and a start function that calls t_init with the heap base past its static data).
+// Entry of the Tether wasm runtime: OPA ABI 1.2 exports the SDK calls, plus "t_*" helpers and
+// "b_*" native built-ins the emitter's generated code calls by export name (the emitter appends
+// opa_eval, eval, builtins, entrypoints and a start function that copies its static data in and
+// calls t_set_heap with the address past it).
 import {
   heapPtr, malloc, align8, abortStatic, intV, compare, valueGet, valueIter, valueLength, arrV, arrPush,
   objV, setV, mapPut, setAdd, merge, shallowCopy, upsert, strLen, strPtr, vtype, T_STR, setHeap,
+  ensureMemory,
 } from "./value";
 import { jsonParse, jsonDump, numberFromText } from "./json";
 import { takeError } from "./errors";
@@ -84,6 +86,11 @@ export function t_check_error(): void {
     unreachable();
   }
 }
+/** Grows memory to cover top (the start function copies static data there). */
+export function t_ensure_memory(top: usize): void {
+  ensureMemory(top);
+}
+
 /** Zeroed memory (memo tables of generated code). */
 export function t_calloc(n: usize): usize {
   const p = malloc(n);

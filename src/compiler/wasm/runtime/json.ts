@@ -3,9 +3,10 @@
 import {
   T_NULL, T_BOOL, T_NUM, T_STR, T_ARR, T_OBJ, T_SET, NULL_V, TRUE_V, FALSE_V,
   malloc, ensureMemory, vtype, intV, strV, strLen, strPtr, arrV, arrPush, arrLen, arrGet,
-  objV, setV, mapLen, mapKey, mapVal, mapAppendRaw, finishMap, numIsInt, numInt,
+  objV, setV, mapLen, mapKey, mapVal, mapAppendRaw, finishMap, finishStrMap, numIsInt, numInt,
 } from "./value";
 import { dtoa_buffered } from "util/number";
+import { decimalToF64 } from "./strtod";
 
 // ---------------------------------------------------------------- numbers from text
 
@@ -76,13 +77,14 @@ export function numberFromText(p: usize, n: u32): usize {
   }
   exp10 += dropped;
   let f = <f64>mant;
-  if (exp10 < 0) {
-    const e = -exp10;
-    f = e <= 22 ? f / POW10[e] : f / Math.pow(10, <f64>e);
-  } else if (exp10 > 0) {
-    f = exp10 <= 22 ? f * POW10[exp10] : f * Math.pow(10, <f64>exp10);
+  if (mant <= 9007199254740991 && exp10 >= -22 && exp10 <= 22) {
+    // Exact operands, one rounding: the correctly rounded result (Clinger's fast path).
+    f = exp10 < 0 ? f / POW10[-exp10] : f * POW10[exp10];
+    if (neg) f = -f;
+  } else {
+    f = decimalToF64(mant, exp10);
+    if (neg) f = -f;
   }
-  if (neg) f = -f;
   const v = malloc(24);
   store<u32>(v, 0x0103);
   store<u32>(v, n, 4);
@@ -103,7 +105,11 @@ function peek(): u32 {
   return pos < end ? <u32>load<u8>(pos) : 0xffffffff;
 }
 
+// @ts-ignore: decorator
+@inline
 function skipWs(): void {
+  // Compact JSON (JSON.stringify's) has no whitespace: one test per call.
+  if (pos < end && load<u8>(pos) > 0x20) return;
   while (pos < end) {
     const c = load<u8>(pos);
     if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) pos++;
@@ -162,6 +168,15 @@ function parseString(): usize {
   pos++; // opening quote
   const start = pos;
   let escaped = false;
+  // 8 bytes at a time while none is a quote, a backslash or a control character.
+  while (pos + 8 <= end) {
+    const w = load<u64>(pos);
+    const q = w ^ 0x2222222222222222;
+    const b = w ^ 0x5c5c5c5c5c5c5c5c;
+    const hits = ((q - 0x0101010101010101) & ~q) | ((b - 0x0101010101010101) & ~b) | ((w - 0x2020202020202020) & ~w);
+    if ((hits & 0x8080808080808080) != 0) break;
+    pos += 8;
+  }
   while (true) {
     if (pos >= end) return 0;
     const c = load<u8>(pos);
@@ -290,7 +305,7 @@ function parseValue(depth: i32): usize {
         }
         return 0;
       }
-      finishMap(o);
+      finishStrMap(o);
       return o;
     }
     case 0x5b: { // [
@@ -349,16 +364,24 @@ export function jsonParse(p: usize, len: usize): usize {
 let wp: usize = 0;
 const SCRATCH: usize = memory.data(128, 8);
 
+// End of memory as last seen: put() only calls into ensureMemory when it is reached.
+let wend: usize = 0;
+
+function grow(top: usize): void {
+  ensureMemory(top);
+  wend = (<usize>memory.size()) << 16;
+}
+
 // @ts-ignore: decorator
 @inline
 function put(c: u8): void {
-  ensureMemory(wp + 1);
+  if (wp + 1 > wend) grow(wp + 1);
   store<u8>(wp, c);
   wp++;
 }
 
 function putBytes(p: usize, n: u32): void {
-  ensureMemory(wp + <usize>n);
+  if (wp + <usize>n > wend) grow(wp + <usize>n);
   memory.copy(wp, p, <usize>n);
   wp += <usize>n;
 }
@@ -480,7 +503,7 @@ function dumpValue(v: usize): void {
           // Re-emit that text escaped at the same place: move the raw text above the largest
           // escaped size (6 bytes per input byte) and escape it back down.
           const src = start + <usize>len * 7 + 8;
-          ensureMemory(src + <usize>len);
+          grow(src + <usize>len);
           memory.copy(src, start, <usize>len);
           wp = start;
           putEscapedBytes(src, len);
@@ -499,6 +522,7 @@ function dumpValue(v: usize): void {
 export function jsonDump(v: usize): usize {
   const start = malloc(0);
   wp = start;
+  wend = (<usize>memory.size()) << 16;
   if (v == 0) {
     put(0x6e); put(0x75); put(0x6c); put(0x6c);
   } else dumpValue(v);

@@ -22,7 +22,7 @@ export const NULL_V: usize = memory.data<u8>([1, 0, 0, 0, 0, 0, 0, 0], 8);
 export const FALSE_V: usize = memory.data<u8>([2, 0, 0, 0, 0, 0, 0, 0], 8);
 export const TRUE_V: usize = memory.data<u8>([2, 0, 0, 0, 1, 0, 0, 0], 8);
 
-import { heapPtr, malloc, setHeap } from "./alloc";
+import { heapPtr, malloc, setHeap, memTop } from "./alloc";
 import { intV, numIsInt, numInt, numF64, cmpNum } from "./number";
 export { heapPtr, malloc, setHeap, align8, ensureMemory, abortStatic, opa_abort } from "./alloc";
 export { intV, floatV, numIsInt, numInt, numF64, cmpNum } from "./number";
@@ -125,12 +125,41 @@ export function mapVal(v: usize, i: u32): usize {
 
 // ---------------------------------------------------------------- ordering
 
-function memcmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
+// Byte-wise order of two byte strings, 8 bytes at a time: the first differing byte of two
+// little-endian words is the lowest set byte of their xor.
+export function memcmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
   const n = al < bl ? al : bl;
-  for (let i: u32 = 0; i < n; i++) {
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    const x = load<u64>(a + <usize>i);
+    const y = load<u64>(b + <usize>i);
+    if (x != y) {
+      const sh = ctz<u64>(x ^ y) & 56;
+      return ((x >> sh) & 0xff) < ((y >> sh) & 0xff) ? -1 : 1;
+    }
+    i += 8;
+  }
+  if (i < n) {
+    // The last 1-7 bytes as one masked word, when a full word read stays inside memory (memTop
+    // is a lower bound of its size).
+    const pa = a + <usize>i;
+    const pb = b + <usize>i;
+    if (pa + 8 <= memTop && pb + 8 <= memTop) {
+      const mask = (<u64>-1) >> (<u64>(64 - ((n - i) << 3)));
+      const x = load<u64>(pa) & mask;
+      const y = load<u64>(pb) & mask;
+      if (x != y) {
+        const sh = ctz<u64>(x ^ y) & 56;
+        return ((x >> sh) & 0xff) < ((y >> sh) & 0xff) ? -1 : 1;
+      }
+      i = n;
+    }
+  }
+  while (i < n) {
     const x = load<u8>(a + <usize>i);
     const y = load<u8>(b + <usize>i);
     if (x != y) return x < y ? -1 : 1;
+    i++;
   }
   return al == bl ? 0 : al < bl ? -1 : 1;
 }
@@ -143,6 +172,8 @@ export function compare(a: usize, b: usize): i32 {
   const ta = vtype(a);
   const tb = vtype(b);
   if (ta != tb) return ta < tb ? -1 : 1;
+  // Strings dominate (object keys): no dispatch for them.
+  if (ta == T_STR) return memcmpBytes(strPtr(a), strLen(a), strPtr(b), strLen(b));
   switch (ta) {
     case T_NULL:
       return 0;
@@ -205,8 +236,29 @@ export function mapFind(m: usize, key: usize): i32 {
 }
 
 export function mapGet(m: usize, key: usize): usize {
-  const i = mapFind(m, key);
-  return i < 0 ? 0 : mapVal(m, <u32>i);
+  const len = mapLen(m);
+  if (len == 0) return 0;
+  if (vtype(key) != T_STR) {
+    const i = mapFind(m, key);
+    return i < 0 ? 0 : mapVal(m, <u32>i);
+  }
+  // String keys (field lookups, the hot path): binary search comparing bytes in place.
+  const kp = strPtr(key);
+  const kl = strLen(key);
+  const entries = <usize>load<u32>(m, 12);
+  let lo: i32 = 0;
+  let hi: i32 = <i32>len - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = entries + (<usize>mid << 3);
+    const k = <usize>load<u32>(e);
+    const t = vtype(k);
+    const c = t == T_STR ? memcmpBytes(strPtr(k), strLen(k), kp, kl) : t < T_STR ? -1 : 1;
+    if (c == 0) return <usize>load<u32>(e, 4);
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return 0;
 }
 
 /** Inserts or replaces key. */
@@ -258,11 +310,78 @@ export function mapAppendRaw(m: usize, key: usize, val: usize): void {
   store<u32>(m, len + 1, 4);
 }
 
+/** finishMap for a few entries: stable insertion sort, dedupe only when an equal key was seen. */
+function finishSmallMap(m: usize, entries: usize, len: u32): void {
+  let dup = false;
+  for (let i: u32 = 1; i < len; i++) {
+    const e = load<u64>(entries + (<usize>i << 3));
+    const k = <usize>(<u32>e);
+    let j = i;
+    while (j > 0) {
+      const c = compare(<usize>load<u32>(entries + (<usize>(j - 1) << 3)), k);
+      if (c <= 0) {
+        if (c == 0) dup = true;
+        break;
+      }
+      store<u64>(entries + (<usize>j << 3), load<u64>(entries + (<usize>(j - 1) << 3)));
+      j--;
+    }
+    if (j != i) store<u64>(entries + (<usize>j << 3), e);
+  }
+  if (!dup) return;
+  // Keep the last of equal keys (the sort kept insertion order among equals).
+  let w: u32 = 0;
+  for (let r: u32 = 0; r < len; r++) {
+    if (r + 1 < len && compare(mapKey(m, r), mapKey(m, r + 1)) == 0) continue;
+    if (w != r) store<u64>(entries + (<usize>w << 3), load<u64>(entries + (<usize>r << 3)));
+    w++;
+  }
+  store<u32>(m, w, 4);
+}
+
+/**
+ * finishMap for maps whose keys are all strings (parsed JSON objects): small ones sorted by
+ * insertion comparing key bytes directly.
+ */
+export function finishStrMap(m: usize): void {
+  const len = load<u32>(m, 4);
+  if (len < 2) return;
+  if (len > 16) {
+    finishMap(m);
+    return;
+  }
+  const entries = <usize>load<u32>(m, 12);
+  let dup = false;
+  for (let i: u32 = 1; i < len; i++) {
+    const e = load<u64>(entries + (<usize>i << 3));
+    const k = <usize>(<u32>e);
+    const kp = strPtr(k);
+    const kl = strLen(k);
+    let j = i;
+    while (j > 0) {
+      const o = <usize>load<u32>(entries + (<usize>(j - 1) << 3));
+      const c = memcmpBytes(strPtr(o), strLen(o), kp, kl);
+      if (c <= 0) {
+        if (c == 0) dup = true;
+        break;
+      }
+      store<u64>(entries + (<usize>j << 3), load<u64>(entries + (<usize>(j - 1) << 3)));
+      j--;
+    }
+    if (j != i) store<u64>(entries + (<usize>j << 3), e);
+  }
+  if (dup) finishSmallMap(m, entries, len);
+}
+
 /** Sorts raw-appended entries (stable merge sort) and drops duplicate keys, the last one winning. */
 export function finishMap(m: usize): void {
   const len = load<u32>(m, 4);
   if (len < 2) return;
   const entries = <usize>load<u32>(m, 12);
+  if (len <= 16) {
+    finishSmallMap(m, entries, len);
+    return;
+  }
   let sorted = true;
   for (let i: u32 = 1; i < len; i++) {
     if (compare(mapKey(m, i - 1), mapKey(m, i)) >= 0) {

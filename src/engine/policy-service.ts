@@ -1,0 +1,96 @@
+// The "policies" service module: compiles TETHER_POLICY_DIR at start into ctx.engine (a PolicyReloader,
+// which the decider reads on every decision), marks the service ready, and hot-reloads on file changes.
+// A reload that fails keeps the previous policies serving and is reported in /v1/policies, metrics and
+// the log.
+import type { AppContext, PolicyHandle } from '../api/context';
+import type { ServiceModule } from '../api/routes';
+import type { Diagnostic } from '../compiler/diagnostics';
+import { collectSources } from './sources';
+import { PolicyReloader, type ReloadResult } from './reload';
+
+/** What GET /v1/policies reports about the last load or reload. */
+export interface ReloadReport {
+  ok: boolean;
+  at: string;
+  ms: number;
+  revision?: string;
+  error?: { code: string; message: string; diagnostics: Diagnostic[] };
+}
+
+/** The serving policy set: the reloader plus the history /v1/policies shows. */
+export interface PolicyService extends PolicyHandle {
+  readonly reloader: PolicyReloader;
+  readonly dir: string;
+  lastReload?: ReloadReport;
+  current(): ReturnType<PolicyReloader['current']>;
+  baseData(): unknown;
+  /** Policy files serving now. */
+  modules(): string[];
+  /** Recompiles now (as a file change would) and returns the outcome. */
+  reload(): Promise<ReloadResult>;
+  stop(): void;
+}
+
+function report(r: ReloadResult): ReloadReport {
+  return {
+    ok: r.ok,
+    at: new Date().toISOString(),
+    ms: Math.round(r.ms),
+    ...(r.revision && { revision: r.revision }),
+    ...(r.error && { error: { code: r.error.code, message: r.error.message, diagnostics: (r.error.details as Diagnostic[] | undefined) ?? [] } }),
+  };
+}
+
+/** Loads the policy directory once and (optionally) watches it; never throws on a policy error. */
+export async function startPolicyService(ctx: AppContext, opts: { watch?: boolean } = {}): Promise<PolicyService> {
+  const dir = ctx.config.policyDir;
+  const reloader = new PolicyReloader({ dir });
+  let stopWatch: (() => void) | undefined;
+  let modules: string[] = [];
+  const service: PolicyService = {
+    reloader,
+    dir,
+    get revision() {
+      return reloader.current()?.revision ?? '';
+    },
+    current: () => reloader.current(),
+    baseData: () => reloader.baseData(),
+    modules: () => modules,
+    stop: () => stopWatch?.(),
+    reload: async () => {
+      const r = await reloader.reload();
+      apply(r, false);
+      return r;
+    },
+  };
+  const apply = (r: ReloadResult, first: boolean) => {
+    service.lastReload = report(r);
+    if (r.ok) {
+      modules = collectSources([dir]).files.map((f) => f.name);
+      ctx.readiness.policiesLoaded = true;
+      ctx.metrics.setPolicyRevision(r.revision ?? '');
+      ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms) });
+    } else {
+      ctx.metrics.policyReloadFailed();
+      ctx.logger.error(first ? 'policies failed to compile; not ready' : 'policy reload failed; previous policies keep serving', {
+        code: r.error?.code,
+        diagnostics: r.error?.message,
+      });
+    }
+  };
+  ctx.engine = service;
+  apply(await reloader.reload(), true);
+  if (opts.watch ?? ctx.config.policyWatch) stopWatch = reloader.watch((r) => apply(r, false));
+  return service;
+}
+
+/** The service module of routes/index.ts: runs first, so decisions have an engine to read. */
+export const policiesServiceModule: ServiceModule = {
+  name: 'policies',
+  async start(ctx) {
+    await startPolicyService(ctx);
+  },
+  stop(ctx) {
+    (ctx.engine as PolicyService | undefined)?.stop?.();
+  },
+};

@@ -1,0 +1,93 @@
+// Hot reload: serves the last good engine while recompiling a policy directory (or re-reading a
+// bundle) on demand or on file changes; a failed reload keeps the old engine and reports why.
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readBundle } from './bundle';
+import { loadEngine, type WasmEngine } from './engine';
+import { EngineError } from './errors';
+import { loadPolicyDirWithData, type DirLoadOptions } from './loader';
+import type { PolicyEngine } from './types';
+
+export interface ReloaderOptions extends DirLoadOptions {
+  /** A policy directory (compiled with Tether's compiler)… */
+  dir?: string;
+  /** …or an OPA bundle (.tar.gz) file. */
+  bundle?: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  revision?: string;
+  error?: EngineError;
+  ms: number;
+}
+
+/** Holds the serving engine; satisfies the decider's EngineSource (current(), baseData()). */
+export class PolicyReloader {
+  private engine: WasmEngine | undefined;
+  private data: unknown = {};
+  private pending: Promise<ReloadResult> | undefined;
+  lastError: EngineError | undefined;
+
+  constructor(private readonly opts: ReloaderOptions) {
+    if (!opts.dir === !opts.bundle) throw new EngineError('bundle_not_found', 'PolicyReloader needs exactly one of dir or bundle');
+  }
+
+  /** The engine serving now (undefined until the first successful load). */
+  current(): PolicyEngine | undefined {
+    return this.engine;
+  }
+
+  /** The policies' base data document (data.json files / bundle data). */
+  baseData(): unknown {
+    return this.data;
+  }
+
+  /** Loads again; concurrent calls share one load. The old engine keeps serving on failure. */
+  reload(): Promise<ReloadResult> {
+    if (!this.pending) this.pending = this.load().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  private async load(): Promise<ReloadResult> {
+    const t0 = performance.now();
+    try {
+      let engine: WasmEngine;
+      let data: unknown;
+      if (this.opts.dir) {
+        ({ engine, data } = await loadPolicyDirWithData(this.opts.dir, this.opts));
+      } else {
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(this.opts.bundle!);
+        } catch (e) {
+          throw new EngineError('bundle_not_found', `cannot read bundle ${this.opts.bundle}: ${(e as Error).message}`);
+        }
+        const b = readBundle(bytes);
+        data = b.data;
+        engine = loadEngine(b.wasm, { ...this.opts, revision: b.manifest.revision || undefined, data: this.opts.data ?? b.data });
+      }
+      this.engine = engine;
+      this.data = data;
+      this.lastError = undefined;
+      return { ok: true, revision: engine.revision, ms: performance.now() - t0 };
+    } catch (e) {
+      const err = e instanceof EngineError ? e : new EngineError('compile_error', (e as Error).message ?? String(e));
+      this.lastError = err;
+      return { ok: false, error: err, ms: performance.now() - t0 };
+    }
+  }
+
+  /** Reloads when files under the directory (or the bundle file) change; returns a stop function. */
+  watch(onReload: (r: ReloadResult) => void = () => undefined, debounceMs = 200): () => void {
+    const target = this.opts.dir ?? this.opts.bundle!;
+    let timer: NodeJS.Timeout | undefined;
+    const watcher: FSWatcher = watch(target, { recursive: !!this.opts.dir }, () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => void this.reload().then(onReload), debounceMs);
+    });
+    return () => {
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    };
+  }
+}

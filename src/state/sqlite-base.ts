@@ -1,0 +1,283 @@
+// The SQLite connection under the state store: opening (WAL, synchronous, exclusive lock), transactions
+// with savepoints, cache invalidation, and change events. Records live in ./sqlite-store.ts.
+//
+// Durability: in WAL mode every commit appends to the -wal file before better-sqlite3 returns. That
+// already survives kill -9 (the OS keeps the written pages); synchronous=FULL additionally fsyncs the
+// WAL on every commit so an acknowledged write also survives power loss / kernel crash. We default to
+// FULL because revocations must not silently come back; bulk import commits per batch, so the fsync
+// cost is paid once per 1,000 records. TETHER_SQLITE_SYNC=normal trades the power-loss guarantee for
+// cheaper single writes (kill -9 safety stays). The file is opened with locking_mode=EXCLUSIVE: one
+// process owns it, so the LRU cache can never miss another writer's change.
+import Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
+import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
+import { applySchema } from './sqlite-schema';
+import type { ChangeListener } from './store';
+import type { ChangeEvent, RecordKind } from './types';
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:' (tests). */
+  path: string;
+  /** 'full' (default: survives power loss) or 'normal' (survives kill -9 only). */
+  synchronous?: 'full' | 'normal';
+  /** Entries in the decision-path LRU cache (default 100,000). */
+  cacheSize?: number;
+  /** Longest exception, hours (default 72). */
+  maxExceptionHours?: number;
+  /** Longest break-glass window, minutes (default 240). */
+  maxBreakGlassMinutes?: number;
+  /**
+   * Bytes of the database file read through mmap (default 2 GiB, SQLite's ceiling; 0 = off). Decision-path
+   * reads of a store larger than the page cache then cost a memory access instead of a read() syscall.
+   */
+  mmapBytes?: number;
+  /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
+  busyTimeoutMs?: number;
+  /** Clock (tests). */
+  now?: () => Date;
+}
+
+// Cache sentinel for "looked up, does not exist" (lru-cache values cannot be undefined).
+export const NONE = Symbol('none');
+export type Cached = object | string | typeof NONE;
+
+export type Row = { body: string };
+export type VersionRow = { version: number; observed_at: string | null };
+
+export function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+export function parse<T>(row: Row | undefined): T | undefined {
+  return row ? deepFreeze(JSON.parse(row.body) as T) : undefined;
+}
+
+export const lower = (s: string) => s.toLowerCase();
+
+/** Connection, transactions, cache invalidation and change events shared by the SQLite store. */
+export abstract class SqliteBase {
+  readonly backend = 'sqlite';
+  readonly db: Database.Database;
+  protected readonly cache: LRUCache<string, Cached>;
+  protected readonly now: () => Date;
+  private readonly changeListeners = new Set<ChangeListener>();
+  private readonly commitListeners = new Set<ChangeListener>();
+  private pendingCommit: ChangeEvent[] = [];
+  private readonly touched = new Set<string>();
+  private depth = 0;
+  private open = true;
+  protected countsCache?: { at: number; value: Record<RecordKind, number> };
+  private readonly tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.cache = new LRUCache<string, Cached>({ max: Math.max(16, opts.cacheSize ?? 100_000) });
+    let db: Database.Database | undefined;
+    try {
+      db = this.db = new Database(opts.path);
+      db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 2000}`);
+      // One process owns the store: its cache is only coherent if nobody else writes. EXCLUSIVE locking
+      // makes a second server (or `tether import --direct` against a live server) fail fast instead.
+      if (opts.path !== ':memory:') db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma('temp_store = MEMORY');
+      db.pragma('cache_size = -65536');
+      if (opts.path !== ':memory:') db.pragma(`mmap_size = ${Math.max(0, Math.floor(opts.mmapBytes ?? 2 ** 31))}`);
+      applySchema(this.db);
+      this.tx = {
+        begin: this.db.prepare('BEGIN IMMEDIATE'),
+        commit: this.db.prepare('COMMIT'),
+        rollback: this.db.prepare('ROLLBACK'),
+        savepoint: this.db.prepare('SAVEPOINT tether_sp'),
+        release: this.db.prepare('RELEASE tether_sp'),
+        rollbackTo: this.db.prepare('ROLLBACK TO tether_sp'),
+      };
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // already failing; the open error below is what matters
+      }
+      const msg = (err as Error).message;
+      const hint = /locked|busy/i.test(msg) ? ' (another Tether process is using this data dir)' : '';
+      throw new StateUnavailableError(`cannot open state store at ${opts.path}: ${msg}${hint}`, err);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.open && this.db.open;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** Runs a read, turning SQLite failures into StateUnavailableError so callers fail closed. */
+  protected read<T>(fn: () => T): T {
+    if (!this.open) throw new StateUnavailableError('state store is closed');
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StateError) throw err;
+      throw new StateUnavailableError(`state store read failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  // Transactions use cached BEGIN/SAVEPOINT statements: better-sqlite3's db.transaction() builds a new
+  // wrapper per call, which cost ~25% of bulk-import CPU. Nested calls become savepoints (same name
+  // stacks in SQLite), so a failing inner write rolls back alone.
+  transaction<T>(fn: () => T): T {
+    if (!this.open) throw new StateUnavailableError('state store is closed');
+    const mark = this.pendingCommit.length;
+    if (this.db.inTransaction) {
+      this.tx.savepoint.run();
+      try {
+        const r = fn();
+        assertSync(r);
+        this.tx.release.run();
+        if (this.depth === 0) this.afterCommit(); // outer transaction is not ours: best effort
+        return r;
+      } catch (err) {
+        if (this.db.inTransaction) {
+          this.tx.rollbackTo.run();
+          this.tx.release.run();
+        }
+        this.rolledBack();
+        this.pendingCommit.length = mark;
+        throw err;
+      }
+    }
+    this.depth++;
+    try {
+      this.tx.begin.run();
+      const r = fn();
+      assertSync(r);
+      this.tx.commit.run();
+      this.depth--;
+      this.afterCommit();
+      return r;
+    } catch (err) {
+      this.depth--;
+      if (this.db.inTransaction) this.tx.rollback.run();
+      this.rolledBack();
+      this.pendingCommit.length = 0;
+      this.flushTouched();
+      throw wrapWriteError(err);
+    }
+  }
+
+  /** Called after a transaction or savepoint was rolled back (drop state derived from undone writes). */
+  protected rolledBack(): void {}
+
+  private afterCommit(): void {
+    this.flushTouched();
+    const events = this.pendingCommit;
+    this.pendingCommit = [];
+    for (const ev of events) {
+      for (const l of this.commitListeners) {
+        try {
+          l(ev);
+        } catch {
+          // A commit listener must not undo or fail a committed write; it owns its own errors.
+        }
+      }
+    }
+  }
+
+  // Cache keys touched during a transaction are dropped again at its end, so a read made inside the
+  // transaction (e.g. by a listener) cannot leave uncommitted or rolled-back data in the cache.
+  protected invalidate(...keys: string[]): void {
+    for (const k of keys) {
+      this.cache.delete(k);
+      this.touched.add(k);
+    }
+    this.countsCache = undefined;
+  }
+
+  private flushTouched(): void {
+    for (const k of this.touched) this.cache.delete(k);
+    this.touched.clear();
+  }
+
+  protected emit(ev: ChangeEvent): void {
+    for (const l of this.changeListeners) l(ev);
+    this.pendingCommit.push(ev);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  onCommit(listener: ChangeListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  protected cached<T extends object | string>(key: string, load: () => T | undefined): T | undefined {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
+    const v = this.read(load);
+    this.cache.set(key, v === undefined ? NONE : v);
+    return v;
+  }
+
+  protected nowIso(): string {
+    return this.now().toISOString();
+  }
+
+  /** Throws StaleUpdateError when `incoming` is older than `prev` (tombstones: not newer). */
+  protected checkOrder(
+    kind: RecordKind,
+    id: string,
+    prev: { version: number; observed_at?: string | null } | undefined,
+    incoming: { version?: number; observed_at?: string },
+    tombstone: boolean,
+  ): void {
+    if (!prev) return;
+    const stored = { version: prev.version, observed_at: prev.observed_at ?? undefined };
+    if (incoming.version !== undefined) {
+      // Equal versions are accepted (idempotent redelivery), except against a delete.
+      if (incoming.version < prev.version || (tombstone && incoming.version === prev.version))
+        throw new StaleUpdateError(kind, id, stored, incoming);
+      return;
+    }
+    if (incoming.observed_at && prev.observed_at) {
+      const a = Date.parse(incoming.observed_at);
+      const b = Date.parse(prev.observed_at);
+      if (a < b || (tombstone && a === b)) throw new StaleUpdateError(kind, id, stored, incoming);
+    }
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.cache.clear();
+    if (this.db.open) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Checkpointing is an optimisation; the WAL is replayed on next open anyway.
+      }
+      this.db.close();
+    }
+  }
+}
+
+// A transaction callback must finish synchronously: SQLite cannot hold a transaction across awaits.
+export function assertSync(r: unknown): void {
+  if (r && typeof (r as { then?: unknown }).then === 'function')
+    throw new TypeError('store.transaction() callbacks must be synchronous (got a Promise)');
+}
+
+export function wrapWriteError(err: unknown): unknown {
+  if (err instanceof StateError) return err;
+  if (err instanceof Error && /^SQLITE_(IOERR|FULL|CORRUPT|CANTOPEN|BUSY|LOCKED|READONLY|NOTADB)/.test((err as { code?: string }).code ?? ''))
+    return new StateUnavailableError(`state store write failed: ${err.message}`, err);
+  return err;
+}
+
