@@ -24,6 +24,8 @@
 // | TETHER_SHUTDOWN_TIMEOUT_MS      | 10000                | graceful shutdown: wait this long for in-flight requests, and  |
 // |                                 |                      | as long again for shutdown hooks (log/outbox flush)            |
 // | TETHER_REQUEST_TIMEOUT_MS       | 3600000              | longest time to receive one request (bulk imports stream long) |
+// | TETHER_LIFECYCLE_SWEEP_SECONDS  | 86400                | safety-net full lifecycle sweep period (0 = off); time-driven  |
+// |                                 |                      | changes are found by per-identity deadlines, not by this sweep |
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -53,6 +55,8 @@ export interface Config {
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Safety-net full lifecycle sweep period, seconds (0 = never; deadlines drive time-based changes). */
+  lifecycleSweepSeconds: number;
 }
 
 /** A configuration value that cannot be used; names the variable. */
@@ -117,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'TETHER_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
     shutdownTimeoutMs: int(env, 'TETHER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     requestTimeoutMs: int(env, 'TETHER_REQUEST_TIMEOUT_MS', 3_600_000, 1_000, 86_400_000),
+    lifecycleSweepSeconds: int(env, 'TETHER_LIFECYCLE_SWEEP_SECONDS', 86_400, 0, 30 * 86_400),
   };
 }
 

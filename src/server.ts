@@ -72,32 +72,34 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   });
   const ctx = createContext({ config, store, logger, metrics: new Metrics({ defaultMetrics: true }) });
 
+  // Anything failing before we listen (a service, a bad callers config in createApp, a port in use)
+  // stops what already started and closes the store, so a failed start leaks nothing.
+  let server: http.Server;
   try {
     for (const svc of opts.services ?? serviceModules) {
       await svc.start(ctx);
       if (svc.stop) ctx.onShutdown(() => svc.stop!(ctx), svc.name);
       logger.info('service started', { service: svc.name });
     }
+    const app = createApp(ctx);
+    server = http.createServer(app);
+    server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
+    // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
+    // slow-header clients and body sizes are limited.
+    server.requestTimeout = config.requestTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
     logger.error('service failed to start', { error: String((err as Error)?.message ?? err) });
     await runHooks(ctx);
     store.close();
     throw err;
   }
-
-  const app = createApp(ctx);
-  const server = http.createServer(app);
-  server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
-  // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
-  // slow-header clients and body sizes are limited.
-  server.requestTimeout = config.requestTimeoutMs;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   logger.info('listening', { port, host: config.host, data_dir: config.dataDir, sqlite_sync: config.sqliteSync });

@@ -23,10 +23,39 @@ type LoadedPolicy = ReturnType<typeof loadPolicySync>;
 
 const encoder = new TextEncoder();
 
-/** Exact ArrayBuffer of a JSON value (the SDK treats falsy inputs as absent, so we always pass bytes). */
+/**
+ * Exact ArrayBuffer of a JSON value. The SDK would do the same for objects, but with a new
+ * TextEncoder per call; falsy inputs it would treat as absent.
+ */
 function jsonBytes(v: unknown): ArrayBuffer {
   const b = encoder.encode(JSON.stringify(v));
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.byteLength) return b.buffer as ArrayBuffer;
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/**
+ * Whether the module calls host built-ins (its `builtins()` map is non-empty). Only then can the
+ * SDK hand big integers to JS mid-evaluation, which is what the exact-JSON mode is for: the result
+ * itself reaches callers as plain numbers either way. Unknown counts as yes.
+ */
+function usesHostBuiltins(policy: LoadedPolicy): boolean {
+  const p = policy as unknown as { mem: { buffer: ArrayBuffer }; wasmInstance: { exports: Record<string, unknown> } };
+  const ex = p.wasmInstance.exports as Record<string, (...a: number[]) => number>;
+  if (typeof ex.builtins !== 'function' || typeof ex.opa_json_dump !== 'function') return true;
+  const heap = ex.opa_heap_ptr_get();
+  try {
+    const addr = ex.opa_json_dump(ex.builtins());
+    const mem = new Uint8Array(p.mem.buffer);
+    let end = addr;
+    while (end < mem.length && mem[end] !== 0) end++;
+    const ids: unknown = JSON.parse(new TextDecoder().decode(mem.subarray(addr, end)));
+    return !(ids !== null && typeof ids === 'object' && Object.keys(ids).length === 0);
+  } catch {
+    return true;
+  } finally {
+    // Leave the heap as the SDK set it up (its data and input live above this pointer).
+    ex.opa_heap_ptr_set(heap);
+  }
 }
 
 /** A loaded wasm policy. Not re-entrant: one evaluate() at a time per engine (Node is single-threaded). */
@@ -36,6 +65,7 @@ export class WasmEngine implements PolicyEngine {
   private readonly policy: LoadedPolicy;
   private readonly context: { nowNs?: bigint };
   private readonly ids: Map<string, number>;
+  private readonly exact: boolean;
 
   constructor(wasm: Uint8Array, opts: EngineOptions = {}) {
     const host = makeHostBuiltins({ strict: opts.strictBuiltinErrors });
@@ -49,6 +79,7 @@ export class WasmEngine implements PolicyEngine {
     const ids = (this.policy as unknown as { entrypoints: Record<string, number> }).entrypoints ?? {};
     this.entrypoints = Object.keys(ids);
     this.ids = new Map(Object.entries(ids));
+    this.exact = usesHostBuiltins(this.policy);
     this.revision = opts.revision ?? createHash('sha256').update(wasm).digest('hex').slice(0, 16);
     if (opts.data !== undefined) this.setData(opts.data);
   }
@@ -59,8 +90,17 @@ export class WasmEngine implements PolicyEngine {
       throw new EngineError('entrypoint_not_found', `entrypoint ${entrypoint} not found (have: ${this.entrypoints.join(', ') || 'none'})`);
     }
     this.context.nowNs = undefined;
-    // The SDK treats falsy inputs as "no input": only those need to go over as JSON bytes.
-    const arg = input === undefined || input ? input : jsonBytes(input);
+    // Objects and falsy inputs (which the SDK treats as "no input") go over as JSON bytes.
+    const arg =
+      input === undefined || input instanceof ArrayBuffer || (input && typeof input !== 'object') ? input : jsonBytes(input);
+    if (!this.exact) {
+      // No host built-ins: nothing but the result crosses as JSON, and callers get plain numbers.
+      try {
+        return this.policy.evaluate(arg, id) as ResultSet;
+      } catch (e) {
+        throw toEngineError(e);
+      }
+    }
     let rs: ResultSet;
     let big = false;
     // Exact big integers into host built-ins while the (synchronous) evaluation runs.

@@ -60,11 +60,12 @@ export function startDecisions(ctx: AppContext, engines: EngineSource = contextE
   let lifecycle: LifecycleService | undefined;
   const onError = (what: string, err: unknown) => ctx.logger.warn('decision failed closed', { reason: what, error: String((err as Error)?.message ?? err) });
   const decider = new Decider({ store: ctx.store, engines, log, metrics: ctx.metrics, onError, statusSince: (id) => lifecycle?.statusSince(id) });
-  // TETHER_LIFECYCLE_SWEEP_SECONDS: how often every identity's state is re-derived (default 300).
-  const sweepSeconds = Number(process.env.TETHER_LIFECYCLE_SWEEP_SECONDS ?? '300');
+  // Time-driven changes come from per-identity deadlines computed from data.config; the full sweep
+  // (TETHER_LIFECYCLE_SWEEP_SECONDS, default daily, 0 = off) is only a safety net.
   lifecycle = new LifecycleService({
     store: ctx.store,
-    sweepMs: Number.isFinite(sweepSeconds) && sweepSeconds > 0 ? sweepSeconds * 1000 : 300_000,
+    sweepMs: cfg.lifecycleSweepSeconds * 1000,
+    policyData: () => engines.baseData(),
     engine: () => decider.engine(),
     metrics: ctx.metrics,
     onError: (msg, fields) => ctx.logger.warn(msg, fields),

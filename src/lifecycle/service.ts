@@ -1,16 +1,25 @@
-// The lifecycle service: wires revocation triggers, status tracking and expiry deadlines into the
-// store's write path (same transaction as the write), refreshes lifecycle states after commits,
-// and runs the timers (deadline sweep, lifecycle sweep) and the outbox sender.
+// The lifecycle service: wires revocation triggers, status tracking, expiry deadlines and recheck
+// marks into the store's write path (same transaction as the write), re-derives lifecycle states of
+// identities whose recheck is due (right after writes, and when time alone may move them: see
+// rechecks.ts), and runs the timers (deadlines, safety-net sweep) and the outbox sender.
 import type { StateStore } from '../state/store';
 import type { ChangeEvent } from '../state/types';
 import type { PolicyEngine } from '../engine/types';
 import { makeEvent, Outbox, type OutboxMetrics } from './outbox';
+import { thresholdsFrom, type LifecycleThresholds } from './rechecks';
 import { LifecycleTracker } from './tracker';
 import { Deadlines, revocationTriggers } from './triggers';
 
-/** Longest run of post-write lifecycle refreshes per event-loop turn, ms. */
-const REFRESH_SLICE_MS = 0.5;
-const REFRESH_BACKLOG = 5000;
+/** Longest run of rechecks per event-loop turn, ms (decisions wait at most this long). */
+const SLICE_MS = 0.5;
+/** Slices run back to back (setImmediate) before a backlog is paced at ~10% of a core. */
+const EAGER_SLICES = 20;
+const REST_MS = 4.5;
+/** Due rows read per query. */
+const DUE_BATCH = 64;
+/** A recheck whose evaluation failed is retried after this long (no hot loop on a policy error). */
+const RETRY_MS = 60_000;
+const FINGERPRINT = 'fingerprint';
 
 /** Options of LifecycleService. */
 export interface LifecycleServiceOptions {
@@ -19,9 +28,14 @@ export interface LifecycleServiceOptions {
   engine: () => PolicyEngine | undefined;
   metrics?: OutboxMetrics & { setLifecycleStates(counts: Record<string, number>): void };
   now?: () => number;
-  /** Deadline (expiry) sweep period, ms (default 1,000). */
+  /**
+   * The policies' base data document (data.json); its `config` holds the thresholds the recheck
+   * deadlines are computed from. Without it no deadlines are kept and only sweeps see time pass.
+   */
+  policyData?: () => unknown;
+  /** Period of the timer that handles due expiries and due rechecks, ms (default 1,000). */
   deadlineMs?: number;
-  /** Full lifecycle sweep period, ms (default 300,000: time-driven changes such as the end of a grace are seen within it). */
+  /** Safety-net full sweep period, ms; 0 = never (default 86,400,000). */
   sweepMs?: number;
   /** Outbox retry tuning (tests). */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; timeoutMs?: number };
@@ -39,19 +53,38 @@ export class LifecycleService {
   private readonly sweepMs: number;
   private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly pending = new Set<string>();
-  private refreshScheduled = false;
+  private readonly policyData: () => unknown;
+  private readonly engineOf: () => PolicyEngine | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private sweepTimer?: NodeJS.Timeout;
+  private drainTimer?: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout };
+  private eagerSlices = 0;
+  private sweeping?: Promise<void>;
+  private stopped = false;
+  // Thresholds cached per data document (the reloader swaps the object on reload).
+  private lastData: unknown = Symbol('none');
+  private lastThresholds?: LifecycleThresholds;
+  private lastConfigJson = '';
+  /** Rechecks done by the due-deadline drain (cost accounting and tests). */
+  readonly stats = { rechecked: 0 };
 
   constructor(opts: LifecycleServiceOptions) {
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
     this.deadlineMs = opts.deadlineMs ?? 1000;
-    this.sweepMs = opts.sweepMs ?? 300_000;
+    this.sweepMs = opts.sweepMs ?? 86_400_000;
     this.onError = opts.onError ?? (() => undefined);
+    this.policyData = opts.policyData ?? (() => undefined);
+    this.engineOf = opts.engine;
     this.outbox = new Outbox({ store: opts.store, metrics: opts.metrics, now: this.now, onError: this.onError, ...opts.outbox });
-    this.tracker = new LifecycleTracker({ store: opts.store, engine: opts.engine, outbox: this.outbox, metrics: opts.metrics, now: this.now, onError: this.onError });
+    this.tracker = new LifecycleTracker({
+      store: opts.store,
+      engine: opts.engine,
+      outbox: this.outbox,
+      metrics: opts.metrics,
+      now: this.now,
+      onError: this.onError,
+      thresholds: () => this.thresholds(),
+    });
     this.deadlines = new Deadlines(opts.store.db);
     // Inside the write's transaction: the event rows commit with the change or not at all.
     this.unsubscribe.push(this.store.onChange((change) => this.onWrite(change)));
@@ -64,48 +97,83 @@ export class LifecycleService {
     return this.tracker.statusSince(identityId);
   }
 
-  /** Starts the sender and the timers, and sweeps once (catching up after a restart). */
+  /**
+   * Starts the sender and the timers, and handles what is already due (rechecks left by writes
+   * before a restart, deadlines that passed while down). A full sweep runs at start only when the
+   * stored deadlines were computed under other policies or thresholds (or never: first start).
+   */
   start(): void {
+    this.stopped = false;
     this.outbox.start();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
       t.unref();
       this.timers.push(t);
     };
-    every(this.deadlineMs, () => this.sweepDeadlines());
-    every(this.sweepMs, () => void this.sweep());
-    this.sweepDeadlines();
-    void this.sweep();
+    every(this.deadlineMs, () => this.tick());
+    if (this.sweepMs > 0) every(this.sweepMs, () => void this.sweep());
+    this.tick();
   }
 
   /** Stops timers and listeners, then flushes the outbox once (due rows get one more attempt). */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    if (this.sweepTimer) clearTimeout(this.sweepTimer);
-    this.sweepTimer = undefined;
+    this.cancelDrain();
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.store.isOpen) await this.outbox.flush();
     await this.outbox.stop();
   }
 
-  // One sweep shortly after a burst of writes (debounced: the burst is usually still going).
-  private sweepSoon(): void {
-    if (this.sweepTimer) return;
-    this.sweepTimer = setTimeout(() => {
-      this.sweepTimer = undefined;
-      void this.sweep();
-    }, 2000);
-    this.sweepTimer.unref();
+  /** The thresholds of the current data.config (undefined when absent or incomplete). */
+  thresholds(): LifecycleThresholds | undefined {
+    const data = this.policyData();
+    if (data !== this.lastData) {
+      this.lastData = data;
+      this.lastThresholds = thresholdsFrom(data);
+      this.lastConfigJson = JSON.stringify((data as { config?: unknown } | undefined)?.config ?? null);
+    }
+    return this.lastThresholds;
   }
 
-  /** Refreshes every identity's lifecycle state (never rejects). */
-  async sweep(): Promise<void> {
+  /** Identifies what the stored deadlines were computed under: policy revision + data.config. */
+  private fingerprint(): string | undefined {
+    const engine = this.engineOf();
+    if (!engine || !this.thresholds()) return undefined;
+    return `${engine.revision}\n${this.lastConfigJson}`;
+  }
+
+  // One timer tick: expiries, a rebuild if the policies changed, and the due rechecks.
+  private tick(): void {
+    if (!this.store.isOpen) return;
+    this.sweepDeadlines();
     try {
-      await this.tracker.sweep();
+      const fp = this.fingerprint();
+      if (fp !== undefined && !this.sweeping && this.tracker.rechecks.meta(FINGERPRINT) !== fp) void this.sweep();
     } catch (err) {
-      this.onError('lifecycle sweep failed', { error: String(err) });
+      this.onError('lifecycle fingerprint check failed', { error: String(err) });
     }
+    this.scheduleDrain();
+  }
+
+  /**
+   * Refreshes every identity's lifecycle state, re-deriving every deadline (never rejects). Once it
+   * went through everyone, the deadlines are recorded as computed under the policies of its start.
+   */
+  sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const fp = this.fingerprint();
+        const complete = await this.tracker.sweep();
+        if (complete && fp !== undefined && this.store.isOpen) this.tracker.rechecks.setMeta(FINGERPRINT, fp);
+      } catch (err) {
+        this.onError('lifecycle sweep failed', { error: String(err) });
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
   }
 
   /** Queues revocations for exceptions and break-glass windows that expired (never throws). */
@@ -131,40 +199,98 @@ export class LifecycleService {
     }
   }
 
-  /** Refreshes lifecycle states queued by recent writes now (tests, shutdown). */
+  /** Re-derives every identity whose recheck is due now, synchronously (tests, shutdown). */
   flushRefresh(): void {
-    while (this.pending.size > 0) this.refreshSome(Infinity);
-  }
-
-  // Refreshes queued identities for at most `budgetMs`; returns how many remain.
-  private refreshSome(budgetMs: number): number {
-    const t0 = performance.now();
-    for (const id of this.pending) {
-      this.pending.delete(id);
-      try {
-        if (this.store.isOpen) this.tracker.refresh(id);
-      } catch (err) {
-        this.onError('lifecycle refresh failed', { identity: id, error: String(err) });
-      }
-      if (performance.now() - t0 > budgetMs) break;
+    while (this.recheckDue(Infinity)) {
+      /* until nothing is due */
     }
-    return this.pending.size;
+    this.tracker.publishCounts();
   }
 
-  private scheduleRefresh(): void {
-    if (this.refreshScheduled) return;
-    this.refreshScheduled = true;
-    setImmediate(() => {
-      this.refreshScheduled = false;
-      // A small chunk per turn keeps decision latency flat while a bulk import streams in.
-      if (this.refreshSome(REFRESH_SLICE_MS) > 0) this.scheduleRefresh();
-    });
+  /**
+   * Re-derives identities whose recheck is due, earliest first, for at most `budgetMs`. Returns
+   * true when more are due (the budget ran out), false when none are (or no policy is loaded).
+   */
+  recheckDue(budgetMs: number): boolean {
+    if (!this.store.isOpen || !this.engineOf()) return false;
+    const t0 = performance.now();
+    const rechecks = this.tracker.rechecks;
+    const seen = new Set<string>();
+    for (;;) {
+      const now = this.now();
+      const ids = rechecks.due(now, DUE_BATCH);
+      if (ids.length === 0) return false;
+      for (const id of ids) {
+        this.stats.rechecked++;
+        try {
+          if (seen.has(id)) {
+            // Never spin on a row that did not move (a bug, not a state): retry it later.
+            this.onError('lifecycle recheck did not advance', { identity: id });
+            rechecks.set(id, now + RETRY_MS);
+            continue;
+          }
+          seen.add(id);
+          // refresh() moves the deadline forward (or clears it) in its transaction.
+          const view = this.tracker.refresh(id);
+          if (!view) {
+            if (!this.store.getIdentity(id)) rechecks.remove(id);
+            else return false; // no policy loaded: keep the row for later
+          } else if (view.identity !== id) rechecks.remove(id); // the id is now another identity's alias
+        } catch (err) {
+          this.onError('lifecycle refresh failed', { identity: id, error: String(err) });
+          rechecks.set(id, now + RETRY_MS);
+        }
+        if (performance.now() - t0 > budgetMs) return true;
+      }
+    }
+  }
+
+  // Drains due rechecks in slices: back to back for a short burst (writes), then paced at ~10% of a
+  // core for a long backlog (bulk import, policy change) so decisions keep their latency.
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.stopped) return;
+    const run = () => {
+      this.drainTimer = undefined;
+      let more = false;
+      try {
+        more = this.recheckDue(SLICE_MS);
+      } catch (err) {
+        this.onError('lifecycle recheck failed', { error: String(err) });
+      }
+      if (!more) {
+        this.eagerSlices = 0;
+        this.tracker.publishCounts();
+        return;
+      }
+      if (this.stopped) return;
+      if (++this.eagerSlices < EAGER_SLICES) this.drainTimer = { immediate: setImmediate(run) };
+      else {
+        const t = setTimeout(run, REST_MS);
+        t.unref();
+        this.drainTimer = { timeout: t };
+      }
+    };
+    this.drainTimer = { immediate: setImmediate(run) };
+  }
+
+  private cancelDrain(): void {
+    const t = this.drainTimer;
+    this.drainTimer = undefined;
+    if (t && 'timeout' in t) clearTimeout(t.timeout);
+    else if (t) clearImmediate(t.immediate);
   }
 
   private onWrite(change: ChangeEvent): void {
     const now = this.now();
     if (change.kind === 'identity') this.tracker.trackStatus(change.before, change.after);
     this.deadlines.track(change, now);
+    // A durable "recheck now" in the write's transaction: if the process dies before the refresh
+    // below runs, the next start still re-derives these identities.
+    if (change.kind === 'identity') {
+      if (change.after) this.tracker.rechecks.mark(change.after.id, now);
+    } else if (change.kind === 'device') {
+      for (const d of [change.before, change.after]) if (d?.owner_resolved) this.tracker.rechecks.mark(d.owner, now);
+    }
     for (const t of revocationTriggers(change, now)) {
       const { identity, reasons, ...fields } = t;
       this.outbox.enqueue(makeEvent('revocation', identity, reasons, fields, new Date(now)));
@@ -172,18 +298,7 @@ export class LifecycleService {
   }
 
   private afterCommit(change: ChangeEvent): void {
-    if (change.kind === 'identity') {
-      if (change.after) this.pending.add(change.after.id);
-    } else if (change.kind === 'device') {
-      for (const d of [change.before, change.after]) if (d?.owner_resolved) this.pending.add(d.owner);
-    } else return;
-    // Coalesced: a bulk import touching one identity many times refreshes it once. A flood larger
-    // than the backlog bound is left to one full sweep instead of piling up.
-    if (this.pending.size > REFRESH_BACKLOG) {
-      this.pending.clear();
-      this.sweepSoon();
-      return;
-    }
-    this.scheduleRefresh();
+    // Coalesced: the marks are rows, so an identity written many times is re-derived once.
+    if (change.kind === 'identity' || change.kind === 'device') this.scheduleDrain();
   }
 }

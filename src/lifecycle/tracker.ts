@@ -1,13 +1,16 @@
 // Lifecycle tracking (decision-model §3): the state of each identity as data.tether.lifecycle.report
 // derives it (the Rego is the only definition), kept in the store's db with since-when, refreshed
-// after every write that touches an identity and by a periodic sweep (time alone moves states:
-// grace ends, devices go stale). Transitions into ready_for_activation or a drift state are events.
+// after every write that touches an identity and when its recheck deadline passes (time alone moves
+// states: grace ends, devices go stale; rechecks.ts). Each refresh stores the identity's next
+// deadline in the same transaction as its state. Transitions into ready_for_activation or a drift
+// state are events.
 import type Database from 'better-sqlite3';
 import type { StateStore } from '../state/store';
 import type { Identity } from '../state/types';
-import { composeLifecycleInput, policyDevice, type PolicyDevice } from '../engine/decision-input';
+import { composeLifecycleInput, policyDevice, type PolicyDevice, type PolicyInput } from '../engine/decision-input';
 import type { PolicyEngine } from '../engine/types';
 import { makeEvent, type Outbox } from './outbox';
+import { nextChangeMs, Rechecks, type LifecycleThresholds } from './rechecks';
 
 /** The lifecycle entrypoint. */
 export const LIFECYCLE_ENTRYPOINT = 'tether/lifecycle/report';
@@ -50,6 +53,8 @@ export interface TrackerOptions {
   now?: () => number;
   /** Identities read per page during a sweep (default 100); work is time-sliced (~0.5 ms per turn, 10% duty). */
   sweepChunk?: number;
+  /** The time thresholds of data.config (undefined: no deadlines are kept, only sweeps see time pass). */
+  thresholds?: () => LifecycleThresholds | undefined;
   onError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -68,6 +73,7 @@ export function applyLifecycleSchema(db: Database.Database): void {
       reasons TEXT
     );
     CREATE INDEX IF NOT EXISTS lifecycle_identities_kind ON lifecycle_identities (kind);
+    CREATE INDEX IF NOT EXISTS lifecycle_identities_state ON lifecycle_identities (state);
   `);
 }
 
@@ -86,8 +92,16 @@ export class LifecycleTracker {
   private readonly now: () => number;
   private readonly chunk: number;
   private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
+  private readonly thresholds: () => LifecycleThresholds | undefined;
+  /** Identities per state, kept in step with transitions (a GROUP BY over 1M rows is too slow per tick). */
+  private stateCounts?: Map<string, number>;
+  private countsChanged = false;
+  /** Next-deadline queue (same db, written in the refresh's transaction). */
+  readonly rechecks: Rechecks;
+  /** Sweeps run, identities they refreshed, and all refreshes (cost accounting and tests). */
+  readonly stats = { sweeps: 0, swept: 0, refreshed: 0 };
   private readonly stmts: Record<'get' | 'insertStatus' | 'updateStatus' | 'remove' | 'setState' | 'drift' | 'counts', Database.Statement>;
-  private sweeping?: Promise<void>;
+  private sweeping?: Promise<boolean>;
 
   constructor(opts: TrackerOptions) {
     this.store = opts.store;
@@ -97,8 +111,10 @@ export class LifecycleTracker {
     this.now = opts.now ?? Date.now;
     this.chunk = opts.sweepChunk ?? 100;
     this.onError = opts.onError ?? (() => undefined);
+    this.thresholds = opts.thresholds ?? (() => undefined);
     const db = this.store.db;
     applyLifecycleSchema(db);
+    this.rechecks = new Rechecks(db);
     this.stmts = {
       get: db.prepare('SELECT * FROM lifecycle_identities WHERE identity = ?'),
       insertStatus: db.prepare('INSERT INTO lifecycle_identities (identity, status, status_since) VALUES (?, ?, ?)'),
@@ -121,7 +137,12 @@ export class LifecycleTracker {
    */
   trackStatus(before: Identity | undefined, after: Identity | undefined): void {
     if (!after) {
-      if (before) this.stmts.remove.run(before.id);
+      if (before) {
+        const row = this.stmts.get.get(before.id) as StateRow | undefined;
+        this.stmts.remove.run(before.id);
+        this.rechecks.remove(before.id);
+        if (row?.state) this.countTransition(row.state, null);
+      }
       return;
     }
     const row = this.stmts.get.get(after.id) as StateRow | undefined;
@@ -132,9 +153,16 @@ export class LifecycleTracker {
 
   /** Evaluates the lifecycle report of a stored identity (undefined when no policy is loaded). Throws on policy errors. */
   evaluate(identity: Identity, nowMs = this.now()): LifecycleReport | undefined {
+    return this.evaluateInput(this.inputOf(identity, nowMs));
+  }
+
+  private inputOf(identity: Identity, nowMs: number): PolicyInput {
+    return composeLifecycleInput(this.store, identity, { nowMs, statusSince: (id) => this.statusSince(id) });
+  }
+
+  private evaluateInput(input: PolicyInput): LifecycleReport | undefined {
     const engine = this.engineOf();
     if (!engine) return undefined;
-    const input = composeLifecycleInput(this.store, identity, { nowMs, statusSince: (id) => this.statusSince(id) });
     const rs = engine.evaluate(LIFECYCLE_ENTRYPOINT, input);
     const r = rs[0]?.result as Partial<LifecycleReport> | undefined;
     if (!r || typeof r.state !== 'string') throw new Error(`${LIFECYCLE_ENTRYPOINT} returned no report`);
@@ -143,16 +171,22 @@ export class LifecycleTracker {
 
   /**
    * Re-derives one identity's state and stores it; a transition into ready_for_activation or a drift
-   * state is queued as an event in the same transaction. Returns the view, or undefined when the
-   * identity does not exist or no policy is loaded.
+   * state is queued as an event in the same transaction, and so is the identity's next recheck
+   * deadline. Returns the view, or undefined when the identity does not exist or no policy is loaded.
    */
   refresh(idOrAlias: string): LifecycleView | undefined {
     const identity = this.store.getIdentity(idOrAlias);
     if (!identity) return undefined;
     const nowMs = this.now();
-    const report = this.evaluate(identity, nowMs);
+    const input = this.inputOf(identity, nowMs);
+    const report = this.evaluateInput(input);
     if (!report) return undefined;
+    const th = this.thresholds();
+    const due = th ? nextChangeMs(input, th, nowMs) : null;
+    this.stats.refreshed++;
+    let from: string | null | undefined;
     const since = this.store.transaction(() => {
+      if ((this.rechecks.get(identity.id) ?? null) !== due) this.rechecks.set(identity.id, due);
       let row = this.stmts.get.get(identity.id) as StateRow | undefined;
       if (!row) {
         this.trackStatus(undefined, identity);
@@ -163,8 +197,11 @@ export class LifecycleTracker {
       const kind = report.drift ? (report.kind ?? 'drift') : null;
       this.stmts.setState.run(report.state, at, kind, JSON.stringify(report.reasons), identity.id);
       this.emitTransition(identity, row.state, report, at);
+      from = row.state;
       return at;
     });
+    // After commit: a rolled-back transition must not move the counts.
+    if (from !== undefined) this.countTransition(from, report.state);
     return {
       identity: identity.id,
       status: identity.status,
@@ -185,7 +222,32 @@ export class LifecycleTracker {
     }));
   }
 
-  /** Identities per stored state. */
+  /** Identities per state as tracked in memory (loaded from the table once; sweeps reload it). */
+  stateCountsNow(): Record<string, number> {
+    this.stateCounts ??= new Map(Object.entries(this.counts()));
+    const out: Record<string, number> = {};
+    for (const [k, n] of this.stateCounts) out[k] = n;
+    return out;
+  }
+
+  /** Publishes the identities-per-state gauges if a transition happened since the last call. */
+  publishCounts(): void {
+    if (!this.countsChanged || !this.metrics) return;
+    this.countsChanged = false;
+    this.metrics.setLifecycleStates(this.stateCountsNow());
+  }
+
+  private countTransition(from: string | null, to: string | null): void {
+    if (!this.stateCounts) {
+      this.countsChanged = true;
+      return; // loaded from the table (which already has this transition) on first use
+    }
+    if (from) this.stateCounts.set(from, Math.max(0, (this.stateCounts.get(from) ?? 0) - 1));
+    if (to) this.stateCounts.set(to, (this.stateCounts.get(to) ?? 0) + 1);
+    this.countsChanged = true;
+  }
+
+  /** Identities per stored state (one GROUP BY over the table). */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const r of this.stmts.counts.all() as Array<{ state: string; n: number }>) out[r.state] = r.n;
@@ -194,24 +256,27 @@ export class LifecycleTracker {
 
   /**
    * Refreshes every identity, a chunk per event-loop turn so decisions keep flowing. Concurrent
-   * calls share one sweep. Skips (resolves) when no policy is loaded.
+   * calls share one sweep. Resolves true once it went through every identity, false when it stopped
+   * early (no policy loaded, store closed).
    */
-  sweep(): Promise<void> {
+  sweep(): Promise<boolean> {
     this.sweeping ??= this.runSweep().finally(() => {
       this.sweeping = undefined;
     });
     return this.sweeping;
   }
 
-  private async runSweep(): Promise<void> {
-    if (!this.engineOf()) return;
+  private async runSweep(): Promise<boolean> {
+    if (!this.engineOf()) return false;
     let after: string | undefined;
     let sliceStart = performance.now();
+    this.stats.sweeps++;
     for (;;) {
-      if (!this.store.isOpen) return;
+      if (!this.store.isOpen) return false;
       const page = this.store.listIdentities({ after, limit: this.chunk });
       for (const identity of page.items) {
         try {
+          this.stats.swept++;
           this.refresh(identity.id);
         } catch (err) {
           this.onError('lifecycle refresh failed', { identity: identity.id, error: String(err) });
@@ -221,13 +286,17 @@ export class LifecycleTracker {
         if (performance.now() - sliceStart > SLICE_MS) {
           await new Promise<void>((r) => setTimeout(r, REST_MS));
           sliceStart = performance.now();
-          if (!this.store.isOpen) return;
+          if (!this.store.isOpen) return false;
         }
       }
       if (!page.next_cursor) break;
       after = page.next_cursor;
     }
-    this.metrics?.setLifecycleStates(this.counts());
+    // Re-anchor the in-memory counts on the table (heals any drift of the incremental counts).
+    this.stateCounts = new Map(Object.entries(this.counts()));
+    this.countsChanged = false;
+    this.metrics?.setLifecycleStates(this.stateCountsNow());
+    return true;
   }
 
   private emitTransition(identity: Identity, from: string | null, report: LifecycleReport, at: string): void {

@@ -7,7 +7,8 @@
 // FULL because revocations must not silently come back; bulk import commits per batch, so the fsync
 // cost is paid once per 1,000 records. TETHER_SQLITE_SYNC=normal trades the power-loss guarantee for
 // cheaper single writes (kill -9 safety stays). The file is opened with locking_mode=EXCLUSIVE: one
-// process owns it, so the LRU cache can never miss another writer's change.
+// process owns it, so the LRU cache can never miss another writer's change, and reads may go through
+// mmap (no other process can truncate the file under us).
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';

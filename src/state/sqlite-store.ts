@@ -3,7 +3,7 @@
 // front of the decision-path reads. Connection, durability and transactions: ./sqlite-base.ts.
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { AliasConflictError, NotFoundError, ValidationError } from './errors';
+import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationError } from './errors';
 import { applyImportBatch } from './import-lines';
 import { SqliteBase, deepFreeze, lower, parse, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
 import {
@@ -40,18 +40,27 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   private readonly maxExceptionMs: number;
   private readonly maxBreakGlassMinutes: number;
   // Bulk-import fast paths. Both flags are conservative: they only turn false after a query proved
-  // the table empty, and turn true on any write that could add a row (even one later rolled back).
+  // the table empty, and turn true on any write that could add a row (even one later rolled back)
+  // and on every rollback.
   private mayHaveTombstones = true;
   private mayHavePendingDevices = true;
   // Source marks are rewritten at most once per second per (kind, source): the metric has 1 s precision.
   private readonly markedAt = new Map<string, number>();
   private readonly st: ReturnType<SqliteStateStore['prepare']>;
+  // Identities that have (or had) an exception / a break-glass window. Most identities have neither,
+  // so the decision path answers them from memory instead of two queries and two cache entries each.
+  // Supersets by construction: added on every write (even one later rolled back), never removed.
+  // Loaded at open, outside any transaction, so a rolled-back delete can never leave them short.
+  private readonly exceptionHolders: Set<string>;
+  private readonly breakGlassHolders: Set<string>;
 
   constructor(opts: SqliteStoreOptions) {
     super(opts);
     this.maxExceptionMs = (opts.maxExceptionHours ?? 72) * 3600_000;
     this.maxBreakGlassMinutes = opts.maxBreakGlassMinutes ?? 240;
     this.st = this.prepare();
+    this.exceptionHolders = new Set(this.st.exceptionHolders.all().map((r) => r.identity));
+    this.breakGlassHolders = new Set(this.st.breakGlassHolders.all().map((r) => r.identity));
   }
 
   private prepare() {
@@ -84,6 +93,8 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       putTomb: db.prepare('INSERT OR REPLACE INTO tombstones (kind, id, version, observed_at, deleted_at) VALUES (?, ?, ?, ?, ?)'),
       delTomb: db.prepare('DELETE FROM tombstones WHERE kind = ? AND id = ?'),
       exception: db.prepare<[string], Row>('SELECT body FROM exceptions WHERE id = ?'),
+      exceptionHolders: db.prepare<[], { identity: string }>('SELECT DISTINCT identity FROM exceptions'),
+      breakGlassHolders: db.prepare<[], { identity: string }>('SELECT identity FROM break_glass'),
       exceptionsOf: db.prepare<[string], Row>('SELECT body FROM exceptions WHERE identity = ? ORDER BY expires_at, id'),
       exceptionsAll: db.prepare<[], Row>('SELECT body FROM exceptions ORDER BY expires_at, id'),
       putException: db.prepare('INSERT INTO exceptions (id, identity, expires_at, body) VALUES (?, ?, ?, ?)'),
@@ -114,9 +125,12 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       throw new ValidationError([{ path: '/id', message: `must equal the id in the path ("${path}")` }]);
   }
 
-  // A rolled-back write may have been the one that wrote a source mark: forget what was written.
+  // After a rollback, state derived from undone writes is dropped: a source mark may not have been
+  // written after all, and a table proved empty inside the transaction may have its rows back.
   protected override rolledBack(): void {
     this.markedAt.clear();
+    this.mayHaveTombstones = true;
+    this.mayHavePendingDevices = true;
   }
 
   private mark(kind: RecordKind, source: string | undefined, at: string, t: number): void {
@@ -379,12 +393,24 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       expires_at: new Date(expires).toISOString(),
     };
     return this.transaction(() => {
+      this.holdersOfExceptions().add(record.identity);
       this.st.putException.run(record.id, record.identity, record.expires_at, JSON.stringify(record));
       this.invalidate('x:' + record.identity);
       const frozen = deepFreeze(record);
       this.emit({ kind: 'exception', id: record.id, before: undefined, after: frozen });
       return frozen;
     });
+  }
+
+  // The holder sets, failing closed like any read once the store is closed.
+  private holdersOfExceptions(): Set<string> {
+    if (!this.isOpen) throw new StateUnavailableError('state store is closed');
+    return this.exceptionHolders;
+  }
+
+  private holdersOfBreakGlass(): Set<string> {
+    if (!this.isOpen) throw new StateUnavailableError('state store is closed');
+    return this.breakGlassHolders;
   }
 
   getException(id: string): Exception | undefined {
@@ -395,7 +421,9 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     const all =
       identityId === undefined
         ? this.read(() => this.st.exceptionsAll.all().map((r) => parse<Exception>(r)!))
-        : this.cached<Exception[]>('x:' + identityId, () =>
+        : !this.holdersOfExceptions().has(identityId)
+          ? NO_EXCEPTIONS
+          : this.cached<Exception[]>('x:' + identityId, () =>
             deepFreeze(this.st.exceptionsOf.all(identityId).map((r) => parse<Exception>(r)!)),
           )!;
     if (opts.includeExpired) return all;
@@ -436,6 +464,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
         approved_by: body.approved_by,
       };
       const before = parse<BreakGlass>(this.st.breakGlass.get(identity.id));
+      this.holdersOfBreakGlass().add(identity.id);
       this.st.putBreakGlass.run(identity.id, record.expires_at, JSON.stringify(record));
       this.invalidate('b:' + identity.id);
       const frozen = deepFreeze(record);
@@ -445,6 +474,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   getBreakGlass(identityId: string): BreakGlass | undefined {
+    if (!this.holdersOfBreakGlass().has(identityId)) return undefined;
     return this.cached<BreakGlass>('b:' + identityId, () => parse<BreakGlass>(this.st.breakGlass.get(identityId)));
   }
 
@@ -588,6 +618,8 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     return this.read(() => this.st.marks.all());
   }
 }
+
+const NO_EXCEPTIONS: Exception[] = Object.freeze([]) as unknown as Exception[];
 
 function validateId(id: string): void {
   // Same constraint as the schemas' `id`: the path segment must be a usable id.

@@ -3,6 +3,9 @@
 import request from 'supertest';
 import { ago, API_TOKEN, DAY, DECISION_TOKEN, HOUR, put, testApp, type TestApp } from '../policies/http-app';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 let t: TestApp;
 afterEach(() => t.close());
 

@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { ago, API_TOKEN, DAY, HOUR, post, put, testApp, type TestApp } from '../policies/http-app';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 let t: TestApp;
 beforeEach(async () => {
   t = await testApp();

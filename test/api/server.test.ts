@@ -85,3 +85,23 @@ test('a hanging shutdown hook cannot keep the process or the store open past the
   expect(running.ctx.store.isOpen).toBe(false);
   expect(lines.join('')).toContain('"hook":"stuck"');
 });
+
+test('a start that fails after services started (bad callers config) stops them and releases the store', async () => {
+  const dataDir = tempDir();
+  const badConfig = require('node:path').join(dataDir, 'callers.json');
+  require('node:fs').writeFileSync(badConfig, JSON.stringify({ proxy: { timeout_ms: 'soon' } }));
+  const order: string[] = [];
+  const svc = { name: 'probe', start: () => void order.push('start'), stop: () => void order.push('stop') };
+  const env = { PORT: '0', HOST: '127.0.0.1', TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: TOKEN, TETHER_LOG_LEVEL: 'error' };
+  // The callers' config file is named by the process environment (src/callers/config.ts).
+  process.env.TETHER_CALLERS_CONFIG = badConfig;
+  try {
+    await expect(serve({ env, services: [svc], handleSignals: false })).rejects.toThrow(/timeout_ms/);
+  } finally {
+    delete process.env.TETHER_CALLERS_CONFIG;
+  }
+  expect(order).toEqual(['start', 'stop']);
+  // The exclusive SQLite lock was released: the same data dir serves again.
+  const again = await serve({ env, services: [], handleSignals: false });
+  await again.shutdown('test');
+});

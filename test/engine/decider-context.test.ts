@@ -11,6 +11,9 @@ import { startDecisions } from '../../src/lifecycle/module';
 import { openSqliteStore } from '../../src/state/store';
 import { shippedData, shippedEngine } from '../policies/shipped-policies';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 test('fails closed until ctx.engine is set, then uses it in any of the supported shapes', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-ctx-'));
   const config = { ...loadConfig({ TETHER_DATA_DIR: dir, TETHER_DECISION_LOG: 'off', TETHER_POLICY_DIR: path.resolve(__dirname, '../../policies') }), apiToken: 'x' };

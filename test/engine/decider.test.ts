@@ -11,6 +11,9 @@ import { openSqliteStore } from '../../src/state/store';
 import type { StateStore } from '../../src/state/store';
 import { shippedEngine, TestEngines } from '../policies/shipped-policies';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const iso = (msAgo: number) => new Date(NOW - msAgo).toISOString();
 const HOUR = 3600_000;

@@ -1,11 +1,14 @@
 // Lifecycle states (decision-model §3) derived by the shipped Rego through the real engine, kept
 // with since-when; transitions emit ready_for_activation and drift events; the drift report and
-// the per-state metric follow; the sweep catches time-driven changes (grace ending).
+// the per-state metric follow; the safety-net sweep also catches time-driven changes (grace ending).
 import { Metrics } from '../../src/api/metrics';
 import { Decider } from '../../src/engine/decider';
 import { LifecycleService } from '../../src/lifecycle/service';
 import { openSqliteStore, type StateStore } from '../../src/state/store';
 import { shippedEngine, TestEngines } from '../policies/shipped-policies';
+
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const HOUR = 3600_000;
@@ -26,7 +29,7 @@ beforeEach(() => {
   store = openSqliteStore({ path: ':memory:', now: () => new Date(now) });
   metrics = new Metrics();
   decider = new Decider({ store, engines, now: () => now, statusSince: (id) => lifecycle.statusSince(id) });
-  lifecycle = new LifecycleService({ store, engine: () => decider.engine(), now: () => now, metrics });
+  lifecycle = new LifecycleService({ store, engine: () => decider.engine(), policyData: () => engines.baseData(), now: () => now, metrics });
   store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['ready_for_activation', 'drift'] });
 });
 afterEach(async () => {
@@ -77,7 +80,7 @@ test('offboarding incomplete: deprovisioned with an enrolled device is drift; of
   expect(lifecycle.tracker.drift()).toEqual([]);
 });
 
-test('time alone moves states: the sweep finds the end of the enrollment grace', async () => {
+test('time alone moves states: the (safety-net) sweep also finds the end of the enrollment grace', async () => {
   store.putIdentity('alice', { status: 'active' });
   await lifecycle.sweep();
   expect(lifecycle.tracker.refresh('alice')?.state).toBe('active_in_grace');

@@ -3,6 +3,9 @@
 import request from 'supertest';
 import { ago, DAY, HOUR, post, put, testApp, type TestApp } from './http-app';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 let t: TestApp;
 beforeEach(async () => {
   t = await testApp();

@@ -6,6 +6,9 @@ import { compile, formatDiagnostics } from '../../src/compiler';
 import { loadEngine } from '../../src/engine/engine';
 import { POLICY_DIR, regoFiles, shippedData } from './shipped-policies';
 
+// Compiling the shipped policies can take a while on a loaded CI machine.
+jest.setTimeout(120_000);
+
 const files = regoFiles(POLICY_DIR, true);
 const tests: string[] = [];
 for (const f of files.filter((x) => x.name.endsWith('_test.rego'))) {

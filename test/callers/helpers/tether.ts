@@ -48,12 +48,6 @@ export async function startTether(callers: Record<string, unknown>, extraEnv: Re
     if (saved === undefined) delete process.env.TETHER_CALLERS_CONFIG;
     else process.env.TETHER_CALLERS_CONFIG = saved;
   }
-  // serve() fills ctx.engine through the policy service module; until that module is registered in
-  // routes/index.ts serviceModules, load the same shipped policies with the real compiler and engine.
-  if (!server.ctx.engine) {
-    const { loadPolicyDir } = await import('../../../src/engine/loader');
-    (server.ctx as { engine?: unknown }).engine = await loadPolicyDir(path.join(__dirname, '../../../policies'));
-  }
   return {
     server,
     url: server.url,

@@ -1,5 +1,6 @@
-// The shipped policies (policies/tether) planned with Tether's real built-in catalog; their
-// `test_` rules run on the reference IR interpreter with policies/data.json as data.
+// The shipped policies (policies/tether) plan without diagnostics with Tether's real built-in catalog.
+// Their test_ rules run through the real wasm path in `tether test policies` (npm test): the reference
+// IR interpreter uses JS doubles and cannot represent the policies' nanosecond arithmetic exactly.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -7,9 +8,6 @@ import type { Module } from '../../../src/compiler/ast';
 import { builtinArity } from '../../../src/compiler/builtins/catalog';
 import { parseModule } from '../../../src/compiler/parser';
 import { planPolicy } from '../../../src/compiler/plan';
-import { IRInterpreter } from './ir-interpreter';
-import { BUILTINS } from './ir-builtins';
-import { fromJSON, RObject, toJSON } from './ir-values';
 
 const DIR = path.join(__dirname, '../../../policies/tether');
 const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.rego')).sort() : [];
@@ -31,14 +29,5 @@ const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith(
   it('plans every test rule without diagnostics', () => {
     expect(planned.diagnostics).toEqual([]);
     expect(planned.policy!.plans.map((p) => p.name)).toEqual(entrypoints);
-  });
-
-  const missing = planned.policy?.static.builtinFuncs.filter((b) => !BUILTINS[b.name]).map((b) => b.name) ?? [];
-  (missing.length === 0 ? it : it.skip)(`passes all ${entrypoints.length} test_ rules on the interpreter`, () => {
-    const dataFile = path.join(DIR, '../data.json');
-    const data = fs.existsSync(dataFile) ? fromJSON(JSON.parse(fs.readFileSync(dataFile, 'utf8'))) : new RObject();
-    const interp = new IRInterpreter(planned.policy!);
-    const failed = entrypoints.filter((ep) => JSON.stringify(interp.evalPlan(ep, undefined, data).map(toJSON)) !== '[{"result":true}]');
-    expect(failed).toEqual([]);
   });
 });

@@ -33,7 +33,8 @@ export function numberFromText(p: usize, n: u32): usize {
     const c = load<u8>(p + <usize>i);
     if (c < 0x30 || c > 0x39) break;
     const d = <u64>(c - 0x30);
-    if (mant <= (0x7fffffffffffffff - d) / 10) mant = mant * 10 + d;
+    // Below 18 digits no overflow is possible: skip the (64-bit division) check.
+    if (digits < 18 || mant <= (0x7fffffffffffffff - d) / 10) mant = mant * 10 + d;
     else {
       overflow = true;
       dropped++;
@@ -165,30 +166,33 @@ function putUtf8(dst: usize, cp: u32): usize {
 }
 
 function parseString(): usize {
-  pos++; // opening quote
-  const start = pos;
+  // Scans with a local cursor (the global one is written back once): wasm globals stay in memory.
+  let p = pos + 1; // past the opening quote
+  const e = end;
+  const start = p;
   let escaped = false;
   // 8 bytes at a time while none is a quote, a backslash or a control character.
-  while (pos + 8 <= end) {
-    const w = load<u64>(pos);
+  while (p + 8 <= e) {
+    const w = load<u64>(p);
     const q = w ^ 0x2222222222222222;
     const b = w ^ 0x5c5c5c5c5c5c5c5c;
     const hits = ((q - 0x0101010101010101) & ~q) | ((b - 0x0101010101010101) & ~b) | ((w - 0x2020202020202020) & ~w);
     if ((hits & 0x8080808080808080) != 0) break;
-    pos += 8;
+    p += 8;
   }
   while (true) {
-    if (pos >= end) return 0;
-    const c = load<u8>(pos);
+    if (p >= e) return 0;
+    const c = load<u8>(p);
     if (c == 0x22) break;
     if (c < 0x20) return 0;
     if (c == 0x5c) {
       escaped = true;
-      pos += 2;
+      p += 2;
       continue;
     }
-    pos++;
+    p++;
   }
+  pos = p;
   const stop = pos;
   pos++; // closing quote
   if (!escaped) return strV(start, <u32>(stop - start));
@@ -245,28 +249,32 @@ function parseString(): usize {
 
 function parseNumber(): usize {
   const start = pos;
-  if (peek() == 0x2d) pos++;
-  let c = peek();
-  if (c == 0x30) pos++;
+  const e = end;
+  let p = pos;
+  if (p < e && load<u8>(p) == 0x2d) p++;
+  let c: u32 = p < e ? <u32>load<u8>(p) : 0xffffffff;
+  if (c == 0x30) p++;
   else if (c >= 0x31 && c <= 0x39) {
-    while ((c = peek()) >= 0x30 && c <= 0x39) pos++;
+    while (p < e && (c = <u32>load<u8>(p)) >= 0x30 && c <= 0x39) p++;
   } else return 0;
-  if (peek() == 0x2e) {
-    pos++;
-    c = peek();
+  c = p < e ? <u32>load<u8>(p) : 0xffffffff;
+  if (c == 0x2e) {
+    p++;
+    c = p < e ? <u32>load<u8>(p) : 0xffffffff;
     if (!(c >= 0x30 && c <= 0x39)) return 0;
-    while ((c = peek()) >= 0x30 && c <= 0x39) pos++;
+    while (p < e && (c = <u32>load<u8>(p)) >= 0x30 && c <= 0x39) p++;
   }
-  c = peek();
+  c = p < e ? <u32>load<u8>(p) : 0xffffffff;
   if (c == 0x65 || c == 0x45) {
-    pos++;
-    c = peek();
-    if (c == 0x2b || c == 0x2d) pos++;
-    c = peek();
+    p++;
+    c = p < e ? <u32>load<u8>(p) : 0xffffffff;
+    if (c == 0x2b || c == 0x2d) p++;
+    c = p < e ? <u32>load<u8>(p) : 0xffffffff;
     if (!(c >= 0x30 && c <= 0x39)) return 0;
-    while ((c = peek()) >= 0x30 && c <= 0x39) pos++;
+    while (p < e && (c = <u32>load<u8>(p)) >= 0x30 && c <= 0x39) p++;
   }
-  return numberFromText(start, <u32>(pos - start));
+  pos = p;
+  return numberFromText(start, <u32>(p - start));
 }
 
 function parseValue(depth: i32): usize {

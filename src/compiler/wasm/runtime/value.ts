@@ -242,10 +242,14 @@ export function mapGet(m: usize, key: usize): usize {
     const i = mapFind(m, key);
     return i < 0 ? 0 : mapVal(m, <u32>i);
   }
-  // String keys (field lookups, the hot path): binary search comparing bytes in place.
+  // String keys (field lookups, the hot path): binary search comparing bytes in place, first by
+  // the leading 8 bytes as one word (zero-padded past the end), then in full only on a tie.
   const kp = strPtr(key);
   const kl = strLen(key);
   const entries = <usize>load<u32>(m, 12);
+  const top = memTop;
+  const wordy = kp + 8 <= top;
+  const y = wordy ? load<u64>(kp) & lowBytesMask(kl) : 0;
   let lo: i32 = 0;
   let hi: i32 = <i32>len - 1;
   while (lo <= hi) {
@@ -253,12 +257,36 @@ export function mapGet(m: usize, key: usize): usize {
     const e = entries + (<usize>mid << 3);
     const k = <usize>load<u32>(e);
     const t = vtype(k);
-    const c = t == T_STR ? memcmpBytes(strPtr(k), strLen(k), kp, kl) : t < T_STR ? -1 : 1;
+    let c: i32;
+    if (t != T_STR) {
+      c = t < T_STR ? -1 : 1;
+    } else {
+      const ep = strPtr(k);
+      const el = strLen(k);
+      c = 0;
+      if (wordy && ep + 8 <= top) {
+        const x = load<u64>(ep) & lowBytesMask(el);
+        if (x != y) {
+          // The first differing byte decides; a zero pad byte (shorter string) sorts first.
+          const sh = ctz<u64>(x ^ y) & 56;
+          c = ((x >> sh) & 0xff) < ((y >> sh) & 0xff) ? -1 : 1;
+        } else if (el <= 8 && kl <= 8 && el == kl) {
+          return <usize>load<u32>(e, 4);
+        }
+      }
+      if (c == 0) c = memcmpBytes(ep, el, kp, kl);
+    }
     if (c == 0) return <usize>load<u32>(e, 4);
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
   }
   return 0;
+}
+
+// @ts-ignore: decorator
+@inline
+function lowBytesMask(n: u32): u64 {
+  return n >= 8 ? <u64>-1 : ((<u64>1) << (<u64>(n << 3))) - 1;
 }
 
 /** Inserts or replaces key. */
@@ -270,7 +298,12 @@ export function mapPut(m: usize, key: usize, val: usize): void {
     store<u32>(entries + (<usize>i << 3), <u32>val, 4);
     return;
   }
-  const at = <u32>(-i - 1);
+  mapInsertAt(m, <u32>(-i - 1), key, val);
+}
+
+/** Inserts a new entry at index at (from mapFind), growing the entries as needed. */
+function mapInsertAt(m: usize, at: u32, key: usize, val: usize): void {
+  let entries = <usize>load<u32>(m, 12);
   const len = load<u32>(m, 4);
   let cap = load<u32>(m, 8);
   if (len == cap) {
@@ -289,7 +322,9 @@ export function mapPut(m: usize, key: usize, val: usize): void {
 }
 
 export function setAdd(s: usize, x: usize): void {
-  if (mapFind(s, x) < 0) mapPut(s, x, x);
+  // One search (mapPut would repeat it); an equal member already there is kept.
+  const i = mapFind(s, x);
+  if (i < 0) mapInsertAt(s, <u32>(-i - 1), x, x);
 }
 
 /** Appends without ordering; finishMap() must run before the map is used. */

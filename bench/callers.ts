@@ -1,0 +1,418 @@
+// Latency benchmark of the caller front doors (issue 5): real nginx with auth_request → Tether → a node:http
+// upstream, Tether's /v1/authz/nginx called directly, and the Okta token inline hook, each at a fixed,
+// evenly paced 1,000 req/s, with nginx-without-auth and a raw node:http server measured as baselines in
+// the same run. Prints a Markdown table.
+// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000] [--warmup 3] [--profile DIR]
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort, startChild, stopChild } from './lib/child-server';
+import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from '../test/callers/helpers/nginx';
+import { oktaBodyFor } from '../test/callers/helpers/idp-payloads';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const IDENTITIES = arg('identities', 10_000);
+const DURATION = arg('duration', 10);
+const RATE = arg('rate', 1000);
+const WARMUP = arg('warmup', 3);
+// --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
+const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+const TOKEN = 'bench-token-0123456789abcdef';
+const OKTA_SECRET = 'bench-okta-hook-secret-5c2e81f0';
+const APP = 'payroll'; // the shipped catalog's high-sensitivity app: the strictest gate
+const OKTA_CLIENT = 'customClientIdNative'; // client_id in protocols.md §5.3's body
+// Run TypeScript in the server process itself (the tsx CLI would fork a child that outlives SIGTERM/SIGKILL).
+const tsNode = [process.execPath, '--require', 'tsx/cjs'];
+
+const login = (i: number) => `user-${i}@example.com`;
+const oktaId = (i: number) => `00u${String(i).padStart(17, '0')}`;
+
+/** NDJSON lines for n identities (Okta id + email aliases), each with a compliant and a second device. */
+function* fixture(n: number): Generator<string> {
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const id = `user-${i}`;
+    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: [login(i), oktaId(i)], activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
+    for (const [suffix, compliant] of [['a', true], ['b', i % 10 !== 0]] as const) {
+      yield JSON.stringify({ kind: 'device', record: { id: `dev-${i}-${suffix}`, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
+    }
+  }
+}
+
+async function importFixture(base: string, n: number): Promise<{ records: number; seconds: number }> {
+  const started = performance.now();
+  let batch: string[] = [];
+  let total = 0;
+  const send = async () => {
+    const res = await fetch(`${base}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' }, body: batch.join('\n') + '\n' });
+    const out = (await res.json()) as { imported: number; rejected: number };
+    if (!res.ok || out.rejected) throw new Error(`import failed: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
+    total += out.imported;
+    batch = [];
+  };
+  for (const line of fixture(n)) {
+    batch.push(line);
+    if (batch.length >= 30_000) await send();
+  }
+  if (batch.length) await send();
+  return { records: total, seconds: (performance.now() - started) / 1000 };
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; NaN when gone. */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // utime, stime (fields 14, 15)
+  } catch {
+    return NaN;
+  }
+}
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Waits until `pid` uses under 5% of a core over 1 s (background work after the import), at most maxMs. */
+async function waitIdle(pid: number | undefined, maxMs = 60_000): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < maxMs) {
+    const before = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    if (cpuMs(pid) - before < 50) break;
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Waits until Tether has derived the lifecycle state of all `n` imported identities: a bulk import queues
+ * one recheck per identity, drained in the background (paced, each a SQLite write transaction), and
+ * measuring during that drain would measure the drain. Progress is Tether's own gauge
+ * tether_identities_by_lifecycle_state (the store is EXCLUSIVE-locked, so no direct read).
+ */
+async function waitLifecycleSettled(base: string, n: number, maxMs = 900_000): Promise<{ seconds: number; derived: number }> {
+  const started = performance.now();
+  let derived = 0;
+  while (performance.now() - started < maxMs) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    derived = text.split('\n')
+      .filter((l) => l.startsWith('tether_identities_by_lifecycle_state{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    if (derived >= n) break;
+    process.stderr.write(`\rlifecycle states derived: ${derived}/${n}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  process.stderr.write('\n');
+  return { seconds: (performance.now() - started) / 1000, derived };
+}
+
+/** One request shape; variants are sent round-robin so subjects and devices vary. */
+interface Variant { path: string; headers: Record<string, string>; body?: Buffer }
+
+/** The figures of one paced run (latencies in ms). */
+interface PacedResult {
+  label: string;
+  baseline?: string;
+  sent: number;
+  ok: number;
+  bad: number; // wrong status or body
+  errors: number; // socket errors and timeouts
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** p99 measured from each request's scheduled send time (includes load-generator lag). */
+  p99Sched: number;
+  load1: number;
+  /** CPU ms per answered request used by Tether, and by all servers (Tether, nginx, upstream) together. */
+  tetherCpu: number;
+  serversCpu: number;
+  /** CPU ms per request used by this load generator. */
+  genCpu: number;
+  statuses: Record<string, number>;
+}
+
+function pct(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * Open-loop load at an even `rate`: request k is due at t0 + k/rate and sent on the first 1 ms tick at or
+ * after that, whether or not earlier ones answered (autocannon's overallRate instead lets each connection
+ * send its per-second quota back to back and then idle, which measures bursts, not a steady rate).
+ * Latency is timed per request from http.request() to the end of the response body.
+ */
+async function paced(opts: {
+  label: string; port: number; method: 'GET' | 'POST'; variants: Variant[]; rate: number; durationSec: number;
+  expect: (status: number, body: string) => boolean; baseline?: string; pids: { tether?: number; others: Array<number | undefined> };
+}): Promise<PacedResult> {
+  const sumCpu = () => [opts.pids.tether, ...opts.pids.others].reduce<number>((a, p) => a + (cpuMs(p) || 0), 0);
+  const tetherBefore = cpuMs(opts.pids.tether);
+  const serversBefore = sumCpu();
+  const genBefore = process.cpuUsage();
+  const total = Math.round(opts.rate * opts.durationSec);
+  const lat = new Float64Array(total);
+  const latSched = new Float64Array(total);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const statuses: Record<string, number> = {};
+  let ok = 0, bad = 0, errors = 0, done = 0, sent = 0, lastEnd = 0;
+  const load1 = loadavg()[0];
+  const interval = 1000 / opts.rate;
+  const t0 = performance.now();
+
+  await new Promise<void>((resolve) => {
+    const finish = () => { if (++done === total) resolve(); };
+    const fire = (k: number) => {
+      const v = opts.variants[k % opts.variants.length];
+      const scheduled = t0 + k * interval;
+      const start = performance.now();
+      const headers = v.body ? { ...v.headers, 'content-length': String(v.body.length) } : v.headers;
+      const req = http.request({ host: '127.0.0.1', port: opts.port, method: opts.method, path: v.path, headers, agent, timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => {
+          const end = performance.now();
+          lastEnd = end;
+          const s = String(res.statusCode);
+          statuses[s] = (statuses[s] ?? 0) + 1;
+          if (opts.expect(res.statusCode ?? 0, body)) {
+            lat[ok] = end - start;
+            latSched[ok] = end - scheduled;
+            ok++;
+          } else bad++;
+          finish();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => { errors++; finish(); });
+      req.end(v.body);
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - t0) / interval) + 1);
+      while (sent < due) fire(sent++);
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  agent.destroy();
+  const gen = process.cpuUsage(genBefore);
+  const okLat = lat.subarray(0, ok).sort();
+  const okSched = latSched.subarray(0, ok).sort();
+  return {
+    label: opts.label, baseline: opts.baseline, sent, ok, bad, errors,
+    reqPerSec: ok / ((lastEnd - t0) / 1000),
+    p50: pct(okLat, 50), p99: pct(okLat, 99), p999: pct(okLat, 99.9), max: okLat[ok - 1] ?? NaN,
+    p99Sched: pct(okSched, 99), load1, statuses,
+    tetherCpu: (cpuMs(opts.pids.tether) - tetherBefore) / sent,
+    serversCpu: (sumCpu() - serversBefore) / sent,
+    genCpu: (gen.user + gen.system) / 1000 / sent,
+  };
+}
+
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+
+/** Markdown table; ratios are latency ratios against the named baseline row. */
+function report(results: PacedResult[]): string {
+  const byLabel = new Map(results.map((r) => [r.label, r]));
+  const rows = results.map((r) => {
+    const b = r.baseline ? byLabel.get(r.baseline) : undefined;
+    const ratio = (x: number, y: number | undefined) => (b && y ? `${(x / y).toFixed(1)}×` : '–');
+    const st = Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(' ');
+    return `| ${r.label} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${ratio(r.p50, b?.p50)} | ${ratio(r.p99, b?.p99)} | ${r.p99 <= 5 ? 'yes' : '**no**'} | ${st}${r.bad ? ` (bad ${r.bad})` : ''}${r.errors ? ` errors:${r.errors}` : ''} | ${r.load1.toFixed(1)} | ${r.tetherCpu.toFixed(3)} | ${r.serversCpu.toFixed(3)} | ${r.genCpu.toFixed(3)} |`;
+  });
+  return [
+    '| run | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p50 ratio | p99 ratio | p99 ≤ 5 ms | statuses | load (1 min) | Tether CPU ms/req | servers CPU ms/req | load-gen CPU ms/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+/** Sample of users spread over the whole fixture (stride coprime with typical sizes). */
+function sampleUsers(n: number, count = 5000): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < count; k++) out.push((k * 7919) % n);
+  return out;
+}
+
+function nginxServerBlock(tetherPort: number, upstreamPort: number) {
+  // protocols.md §3.3's configuration; keepalive pools on both upstreams so 1,000 req/s never churns
+  // loopback ports. /direct/ is the same proxy without auth_request: the nginx baseline.
+  return (port: number) => `
+  upstream tether { server 127.0.0.1:${tetherPort}; keepalive 32; }
+  upstream app    { server 127.0.0.1:${upstreamPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port};
+    location /direct/ {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    location /${APP}/ {
+      auth_request     /_tether;
+      auth_request_set $tether_decision $upstream_http_x_tether_decision_id;
+      auth_request_set $tether_subject  $upstream_http_x_tether_subject;
+      auth_request_set $tether_reasons  $upstream_http_x_tether_reasons;
+      proxy_set_header X-Tether-Decision-Id $tether_decision;
+      proxy_set_header X-Tether-Subject     $tether_subject;
+      add_header       X-Tether-Reasons     $tether_reasons always;
+      add_header       X-Tether-Decision-Id $tether_decision always;
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    location = /_tether {
+      internal;
+      proxy_pass              http://tether/v1/authz/nginx?app=${APP};
+      proxy_pass_request_body off;
+      proxy_set_header        Content-Length "";
+      proxy_set_header        X-Original-URI    $request_uri;
+      proxy_set_header        X-Original-Method $request_method;
+      proxy_set_header        X-Forwarded-For   $proxy_add_x_forwarded_for;
+      proxy_set_header        X-Forwarded-Proto $scheme;
+      proxy_set_header        X-Forwarded-Host  $host;
+      proxy_connect_timeout   1s;
+      proxy_read_timeout      1s;
+      proxy_http_version      1.1;
+      proxy_set_header        Connection "";
+    }
+  }`;
+}
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`pre-flight check failed: ${msg}`);
+}
+
+/**
+ * Processes we started that are still alive: the given pids, plus any child of this process (pgrep -P)
+ * other than tsx's own esbuild service, which belongs to this process and exits with it.
+ */
+function leftovers(pids: number[]): string[] {
+  const alive = pids.filter((p) => spawnSync('kill', ['-0', String(p)]).status === 0).map((p) => `${p} (still running)`);
+  const r = spawnSync('pgrep', ['-a', '-P', String(process.pid)], { encoding: 'utf8' });
+  const kids = r.stdout.split('\n').filter((l) => l.trim() && !/\bpgrep\b|esbuild --service/.test(l));
+  return [...alive, ...kids];
+}
+
+async function main() {
+  const bin = findNginx();
+  if (!bin || !hasAuthRequest(bin)) throw new Error('nginx with auth_request is required: run `bash scripts/nginx-test-setup.sh` as root');
+  const dir = mkdtempSync(join(tmpdir(), 'tether-bench-callers-'));
+  const children: ChildProcess[] = [];
+  let nginx: NginxHandle | undefined;
+  let stopping: Promise<void> | undefined;
+  const cleanup = () => (stopping ??= (async () => {
+    await nginx?.stop();
+    await Promise.all(children.map((c) => stopChild(c)));
+    rmSync(dir, { recursive: true, force: true });
+  })());
+  const onSignal = () => { void cleanup().then(() => process.exit(130)); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const results: PacedResult[] = [];
+  const started: number[] = [];
+  const notes: string[] = [];
+  const uptimeAt = (when: string) => notes.push(`uptime ${when}: ${spawnSync('uptime', { encoding: 'utf8' }).stdout.trim()}`);
+  uptimeAt('at start');
+  try {
+    // Tether in its own process, callers configured: trusted subject header for nginx, Okta hook with a shared secret.
+    const callersFile = join(dir, 'callers.json');
+    writeFileSync(callersFile, JSON.stringify({
+      proxy: { subject_header: 'X-Auth-Request-Email', upstream_headers: { 'X-Tether-Subject': 'subject', 'X-Tether-Lifecycle': 'lifecycle' } },
+      okta: { auth: { type: 'header', header: 'Authorization', secret: OKTA_SECRET }, client_apps: { [OKTA_CLIENT]: APP } },
+    }));
+    const tetherPort = await freePort();
+    const base = `http://127.0.0.1:${tetherPort}`;
+    const t0 = performance.now();
+    const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+    children.push(await startChild([process.execPath, ...prof, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], {
+      PORT: String(tetherPort), HOST: '127.0.0.1', TETHER_DATA_DIR: join(dir, 'data'), TETHER_API_TOKEN: TOKEN,
+      TETHER_CALLERS_CONFIG: callersFile, TETHER_POLICY_WATCH: 'false', TETHER_LOG_LEVEL: 'warn',
+    }, `${base}/health/ready`));
+    notes.push(`Tether ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (compiles the shipped policies).`);
+    const imp = await importFixture(base, IDENTITIES);
+    notes.push(`Fixture: ${IDENTITIES} identities (email + Okta id aliases) and ${2 * IDENTITIES} devices via POST /v1/state/import: ${imp.records} records in ${imp.seconds.toFixed(1)} s.`);
+
+    // The upstream (and baseline (e)): the raw node:http hello server, in its own process.
+    const upPort = await freePort();
+    children.push(await startChild([...tsNode, join(__dirname, 'baseline-servers.ts'), 'raw', String(upPort)], {}, `http://127.0.0.1:${upPort}/`));
+    nginx = await startNginx(bin, nginxServerBlock(tetherPort, upPort));
+    const nginxPid = Number(readFileSync(join(nginx.dir, 'nginx.pid'), 'utf8').trim());
+    started.push(...children.map((c) => c.pid!), nginxPid);
+    const pids = { tether: children[0].pid, others: [children[1].pid, nginxPid] };
+    const settled = await waitLifecycleSettled(base, IDENTITIES);
+    const idle = await waitIdle(pids.tether);
+    notes.push(`Before measuring, waited ${settled.seconds.toFixed(0)} s for Tether's background lifecycle rechecks of the import (${settled.derived}/${IDENTITIES} identities derived), then ${idle.toFixed(0)} s for its CPU to go idle.`);
+
+    const users = sampleUsers(IDENTITIES);
+    const proxyHeaders = (i: number) => ({ host: 'payroll.example.com', 'x-auth-request-email': login(i), 'x-device-id': `dev-${i}-a` });
+    const viaNginx = (prefix: string): Variant[] => users.map((i) => ({ path: `${prefix}/reports?q=${i}`, headers: proxyHeaders(i) }));
+    const direct: Variant[] = users.map((i) => ({
+      path: `/v1/authz/nginx?app=${APP}`,
+      headers: { ...proxyHeaders(i), 'x-original-uri': `/${APP}/reports?q=${i}`, 'x-original-method': 'GET', 'x-forwarded-host': 'payroll.example.com', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' },
+    }));
+    const okta: Variant[] = users.slice(0, 2000).map((i) => ({
+      path: '/v1/hooks/okta/token',
+      headers: { authorization: OKTA_SECRET, 'content-type': 'application/json', accept: 'application/json' },
+      body: Buffer.from(JSON.stringify(oktaBodyFor(oktaId(i), login(i)))),
+    }));
+
+    // Pre-flight: the paths really do what we think (auth_request in the path, allow and deny, hook allow).
+    const get = (port: number, v: Variant) => fetch(`http://127.0.0.1:${port}${v.path}`, { headers: v.headers });
+    const allowed = await get(nginx.port, viaNginx(`/${APP}`)[1]);
+    assert(allowed.status === 200 && /^[0-9a-f-]{36}$/.test(allowed.headers.get('x-tether-decision-id') ?? ''), `nginx allow → ${allowed.status}`);
+    const denied = await get(nginx.port, { path: `/${APP}/x`, headers: { ...proxyHeaders(0), 'x-device-id': 'dev-0-b' } });
+    assert(denied.status === 403 && denied.headers.get('x-tether-reasons') === 'device_not_compliant', `nginx deny → ${denied.status} ${denied.headers.get('x-tether-reasons')}`);
+    const noSubject = await get(nginx.port, { path: `/${APP}/x`, headers: { host: 'payroll.example.com' } });
+    assert(noSubject.status === 401, `nginx no subject → ${noSubject.status}`);
+    const hook = await fetch(`${base}${okta[1].path}`, { method: 'POST', headers: okta[1].headers, body: okta[1].body });
+    const hookBody = await hook.text();
+    assert(hook.status === 200 && hookBody.includes('"com.okta.identity.patch"') && hookBody.includes('"trusted"'), `okta hook → ${hook.status} ${hookBody.slice(0, 200)}`);
+    notes.push('Pre-flight: nginx allow 200 with X-Tether-Decision-Id, non-compliant device 403 device_not_compliant, no subject 401; Okta hook allow adds the claims.');
+
+    const is200 = (s: number) => s === 200;
+    const oktaAllow = (s: number, b: string) => s === 200 && b.includes('"commands"');
+    const runs: Array<Omit<Parameters<typeof paced>[0], 'pids'>> = [
+      { label: '(a) nginx → upstream (no auth)', port: nginx.port, method: 'GET', variants: viaNginx('/direct'), rate: RATE, durationSec: DURATION, expect: is200 },
+      { label: '(b) nginx auth_request → Tether → upstream', port: nginx.port, method: 'GET', variants: viaNginx(`/${APP}`), rate: RATE, durationSec: DURATION, expect: is200, baseline: '(a) nginx → upstream (no auth)' },
+      { label: '(c) Tether /v1/authz/nginx direct', port: tetherPort, method: 'GET', variants: direct, rate: RATE, durationSec: DURATION, expect: is200, baseline: '(a) nginx → upstream (no auth)' },
+      { label: '(e) node:http hello (POST Okta body)', port: upPort, method: 'POST', variants: okta.map((v) => ({ ...v, path: '/' })), rate: RATE, durationSec: DURATION, expect: is200 },
+      { label: '(d) Okta token hook POST /v1/hooks/okta/token', port: tetherPort, method: 'POST', variants: okta, rate: RATE, durationSec: DURATION, expect: oktaAllow, baseline: '(e) node:http hello (POST Okta body)' },
+    ];
+    for (const spec of runs) {
+      const run = { ...spec, pids };
+      await paced({ ...run, label: 'warmup', durationSec: WARMUP });
+      const r = await paced(run);
+      results.push(r);
+      process.stderr.write(`${r.label}: ${r.reqPerSec.toFixed(0)} req/s p50 ${f2(r.p50)} p99 ${f2(r.p99)} p99.9 ${f2(r.p999)} ms (load ${r.load1.toFixed(1)})\n`);
+    }
+    const errLog = nginx.errorLog().split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l));
+    notes.push(`nginx error log: ${errLog.length ? `${errLog.length} error lines, first: ${errLog[0]}` : 'no errors'}.`);
+    uptimeAt('at end');
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const left = leftovers(started);
+  notes.push(`Processes left after stop (pids ${started.join(', ')}, and pgrep -P ${process.pid}): ${left.length ? left.join('; ') : 'none'}.`);
+
+  console.log(`## Callers at ${RATE} req/s (${DURATION} s per run after ${WARMUP} s warmup; ${IDENTITIES} identities, ${2 * IDENTITIES} devices)\n`);
+  console.log(report(results));
+  console.log('\n' + notes.map((n) => `- ${n}`).join('\n'));
+  if (left.length) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,135 @@
+// Deadline-driven lifecycle rechecks: for each identity, the next instant at which its lifecycle
+// state could change by time alone (computed from the same input the Rego evaluated and the
+// thresholds in data.config), kept in SQLite (lifecycle_rechecks, indexed on due_ms) so a timer
+// re-derives only identities whose deadline passed, instead of sweeping everyone.
+import type Database from 'better-sqlite3';
+import type { PolicyInput } from '../engine/decision-input';
+
+/** The time thresholds of data.config the lifecycle policies compare against (ns). */
+export interface LifecycleThresholds {
+  enrollmentGraceNs: number;
+  provisionedToleranceNs: number;
+  /** Every value of data.config.max_age_ns (all sensitivity levels: a superset is always safe). */
+  maxAgesNs: number[];
+}
+
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * The thresholds from a policy data document (data.json: `{config: {...}}`), or undefined when
+ * data.config lacks one of them (then no deadline can be computed; only the safety sweep helps).
+ */
+export function thresholdsFrom(data: unknown): LifecycleThresholds | undefined {
+  const config = (data as { config?: Record<string, unknown> } | undefined)?.config;
+  if (!config || typeof config !== 'object') return undefined;
+  const grace = config.enrollment_grace_ns;
+  const tolerance = config.provisioned_tolerance_ns;
+  const ages = config.max_age_ns;
+  if (!num(grace) || !num(tolerance) || !ages || typeof ages !== 'object') return undefined;
+  const maxAgesNs = Object.values(ages as Record<string, unknown>).filter(num);
+  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b) };
+}
+
+// The first whole ms at which `now_ns - base_ns > threshold_ns` holds. The policies compare
+// `<=`/`>` on float nanoseconds; one extra ms keeps us strictly past the boundary despite rounding
+// (a recheck that came too early would see the old state and never be rescheduled for it).
+const crossingMs = (baseNs: number, thresholdNs: number): number => Math.ceil(baseNs / 1e6 + thresholdNs / 1e6) + 1;
+
+/**
+ * The earliest instant (ms) after `nowMs` at which a time comparison of data.tether.lifecycle could
+ * flip for this input, or null when none can: enrollment grace end (activated_at + grace),
+ * provisioned tolerance end (status_since + tolerance), and each owned device's observed_at + every
+ * max age. Exception and break-glass expiries do not enter the lifecycle input (their revocations are
+ * the expiry deadlines of triggers.ts).
+ */
+export function nextChangeMs(input: PolicyInput, th: LifecycleThresholds, nowMs: number): number | null {
+  let next = Infinity;
+  const consider = (baseNs: number | null | undefined, thresholdNs: number) => {
+    if (!num(baseNs)) return;
+    const at = crossingMs(baseNs, thresholdNs);
+    if (at > nowMs && at < next) next = at;
+  };
+  const s = input.subject;
+  if (s) {
+    consider(s.activated_at_ns, th.enrollmentGraceNs);
+    consider(s.status_since_ns, th.provisionedToleranceNs);
+  }
+  for (const d of input.owned_devices) for (const age of th.maxAgesNs) consider(d.observed_at_ns, age);
+  return next === Infinity ? null : next;
+}
+
+/** Creates the recheck and meta tables (idempotent). */
+export function applyRecheckSchema(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS lifecycle_rechecks (
+      identity TEXT PRIMARY KEY,
+      due_ms INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS lifecycle_rechecks_due ON lifecycle_rechecks (due_ms);
+    CREATE TABLE IF NOT EXISTS lifecycle_meta (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+  `);
+}
+
+/** The durable queue of identity rechecks (writes belong inside the caller's transaction). */
+export class Rechecks {
+  private readonly st: Record<'set' | 'mark' | 'remove' | 'get' | 'due' | 'count' | 'getMeta' | 'setMeta', Database.Statement>;
+
+  constructor(db: Database.Database) {
+    applyRecheckSchema(db);
+    this.st = {
+      set: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = excluded.due_ms'),
+      // A write asks for a recheck now; an earlier pending deadline is kept.
+      mark: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = min(due_ms, excluded.due_ms)'),
+      remove: db.prepare('DELETE FROM lifecycle_rechecks WHERE identity = ?'),
+      get: db.prepare('SELECT due_ms FROM lifecycle_rechecks WHERE identity = ?').pluck(),
+      due: db.prepare('SELECT identity FROM lifecycle_rechecks WHERE due_ms <= ? ORDER BY due_ms LIMIT ?').pluck(),
+      count: db.prepare('SELECT count(*) FROM lifecycle_rechecks WHERE due_ms <= ?').pluck(),
+      getMeta: db.prepare('SELECT value FROM lifecycle_meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO lifecycle_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  /** Sets (or, with null, clears) the identity's next deadline. */
+  set(identity: string, dueMs: number | null): void {
+    if (dueMs === null) this.st.remove.run(identity);
+    else this.st.set.run(identity, dueMs);
+  }
+
+  /** Asks for a recheck of the identity at `dueMs` or earlier (a write touched it). */
+  mark(identity: string, dueMs: number): void {
+    this.st.mark.run(identity, dueMs);
+  }
+
+  /** Forgets the identity (deleted). */
+  remove(identity: string): void {
+    this.st.remove.run(identity);
+  }
+
+  /** The identity's pending deadline (ms), if any. */
+  get(identity: string): number | undefined {
+    return this.st.get.get(identity) as number | undefined;
+  }
+
+  /** Up to `limit` identities due at `nowMs`, earliest first. */
+  due(nowMs: number, limit: number): string[] {
+    return this.st.due.all(nowMs, limit) as string[];
+  }
+
+  /** How many identities are due at `nowMs` (O(due) through the index). */
+  dueCount(nowMs: number): number {
+    return this.st.count.get(nowMs) as number;
+  }
+
+  /** A value of lifecycle_meta. */
+  meta(key: string): string | undefined {
+    return this.st.getMeta.get(key) as string | undefined;
+  }
+
+  /** Sets a value of lifecycle_meta. */
+  setMeta(key: string, value: string): void {
+    this.st.setMeta.run(key, value);
+  }
+}
