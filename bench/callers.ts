@@ -2,7 +2,7 @@
 // upstream, Tether's /v1/authz/nginx called directly, and the Okta token inline hook, each at a fixed,
 // evenly paced 1,000 req/s, with nginx-without-auth and a raw node:http server measured as baselines in
 // the same run. Prints a Markdown table.
-// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000] [--warmup 3] [--profile DIR]
+// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000 | --rates 1000,500] [--warmup 3] [--profile DIR]
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,6 +20,8 @@ const arg = (name: string, dflt: number) => {
 const IDENTITIES = arg('identities', 10_000);
 const DURATION = arg('duration', 10);
 const RATE = arg('rate', 1000);
+// --rates 1000,500: run the whole set once per rate (default: just --rate).
+const RATES = process.argv.includes('--rates') ? process.argv[process.argv.indexOf('--rates') + 1].split(',').map(Number) : [RATE];
 const WARMUP = arg('warmup', 3);
 // --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
@@ -116,6 +118,7 @@ interface Variant { path: string; headers: Record<string, string>; body?: Buffer
 /** The figures of one paced run (latencies in ms). */
 interface PacedResult {
   label: string;
+  rate: number;
   baseline?: string;
   sent: number;
   ok: number;
@@ -206,7 +209,7 @@ async function paced(opts: {
   const okLat = lat.subarray(0, ok).sort();
   const okSched = latSched.subarray(0, ok).sort();
   return {
-    label: opts.label, baseline: opts.baseline, sent, ok, bad, errors,
+    label: opts.label, rate: opts.rate, baseline: opts.baseline, sent, ok, bad, errors,
     reqPerSec: ok / ((lastEnd - t0) / 1000),
     p50: pct(okLat, 50), p99: pct(okLat, 99), p999: pct(okLat, 99.9), max: okLat[ok - 1] ?? NaN,
     p99Sched: pct(okSched, 99), load1, statuses,
@@ -220,16 +223,16 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 
 /** Markdown table; ratios are latency ratios against the named baseline row. */
 function report(results: PacedResult[]): string {
-  const byLabel = new Map(results.map((r) => [r.label, r]));
+  const byLabel = new Map(results.map((r) => [`${r.label}@${r.rate}`, r]));
   const rows = results.map((r) => {
-    const b = r.baseline ? byLabel.get(r.baseline) : undefined;
+    const b = r.baseline ? byLabel.get(`${r.baseline}@${r.rate}`) : undefined;
     const ratio = (x: number, y: number | undefined) => (b && y ? `${(x / y).toFixed(1)}×` : '–');
     const st = Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(' ');
-    return `| ${r.label} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${ratio(r.p50, b?.p50)} | ${ratio(r.p99, b?.p99)} | ${r.p99 <= 5 ? 'yes' : '**no**'} | ${st}${r.bad ? ` (bad ${r.bad})` : ''}${r.errors ? ` errors:${r.errors}` : ''} | ${r.load1.toFixed(1)} | ${r.tetherCpu.toFixed(3)} | ${r.serversCpu.toFixed(3)} | ${r.genCpu.toFixed(3)} |`;
+    return `| ${r.label} | ${r.rate} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${ratio(r.p50, b?.p50)} | ${ratio(r.p99, b?.p99)} | ${r.p99 <= 5 ? 'yes' : '**no**'} | ${st}${r.bad ? ` (bad ${r.bad})` : ''}${r.errors ? ` errors:${r.errors}` : ''} | ${r.load1.toFixed(1)} | ${r.tetherCpu.toFixed(3)} | ${r.serversCpu.toFixed(3)} | ${r.genCpu.toFixed(3)} |`;
   });
   return [
-    '| run | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p50 ratio | p99 ratio | p99 ≤ 5 ms | statuses | load (1 min) | Tether CPU ms/req | servers CPU ms/req | load-gen CPU ms/req |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---|---:|---:|---:|---:|',
+    '| run | target req/s | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p50 ratio | p99 ratio | p99 ≤ 5 ms | statuses | load (1 min) | Tether CPU ms/req | servers CPU ms/req | load-gen CPU ms/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -242,11 +245,12 @@ function sampleUsers(n: number, count = 5000): number[] {
 }
 
 function nginxServerBlock(tetherPort: number, upstreamPort: number) {
-  // protocols.md §3.3's configuration; keepalive pools on both upstreams so 1,000 req/s never churns
-  // loopback ports. /direct/ is the same proxy without auth_request: the nginx baseline.
+  // protocols.md §3.3's configuration, with keepalive pools as large as the load generator's 64 sockets
+  // so that even a backlog never opens fresh connections (worker_connections 256 ≥ 3 × 64).
+  // /direct/ is the same proxy without auth_request: the nginx baseline.
   return (port: number) => `
-  upstream tether { server 127.0.0.1:${tetherPort}; keepalive 32; }
-  upstream app    { server 127.0.0.1:${upstreamPort}; keepalive 32; }
+  upstream tether { server 127.0.0.1:${tetherPort}; keepalive 64; }
+  upstream app    { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location /direct/ {
@@ -386,7 +390,7 @@ async function main() {
       { label: '(e) node:http hello (POST Okta body)', port: upPort, method: 'POST', variants: okta.map((v) => ({ ...v, path: '/' })), rate: RATE, durationSec: DURATION, expect: is200 },
       { label: '(d) Okta token hook POST /v1/hooks/okta/token', port: tetherPort, method: 'POST', variants: okta, rate: RATE, durationSec: DURATION, expect: oktaAllow, baseline: '(e) node:http hello (POST Okta body)' },
     ];
-    for (const spec of runs) {
+    for (const spec of RATES.flatMap((rate) => runs.map((r) => ({ ...r, rate })))) {
       const run = { ...spec, pids };
       await paced({ ...run, label: 'warmup', durationSec: WARMUP });
       const r = await paced(run);
@@ -404,7 +408,7 @@ async function main() {
   const left = leftovers(started);
   notes.push(`Processes left after stop (pids ${started.join(', ')}, and pgrep -P ${process.pid}): ${left.length ? left.join('; ') : 'none'}.`);
 
-  console.log(`## Callers at ${RATE} req/s (${DURATION} s per run after ${WARMUP} s warmup; ${IDENTITIES} identities, ${2 * IDENTITIES} devices)\n`);
+  console.log(`## Callers at ${RATES.join(', ')} req/s (${DURATION} s per run after ${WARMUP} s warmup; ${IDENTITIES} identities, ${2 * IDENTITIES} devices)\n`);
   console.log(report(results));
   console.log('\n' + notes.map((n) => `- ${n}`).join('\n'));
   if (left.length) process.exitCode = 1;

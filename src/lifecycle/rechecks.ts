@@ -37,10 +37,13 @@ const crossingMs = (baseNs: number, thresholdNs: number): number => Math.ceil(ba
 
 /**
  * The earliest instant (ms) after `nowMs` at which a time comparison of data.tether.lifecycle could
- * flip for this input, or null when none can: enrollment grace end (activated_at + grace),
- * provisioned tolerance end (status_since + tolerance), and each owned device's observed_at + every
- * max age. Exception and break-glass expiries do not enter the lifecycle input (their revocations are
- * the expiry deadlines of triggers.ts).
+ * flip for this input, or null when none can: enrollment grace end (activated_at + grace, while
+ * active: lifecycle.rego reads in_grace only for active identities), provisioned tolerance end
+ * (status_since + tolerance, while provisioned: past_tolerance is only read then; this keeps a bulk
+ * import of active identities from all coming due together 3 days later), and each owned device's
+ * observed_at + every max age (all levels: a superset is always safe). A status change is a write,
+ * which rechecks at once. Exception and break-glass expiries do not enter the lifecycle input
+ * (their revocations are the expiry deadlines of triggers.ts).
  */
 export function nextChangeMs(input: PolicyInput, th: LifecycleThresholds, nowMs: number): number | null {
   let next = Infinity;
@@ -50,10 +53,8 @@ export function nextChangeMs(input: PolicyInput, th: LifecycleThresholds, nowMs:
     if (at > nowMs && at < next) next = at;
   };
   const s = input.subject;
-  if (s) {
-    consider(s.activated_at_ns, th.enrollmentGraceNs);
-    consider(s.status_since_ns, th.provisionedToleranceNs);
-  }
+  if (s?.status === 'active') consider(s.activated_at_ns, th.enrollmentGraceNs);
+  if (s?.status === 'provisioned') consider(s.status_since_ns, th.provisionedToleranceNs);
   for (const d of input.owned_devices) for (const age of th.maxAgesNs) consider(d.observed_at_ns, age);
   return next === Infinity ? null : next;
 }
@@ -64,7 +65,7 @@ export function applyRecheckSchema(db: Database.Database): void {
     CREATE TABLE IF NOT EXISTS lifecycle_rechecks (
       identity TEXT PRIMARY KEY,
       due_ms INTEGER NOT NULL
-    );
+    ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS lifecycle_rechecks_due ON lifecycle_rechecks (due_ms);
     CREATE TABLE IF NOT EXISTS lifecycle_meta (
       key TEXT PRIMARY KEY,
@@ -81,8 +82,9 @@ export class Rechecks {
     applyRecheckSchema(db);
     this.st = {
       set: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = excluded.due_ms'),
-      // A write asks for a recheck now; an earlier pending deadline is kept.
-      mark: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = min(due_ms, excluded.due_ms)'),
+      // A write asks for a recheck now; an earlier pending deadline is kept (and then nothing is
+      // written: bulk imports mark the same owner once per device).
+      mark: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = excluded.due_ms WHERE excluded.due_ms < lifecycle_rechecks.due_ms'),
       remove: db.prepare('DELETE FROM lifecycle_rechecks WHERE identity = ?'),
       get: db.prepare('SELECT due_ms FROM lifecycle_rechecks WHERE identity = ?').pluck(),
       due: db.prepare('SELECT identity FROM lifecycle_rechecks WHERE due_ms <= ? ORDER BY due_ms LIMIT ?').pluck(),

@@ -162,18 +162,21 @@ export class LifecycleService {
    * went through everyone, the deadlines are recorded as computed under the policies of its start.
    */
   sweep(): Promise<void> {
-    this.sweeping ??= (async () => {
+    if (this.sweeping) return this.sweeping;
+    const run = async () => {
       try {
         const fp = this.fingerprint();
         const complete = await this.tracker.sweep();
         if (complete && fp !== undefined && this.store.isOpen) this.tracker.rechecks.setMeta(FINGERPRINT, fp);
       } catch (err) {
         this.onError('lifecycle sweep failed', { error: String(err) });
-      } finally {
-        this.sweeping = undefined;
       }
-    })();
-    return this.sweeping;
+    };
+    const p = run().finally(() => {
+      if (this.sweeping === p) this.sweeping = undefined;
+    });
+    this.sweeping = p;
+    return p;
   }
 
   /** Queues revocations for exceptions and break-glass windows that expired (never throws). */

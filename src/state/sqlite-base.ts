@@ -189,13 +189,11 @@ export abstract class SqliteBase {
     }
   }
 
-  // Cache keys touched during a transaction are dropped again at its end, so a read made inside the
-  // transaction (e.g. by a listener) cannot leave uncommitted or rolled-back data in the cache.
+  // A write drops the keys it changes from the cache. Keys cached by a read made inside a transaction
+  // (e.g. by a listener) are remembered in `touched` and dropped again at its end, so uncommitted or
+  // rolled-back data never stays in the cache; writes themselves need no bookkeeping per key.
   protected invalidate(...keys: string[]): void {
-    for (const k of keys) {
-      this.cache.delete(k);
-      this.touched.add(k);
-    }
+    for (const k of keys) this.cache.delete(k);
     this.countsCache = undefined;
   }
 
@@ -224,6 +222,7 @@ export abstract class SqliteBase {
     if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
     const v = this.read(load);
     this.cache.set(key, v === undefined ? NONE : v);
+    if (this.db.inTransaction) this.touched.add(key);
     return v;
   }
 

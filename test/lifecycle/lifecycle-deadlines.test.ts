@@ -73,7 +73,7 @@ test('a device going stale moves its owner to active_noncompliant (drift event) 
   const observed = T0 - HOUR;
   store.putDevice('mac-1', device('alice', observed));
   // Bystanders whose earliest deadline (their provisioned tolerance) lies after alice's staleness.
-  for (let i = 0; i < 50; i++) store.putIdentity(`gone-${i}`, { status: 'deprovisioned' });
+  for (let i = 0; i < 50; i++) store.putIdentity(`new-${i}`, { status: 'provisioned' });
   lifecycle.flushRefresh();
   expect(lifecycle.tracker.refresh('alice')?.state).toBe('healthy');
   // Earliest instant any max age could flip for her device: observed_at + the smallest max age.
@@ -101,7 +101,37 @@ test('a device going stale moves its owner to active_noncompliant (drift event) 
   expect(lifecycle.tracker.drift()).toEqual([{ identity: 'alice', state: 'active_noncompliant', kind: 'risk', since: new Date(staleAt).toISOString(), reasons: ['no_compliant_device'] }]);
   // The bystanders were never looked at again, and no sweep ran.
   expect(lifecycle.tracker.stats.sweeps).toBe(0);
-  expect(lifecycle.tracker.rechecks.get('gone-0')).toBeGreaterThan(now);
+  expect(lifecycle.tracker.rechecks.get('new-0')).toBeGreaterThan(now);
+});
+
+test('a provisioned identity with an enrolled device becomes onboarding drift when its tolerance ends', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('frank', { status: 'provisioned', proofed: false });
+  store.putDevice('mac-9', device('frank', T0));
+  lifecycle.flushRefresh();
+  expect(lifecycle.tracker.refresh('frank')?.state).toBe('pending');
+  const tolerance = (shippedData().config as { provisioned_tolerance_ns: number }).provisioned_tolerance_ns / 1e6;
+  // Deadlines on the way (the device's max ages) recheck without a change.
+  now = T0 + tolerance;
+  lifecycle.flushRefresh();
+  expect(driftEvents(store, 'frank')).toEqual([]);
+  now = T0 + tolerance + 1;
+  lifecycle.flushRefresh();
+  expect(driftEvents(store, 'frank')).toEqual([expect.objectContaining({ state: 'enrolled_not_active', previous_state: 'pending', reasons: ['onboarding_incomplete'] })]);
+  expect(lifecycle.tracker.stats.sweeps).toBe(0);
+});
+
+test('states with no time-driven change keep no deadline', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('gone', { status: 'deprovisioned' });
+  store.putIdentity('old', { status: 'active', activated_at: new Date(T0 - 30 * DAY).toISOString() });
+  lifecycle.flushRefresh();
+  expect(lifecycle.tracker.refresh('gone')?.state).toBe('offboarded');
+  expect(lifecycle.tracker.refresh('old')?.state).toBe('active_unenrolled');
+  expect(lifecycle.tracker.rechecks.get('gone')).toBeUndefined();
+  expect(lifecycle.tracker.rechecks.get('old')).toBeUndefined();
 });
 
 test('the timer finds the grace end at its deadline: active_in_grace → active_unenrolled (drift event), no sweep', async () => {

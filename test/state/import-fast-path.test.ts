@@ -20,6 +20,7 @@ test('a line whose onChange listener throws a StateError is rejected alone, with
   const side = store.db.prepare('INSERT INTO side (id) VALUES (?)');
   store.onChange((e) => {
     side.run(e.id);
+    if (e.kind === 'identity') store.getIdentity(e.id); // a read inside the transaction caches the uncommitted write
     if (e.id === 'bad') throw new ValidationError([{ path: '/status', message: 'refused by a listener' }]);
   });
   const r = store.importBatch([

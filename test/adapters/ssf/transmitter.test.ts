@@ -59,10 +59,15 @@ afterEach(async () => {
   await new Promise((r) => receiver.close(r));
 });
 
-async function waitFor(n: number, ms = 1000): Promise<void> {
-  const until = Date.now() + ms;
-  while (received.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+async function waitFor(n: number, ms = 5000): Promise<void> {
+  await eventually(() => received.length >= n, ms);
   expect(received.length).toBeGreaterThanOrEqual(n);
+}
+
+/** Polls cond until it holds or ms pass (the machine may be busy: assert states, not timings). */
+async function eventually(cond: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
 async function verifyWithPublishedJwks(token: string) {
@@ -108,10 +113,12 @@ test('a failing receiver gets the SET again (durable queue with backoff); a 400 
   answer = 503;
   h.ctx.store.putIdentity('alice', { status: 'suspended', aliases: ['alice@example.com'] });
   await waitFor(1);
+  // The receiver has the request; the transmitter records the 503 once the answer arrives.
+  await eventually(() => h.adapters.ssfTransmitter.status().state === 'WARN');
   expect(h.adapters.ssfTransmitter.depth()).toBe(1);
   expect(h.adapters.ssfTransmitter.status().state).toBe('WARN');
   answer = 202;
-  await waitFor(2, 2000);
+  await waitFor(2);
   expect(received[1].body).toBe(received[0].body); // same claims, same key: the very same SET again
   await h.adapters.ssfTransmitter.flush();
   expect(h.adapters.ssfTransmitter.depth()).toBe(0);
