@@ -10,14 +10,17 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY policies ./policies
-# Type-check, then compile the shipped policies once: this fails the image build on a policy error
-# and leaves the prebuilt wasm runtime in node_modules/.cache for fast starts.
+# Type-check, run the policies' Rego tests, then compile them once into the bundle the image serves
+# (TETHER_POLICY_BUNDLE): a policy error fails the image build, and the container starts without
+# compiling. The entrypoints are the decision and the lifecycle report the service evaluates.
 RUN npx tsc -p tsconfig.json --noEmit \
- && npx tsx src/cli.ts build policies -e tether/decision -o /app/bundle.tar.gz
+ && npx tsx src/cli.ts test policies \
+ && npx tsx src/cli.ts build policies -e tether/decision -e tether/lifecycle/report -o /app/bundle.tar.gz
 RUN npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production PORT=8181 TETHER_DATA_DIR=/var/lib/tether TETHER_POLICY_DIR=/app/policies
+ENV NODE_ENV=production PORT=8181 TETHER_DATA_DIR=/var/lib/tether TETHER_POLICY_DIR=/app/policies \
+    TETHER_POLICY_BUNDLE=/app/bundle.tar.gz
 WORKDIR /app
 RUN groupadd --system tether && useradd --system --gid tether --home /app tether \
  && mkdir -p /var/lib/tether && chown tether:tether /var/lib/tether

@@ -11,6 +11,8 @@
 // | TETHER_DECISION_TOKEN           | unset (open)         | bearer token for decision routes; unset = open (sidecar use)   |
 // | TETHER_POLICY_DIR               | ./policies           | Rego policies + data.json compiled at start                    |
 // | TETHER_POLICY_WATCH             | true                 | recompile and swap on changes under the policy dir             |
+// | TETHER_POLICY_BUNDLE            | unset                | serve this OPA bundle (.tar.gz, `tether build` or `opa build   |
+// |                                 |                      | -t wasm`) instead of compiling TETHER_POLICY_DIR               |
 // | TETHER_BODY_LIMIT               | 1mb                  | largest JSON request body (413 payload_too_large beyond)       |
 // | TETHER_IMPORT_LIMIT             | 2gb                  | largest NDJSON bulk import body                                |
 // | TETHER_IMPORT_BATCH             | 1000                 | NDJSON lines per import transaction (one ack per batch)        |
@@ -43,6 +45,8 @@ export interface Config {
   decisionToken?: string;
   policyDir: string;
   policyWatch: boolean;
+  /** An OPA bundle to serve instead of compiling policyDir. */
+  policyBundle?: string;
   bodyLimitBytes: number;
   importLimitBytes: number;
   importBatchSize: number;
@@ -109,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionToken: env.TETHER_DECISION_TOKEN || undefined,
     policyDir: path.resolve(env.TETHER_POLICY_DIR || './policies'),
     policyWatch: bool(env, 'TETHER_POLICY_WATCH', true),
+    policyBundle: env.TETHER_POLICY_BUNDLE ? path.resolve(env.TETHER_POLICY_BUNDLE) : undefined,
     bodyLimitBytes: parseBytes(env.TETHER_BODY_LIMIT || '1mb', 'TETHER_BODY_LIMIT'),
     importLimitBytes: parseBytes(env.TETHER_IMPORT_LIMIT || '2gb', 'TETHER_IMPORT_LIMIT'),
     importBatchSize: int(env, 'TETHER_IMPORT_BATCH', 1000, 1, 100_000),

@@ -1,5 +1,6 @@
-// The "policies" service module: compiles TETHER_POLICY_DIR at start into ctx.engine (a PolicyReloader,
-// which the decider reads on every decision), marks the service ready, and hot-reloads on file changes.
+// The "policies" service module: compiles TETHER_POLICY_DIR (or loads TETHER_POLICY_BUNDLE) at start
+// into ctx.engine (a PolicyReloader, which the decider reads on every decision), marks the service
+// ready, and hot-reloads on file changes.
 // A reload that fails keeps the previous policies serving and is reported in /v1/policies, metrics and
 // the log.
 import type { AppContext, PolicyHandle } from '../api/context';
@@ -20,6 +21,7 @@ export interface ReloadReport {
 /** The serving policy set: the reloader plus the history /v1/policies shows. */
 export interface PolicyService extends PolicyHandle {
   readonly reloader: PolicyReloader;
+  /** The policy directory, or the bundle file being served. */
   readonly dir: string;
   lastReload?: ReloadReport;
   current(): ReturnType<PolicyReloader['current']>;
@@ -43,8 +45,9 @@ function report(r: ReloadResult): ReloadReport {
 
 /** Loads the policy directory once and (optionally) watches it; never throws on a policy error. */
 export async function startPolicyService(ctx: AppContext, opts: { watch?: boolean } = {}): Promise<PolicyService> {
-  const dir = ctx.config.policyDir;
-  const reloader = new PolicyReloader({ dir });
+  const bundle = ctx.config.policyBundle;
+  const dir = bundle ?? ctx.config.policyDir;
+  const reloader = new PolicyReloader(bundle ? { bundle } : { dir });
   let stopWatch: (() => void) | undefined;
   let modules: string[] = [];
   const service: PolicyService = {
@@ -66,7 +69,7 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
   const apply = (r: ReloadResult, first: boolean) => {
     service.lastReload = report(r);
     if (r.ok) {
-      modules = collectSources([dir]).files.map((f) => f.name);
+      modules = bundle ? [bundle] : collectSources([dir]).files.map((f) => f.name);
       ctx.readiness.policiesLoaded = true;
       ctx.metrics.setPolicyRevision(r.revision ?? '');
       ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms) });

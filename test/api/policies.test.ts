@@ -92,3 +92,25 @@ describe('policy hot reload', () => {
     }
   }, 120_000);
 });
+
+describe('serving a prebuilt bundle (TETHER_POLICY_BUNDLE)', () => {
+  it('loads the bundle tether build wrote and reports its revision', async () => {
+    const dir = tempDir('tether-bundle-');
+    const out = path.join(dir, 'bundle.tar.gz');
+    const { main } = await import('../../src/cli');
+    const quiet = { out: () => undefined, err: () => undefined };
+    expect(await main(['build', SHIPPED, '-e', 'tether/decision', '-e', 'tether/lifecycle/report', '-o', out, '--revision', 'rev-42'], quiet)).toBe(0);
+    const { ctx } = makeApp({ TETHER_POLICY_BUNDLE: out, TETHER_POLICY_DIR: path.join(dir, 'nowhere'), TETHER_DECISION_LOG: 'off' });
+    const service = await startPolicyService(ctx, { watch: false });
+    try {
+      expect(ctx.readiness.policiesLoaded).toBe(true);
+      expect(service.revision).toBe('rev-42');
+      expect(service.modules()).toEqual([out]);
+      const rs = service.current()!.evaluate('tether/decision', { action: 'access', subject: null, app: 'wiki' });
+      expect(rs[0].result).toMatchObject({ allow: false, reasons: ['identity_unknown'] });
+    } finally {
+      service.stop();
+      ctx.store.close();
+    }
+  }, 120_000);
+});
