@@ -80,9 +80,9 @@ async function withLifecycle(store: StateStore, mode: Listeners): Promise<() => 
 async function direct(all: ImportLine[], mode: Listeners): Promise<Figure[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-import-bench-'));
   const store = openSqliteStore({ path: path.join(dir, 'tether.db'), synchronous: SYNC });
-  const stop = await withLifecycle(store, mode);
   const batch = BATCH ?? 1000;
   try {
+    const stop = await withLifecycle(store, mode);
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     let imported = 0;

@@ -223,28 +223,33 @@ export class LifecycleService {
       const now = this.now();
       const ids = rechecks.due(now, DUE_BATCH);
       if (ids.length === 0) return false;
-      for (const id of ids) {
-        this.stats.rechecked++;
-        try {
-          if (seen.has(id)) {
-            // Never spin on a row that did not move (a bug, not a state): retry it later.
-            this.onError('lifecycle recheck did not advance', { identity: id });
+      // One transaction (one fsync) per group of due identities; each refresh() is a savepoint in it.
+      const outcome = this.store.transaction((): 'idle' | 'more' | 'next' => {
+        for (const id of ids) {
+          this.stats.rechecked++;
+          try {
+            if (seen.has(id)) {
+              // Never spin on a row that did not move (a bug, not a state): retry it later.
+              this.onError('lifecycle recheck did not advance', { identity: id });
+              rechecks.set(id, now + RETRY_MS);
+              continue;
+            }
+            seen.add(id);
+            // refresh() moves the deadline forward (or clears it) in its transaction.
+            const view = this.tracker.refresh(id);
+            if (!view) {
+              if (!this.store.getIdentity(id)) rechecks.remove(id);
+              else return 'idle'; // no policy loaded: keep the row for later
+            } else if (view.identity !== id) rechecks.remove(id); // the id is now another identity's alias
+          } catch (err) {
+            this.onError('lifecycle refresh failed', { identity: id, error: String(err) });
             rechecks.set(id, now + RETRY_MS);
-            continue;
           }
-          seen.add(id);
-          // refresh() moves the deadline forward (or clears it) in its transaction.
-          const view = this.tracker.refresh(id);
-          if (!view) {
-            if (!this.store.getIdentity(id)) rechecks.remove(id);
-            else return false; // no policy loaded: keep the row for later
-          } else if (view.identity !== id) rechecks.remove(id); // the id is now another identity's alias
-        } catch (err) {
-          this.onError('lifecycle refresh failed', { identity: id, error: String(err) });
-          rechecks.set(id, now + RETRY_MS);
+          if (performance.now() - t0 > budgetMs) return 'more';
         }
-        if (performance.now() - t0 > budgetMs) return true;
-      }
+        return 'next';
+      });
+      if (outcome !== 'next') return outcome === 'more';
     }
   }
 

@@ -332,7 +332,8 @@ export class FnGen {
           this.br(0);
           return;
         }
-        this.read(s.source).read(s.key).rt('t_get');
+        // A constant string key can only find object members or set elements: skip the dispatch.
+        this.read(s.source).read(s.key).rt(s.key.type === 'string_index' ? 't_get_str' : 't_get');
         this.checkResult(s.target);
         return;
       case 'LenStmt':

@@ -5,7 +5,7 @@
 import {
   heapPtr, malloc, align8, abortStatic, intV, compare, valueGet, valueIter, valueLength, arrV, arrPush,
   objV, setV, mapPut, setAdd, merge, shallowCopy, upsert, strLen, strPtr, vtype, T_STR, setHeap,
-  ensureMemory,
+  ensureMemory, mapGet, T_OBJ, T_SET,
 } from "./value";
 import { jsonParse, jsonDump, numberFromText } from "./json";
 import { takeError } from "./errors";
@@ -108,6 +108,12 @@ export function t_set_int(v: usize, i: i64): void {
 export function t_number_ref(s: usize): usize {
   if (vtype(s) != T_STR) return 0;
   return numberFromText(strPtr(s), strLen(s));
+}
+/** DotStmt with a constant string key (field access, the common case): no generic dispatch. */
+export function t_get_str(v: usize, key: usize): usize {
+  if (v == 0) return 0;
+  const t = vtype(v);
+  return t == T_OBJ || t == T_SET ? mapGet(v, key) : 0;
 }
 export function t_len(v: usize): usize {
   const n = v == 0 ? -1 : valueLength(v);

@@ -164,6 +164,30 @@ export function memcmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
   return al == bl ? 0 : al < bl ? -1 : 1;
 }
 
+// @ts-ignore: decorator
+@inline
+function lowBytesMask(n: u32): u64 {
+  return n >= 8 ? <u64>-1 : ((<u64>1) << (<u64>(n << 3))) - 1;
+}
+
+/**
+ * Byte order of two strings, deciding on their leading 8 bytes as one word when both can be read
+ * whole (zero padding past a shorter string's end sorts it first), else byte by byte.
+ */
+// @ts-ignore: decorator
+@inline
+function strOrder(ap: usize, al: u32, bp: usize, bl: u32): i32 {
+  const top = memTop;
+  let c: i32 = 2;
+  if (ap + 8 <= top && bp + 8 <= top) {
+    const x = bswap<u64>(load<u64>(ap) & lowBytesMask(al));
+    const y = bswap<u64>(load<u64>(bp) & lowBytesMask(bl));
+    if (x != y) c = x < y ? -1 : 1;
+    else if (al <= 8 && bl <= 8) c = al == bl ? 0 : al < bl ? -1 : 1;
+  }
+  return c != 2 ? c : memcmpBytes(ap, al, bp, bl);
+}
+
 /** OPA's total order: null < boolean < number < string < array < object < set. */
 export function compare(a: usize, b: usize): i32 {
   if (a == b) return 0;
@@ -173,7 +197,7 @@ export function compare(a: usize, b: usize): i32 {
   const tb = vtype(b);
   if (ta != tb) return ta < tb ? -1 : 1;
   // Strings dominate (object keys): no dispatch for them.
-  if (ta == T_STR) return memcmpBytes(strPtr(a), strLen(a), strPtr(b), strLen(b));
+  if (ta == T_STR) return strOrder(strPtr(a), strLen(a), strPtr(b), strLen(b));
   switch (ta) {
     case T_NULL:
       return 0;
@@ -283,12 +307,6 @@ export function mapGet(m: usize, key: usize): usize {
   return 0;
 }
 
-// @ts-ignore: decorator
-@inline
-function lowBytesMask(n: u32): u64 {
-  return n >= 8 ? <u64>-1 : ((<u64>1) << (<u64>(n << 3))) - 1;
-}
-
 /** Inserts or replaces key. */
 export function mapPut(m: usize, key: usize, val: usize): void {
   let i = mapFind(m, key);
@@ -395,7 +413,7 @@ export function finishStrMap(m: usize): void {
     let j = i;
     while (j > 0) {
       const o = <usize>load<u32>(entries + (<usize>(j - 1) << 3));
-      const c = memcmpBytes(strPtr(o), strLen(o), kp, kl);
+      const c = strOrder(strPtr(o), strLen(o), kp, kl);
       if (c <= 0) {
         if (c == 0) dup = true;
         break;
