@@ -93,6 +93,16 @@ describe('WasmEngine', () => {
     expect(e.evaluate('t/has_input', 1)).toEqual([{ result: true }]);
   });
 
+  test('without input, `input` is undefined: comparisons with it are undefined and `not input` holds', async () => {
+    const w = await build('package t\n\nhas_input if input\nsame if input == input\nno_input if not input\n', ['t/has_input', 't/same', 't/no_input']);
+    const e = loadEngine(w);
+    expect(e.evaluate('t/has_input', undefined)).toEqual([]);
+    expect(e.evaluate('t/same', undefined)).toEqual([]);
+    expect(e.evaluate('t/no_input', undefined)).toEqual([{ result: true }]);
+    expect(e.evaluate('t/has_input', { x: 1 })).toEqual([{ result: true }]);
+    expect(e.evaluate('t/no_input', { x: 1 })).toEqual([]);
+  });
+
   test('queries return variable bindings', async () => {
     const w = await build('package t\n\nxs := [1, 2, 3]\n', [], [{ name: 'q', text: 'x := data.t.xs[_]; x > 1' }]);
     expect(loadEngine(w).evaluate('q', {})).toEqual([{ x: 2 }, { x: 3 }]);

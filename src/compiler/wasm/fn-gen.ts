@@ -192,6 +192,15 @@ export class FnGen {
     this.store32(this.memoSlot * 4);
   }
 
+  /**
+   * A comparison with an undefined operand is undefined, as in OPA's topdown: e.g. `p if input` when
+   * no input was given (local 0 is then 0). Other locals are checked where they are assigned, so
+   * this costs one test per local operand of a comparison.
+   */
+  private definedOperands(...ops: ir.Operand[]): void {
+    for (const o of ops) if (o.type === 'local') this.read(o).op(Op.i32_eqz).brIf(0);
+  }
+
   read(o: ir.Operand): this {
     switch (o.type) {
       case 'local':
@@ -340,10 +349,12 @@ export class FnGen {
         this.read(s.source).rt('t_len').set_(this.local(s.target));
         return;
       case 'EqualStmt':
+        this.definedOperands(s.a, s.b);
         if (sameOperand(s.a, s.b)) return;
         this.read(s.a).read(s.b).rt('t_compare').brIf(0);
         return;
       case 'NotEqualStmt': {
+        this.definedOperands(s.a, s.b);
         if (sameOperand(s.a, s.b)) {
           this.br(0);
           return;
