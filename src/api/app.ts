@@ -29,13 +29,20 @@ export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules
   app.set('trust proxy', false);
   app.use(httpMetrics(ctx));
   app.use(jsonBody(ctx, modules.flatMap((m) => m.rawBodyPaths ?? [])));
-  for (const m of modules) {
+  for (const m of hotPathFirst(modules)) {
     if (m.mount) app.use(m.mount, m.create(ctx));
     else app.use(m.create(ctx));
   }
   app.use((req, _res, next) => next(new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx));
   return app;
+}
+
+// The decision router goes first: its paths (/v1/decide*, /v1/data*) belong to it alone, and every
+// earlier router's layers are otherwise walked (path-matched) on each decision, the hot path. The
+// others keep their relative order.
+function hotPathFirst(modules: RouteModule[]): RouteModule[] {
+  return [...modules.filter((m) => m.name === 'decide'), ...modules.filter((m) => m.name !== 'decide')];
 }
 
 // Counts requests by route pattern (never the raw URL: ids would explode label cardinality).

@@ -23,6 +23,7 @@ export class Metrics {
   readonly decisionLogBuffered: Gauge<string>;
   readonly httpRequests: Counter<'method' | 'route' | 'code'>;
   readonly importedRecords: Counter<'result'>;
+  readonly lifecycleRechecksDue: Gauge<string>;
   private store?: StateStore;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -130,6 +131,20 @@ export class Metrics {
       help: 'Bulk-imported NDJSON lines by result',
       labelNames: ['result'],
       registers,
+    });
+    this.lifecycleRechecksDue = new Gauge({
+      name: 'tether_lifecycle_rechecks_due',
+      help: 'Identities whose lifecycle state is due for re-derivation now (0 once a bulk import or policy change is caught up)',
+      registers,
+      collect() {
+        if (!self.store?.isOpen) return;
+        try {
+          // The lifecycle tracker's queue (src/lifecycle/rechecks.ts), read at scrape time; absent until it starts.
+          this.set(self.store.db.prepare('SELECT count(*) FROM lifecycle_rechecks WHERE due_ms <= ?').pluck().get(Date.now()) as number);
+        } catch {
+          // No lifecycle table yet, or a failing store: leave the gauge as it was.
+        }
+      },
     });
   }
 

@@ -1,5 +1,6 @@
 // The decision log: one JSON line per decision, written asynchronously through a bounded buffer so
-// logging never blocks a decision. When the buffer is full, allows are dropped (and counted) first;
+// logging never blocks a decision. Lines are batched: one sink write per flush interval (or as soon
+// as a full batch is waiting), so a busy service does not pay one write syscall per decision. When the buffer is full, allows are dropped (and counted) first;
 // denies and break-glass decisions are never dropped, even if that means going over the bound.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +37,12 @@ export interface DecisionLogOptions {
   /** Entries buffered before allows are dropped (default 10,000). */
   capacity?: number;
   metrics?: DecisionLogMetrics;
+  /** Longest wait before buffered lines are written, ms (default 20; 0 = next event-loop turn). */
+  flushIntervalMs?: number;
 }
+
+/** Lines per sink write; a full batch is written on the next turn instead of waiting for the interval. */
+const BATCH = 1000;
 
 type Item = { seq: number; line: string };
 
@@ -52,13 +58,16 @@ export class DecisionLog {
   private allows: Item[] = [];
   private protectedItems: Item[] = [];
   private seq = 0;
-  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly intervalMs: number;
   private writing: Promise<void> | null = null;
   private closed = false;
 
   constructor(opts: DecisionLogOptions) {
     this.capacity = Math.max(1, opts.capacity ?? 10_000);
     this.metrics = opts.metrics;
+    this.intervalMs = Math.max(0, opts.flushIntervalMs ?? 20);
     if (typeof opts.sink === 'string') {
       if (opts.sink === '-') {
         this.stream = process.stdout;
@@ -117,6 +126,10 @@ export class DecisionLog {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
     if (this.ownsStream) await new Promise<void>((resolve) => this.stream.end(resolve));
   }
 
@@ -126,19 +139,30 @@ export class DecisionLog {
     return false;
   }
 
+  // One pending write per interval. The timer stays ref'd (it exists only while lines wait), so a
+  // process that ends without close() still writes what it decided. A full batch goes out next turn.
   private schedule(): void {
-    if (this.scheduled || this.writing) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.writing && this.buffered > 0) void this.writeSome();
-    });
+    if (this.writing || this.immediate) return;
+    if (this.buffered >= BATCH || this.intervalMs === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.immediate = setImmediate(() => this.runScheduled());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.runScheduled(), this.intervalMs);
+    }
   }
 
-  /** Takes up to 1,000 entries in order and writes them as one chunk, honouring backpressure. */
+  private runScheduled(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.immediate = null;
+    if (!this.writing && this.buffered > 0) void this.writeSome();
+  }
+
+  /** Takes up to BATCH entries in order and writes them as one chunk, honouring backpressure. */
   private writeSome(): Promise<void> {
     const batch: Item[] = [];
-    while (batch.length < 1000 && (this.allows.length > 0 || this.protectedItems.length > 0)) {
+    while (batch.length < BATCH && (this.allows.length > 0 || this.protectedItems.length > 0)) {
       const a = this.allows[0];
       const p = this.protectedItems[0];
       if (p === undefined || (a !== undefined && a.seq < p.seq)) batch.push(this.allows.shift()!);

@@ -81,6 +81,9 @@ export function applyLifecycleSchema(db: Database.Database): void {
 const SLICE_MS = 0.5;
 const REST_MS = 4.5;
 
+/** Most statusSince answers kept (cleared wholesale when reached; about 100 bytes each). */
+const SINCE_CACHE_MAX = 200_000;
+
 const DRIFT_STATES = new Set(['enrolled_not_active', 'active_unenrolled', 'active_noncompliant']);
 
 /** Tracks lifecycle states and status start times. */
@@ -100,7 +103,12 @@ export class LifecycleTracker {
   readonly rechecks: Rechecks;
   /** Sweeps run, identities they refreshed, and all refreshes (cost accounting and tests). */
   readonly stats = { sweeps: 0, swept: 0, refreshed: 0 };
-  private readonly stmts: Record<'get' | 'insertStatus' | 'updateStatus' | 'remove' | 'setState' | 'drift' | 'counts', Database.Statement>;
+  /**
+   * statusSince answers per identity (null: no row), read on every decision. Only trackStatus writes
+   * status_since; it drops the identity's entry before writing, so a rolled-back write leaves no trace.
+   */
+  private readonly sinceCache = new Map<string, string | null>();
+  private readonly stmts: Record<'since' | 'get' | 'insertStatus' | 'updateStatus' | 'remove' | 'setState' | 'drift' | 'counts', Database.Statement>;
   private sweeping?: Promise<boolean>;
 
   constructor(opts: TrackerOptions) {
@@ -117,6 +125,7 @@ export class LifecycleTracker {
     this.rechecks = new Rechecks(db);
     this.stmts = {
       get: db.prepare('SELECT * FROM lifecycle_identities WHERE identity = ?'),
+      since: db.prepare('SELECT status_since FROM lifecycle_identities WHERE identity = ?').pluck(),
       insertStatus: db.prepare('INSERT INTO lifecycle_identities (identity, status, status_since) VALUES (?, ?, ?)'),
       updateStatus: db.prepare('UPDATE lifecycle_identities SET status = ?, status_since = ? WHERE identity = ?'),
       remove: db.prepare('DELETE FROM lifecycle_identities WHERE identity = ?'),
@@ -128,7 +137,15 @@ export class LifecycleTracker {
 
   /** When the identity's current status began (RFC 3339), if known. */
   statusSince(identityId: string): string | undefined {
-    return (this.stmts.get.get(identityId) as StateRow | undefined)?.status_since;
+    const hit = this.sinceCache.get(identityId);
+    if (hit !== undefined) return hit ?? undefined;
+    const since = (this.stmts.since.get(identityId) as string | undefined) ?? null;
+    // Cache committed reads only: a value read inside a write transaction could still roll back.
+    if (!this.store.db.inTransaction) {
+      if (this.sinceCache.size >= SINCE_CACHE_MAX) this.sinceCache.clear();
+      this.sinceCache.set(identityId, since);
+    }
+    return since ?? undefined;
   }
 
   /**
@@ -136,6 +153,8 @@ export class LifecycleTracker {
    * status starts at its observed_at when given (the source knows best), else now.
    */
   trackStatus(before: Identity | undefined, after: Identity | undefined): void {
+    if (before) this.sinceCache.delete(before.id);
+    if (after) this.sinceCache.delete(after.id);
     if (!after) {
       if (before) {
         const row = this.stmts.get.get(before.id) as StateRow | undefined;
