@@ -104,20 +104,16 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? 
 
 /** A stored device → policy device. */
 export function policyDevice(d: Device): PolicyDevice {
-  return {
-    id: d.id,
-    owner: d.owner,
-    enrolled: d.enrolled,
-    compliant: d.compliant,
-    encrypted: d.encrypted,
-    ownership: d.ownership,
-    ...(d.platform !== undefined && { platform: d.platform }),
-    ...(d.os_version !== undefined && { os_version: d.os_version }),
-    ...(d.source !== undefined && { source: d.source }),
-    ...(d.observed_at !== undefined && { observed_at: d.observed_at }),
-    // A device never synced with an observed_at has unknown freshness: null = stale in policy.
-    observed_at_ns: toNs(d.observed_at),
-  };
+  // Plain assignments (same key order as the record) rather than conditional spreads: this runs for
+  // every owned device of every decision, and each spread allocated a throwaway object.
+  const out = { id: d.id, owner: d.owner, enrolled: d.enrolled, compliant: d.compliant, encrypted: d.encrypted, ownership: d.ownership } as PolicyDevice;
+  if (d.platform !== undefined) out.platform = d.platform;
+  if (d.os_version !== undefined) out.os_version = d.os_version;
+  if (d.source !== undefined) out.source = d.source;
+  if (d.observed_at !== undefined) out.observed_at = d.observed_at;
+  // A device never synced with an observed_at has unknown freshness: null = stale in policy.
+  out.observed_at_ns = toNs(d.observed_at);
+  return out;
 }
 
 /** A stored identity → policy subject. */
@@ -125,7 +121,7 @@ export function policySubject(i: Identity, statusSince?: string): PolicySubject 
   // Status start: tracked transition time, else activated_at for active accounts, else when the
   // source observed the record, else when Tether stored it.
   const since = statusSince ?? (i.status === 'active' ? i.activated_at : null) ?? i.observed_at ?? i.updated_at;
-  return {
+  const out: PolicySubject = {
     id: i.id,
     status: i.status,
     type: i.type,
@@ -135,10 +131,11 @@ export function policySubject(i: Identity, statusSince?: string): PolicySubject 
     activated_at: i.activated_at,
     activated_at_ns: toNs(i.activated_at),
     status_since_ns: toNs(since),
-    ...(i.source !== undefined && { source: i.source }),
-    ...(i.observed_at !== undefined && { observed_at: i.observed_at }),
-    ...(i.attributes !== undefined && { attributes: i.attributes }),
   };
+  if (i.source !== undefined) out.source = i.source;
+  if (i.observed_at !== undefined) out.observed_at = i.observed_at;
+  if (i.attributes !== undefined) out.attributes = i.attributes;
+  return out;
 }
 
 /** A stored exception → policy exception (scope normalized to {apps, max_sensitivity}). */

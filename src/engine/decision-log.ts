@@ -1,7 +1,8 @@
 // The decision log: one JSON line per decision, written asynchronously through a bounded buffer so
 // logging never blocks a decision. Lines are batched: one sink write per flush interval (or as soon
-// as a full batch is waiting), so a busy service does not pay one write syscall per decision. When the buffer is full, allows are dropped (and counted) first;
-// denies and break-glass decisions are never dropped, even if that means going over the bound.
+// as a full batch is waiting), so a busy service does not pay one write syscall per decision. When
+// the buffer is full, allows are dropped (and counted) first; denies and break-glass decisions are
+// never dropped, even if that means going over the bound.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
