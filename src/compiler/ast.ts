@@ -535,6 +535,34 @@ export function walkExprTerms(e: Expr, fn: (t: Term) => void): void {
   }
 }
 
+/** Calls fn on each var name of a term outside closures (comprehensions) and call operators. */
+export function forEachOuterVar(t: Term, fn: (name: string) => void): void {
+  const v = t.value;
+  switch (v.type) {
+    case 'var':
+      fn(v.name);
+      return;
+    case 'ref':
+      for (const x of v.terms) forEachOuterVar(x, fn);
+      return;
+    case 'array':
+    case 'set':
+      for (const x of v.items) forEachOuterVar(x, fn);
+      return;
+    case 'object':
+      for (const [k, x] of v.items) {
+        forEachOuterVar(k, fn);
+        forEachOuterVar(x, fn);
+      }
+      return;
+    case 'call':
+      for (const x of v.args) forEachOuterVar(x, fn);
+      return;
+    default:
+      return;
+  }
+}
+
 /** Calls fn on every term of a rule: head ref, args, key, value, body, then the else chain. */
 export function walkRuleTerms(r: Rule, fn: (t: Term) => void): void {
   for (let cur: Rule | undefined = r; cur; cur = cur.else) {

@@ -2,7 +2,7 @@
 // an object of the query's user-visible vars per solution).
 
 import type { Body, Term } from '../ast';
-import { refTerm, stringTerm, varTerm } from '../ast';
+import { forEachOuterVar, refTerm, stringTerm, varTerm } from '../ast';
 import type { Block, Plan } from '../ir/ir';
 import { DATA, FIRST_FREE_LOCAL, INPUT } from '../ir/ir';
 import { isHiddenVar } from '../rewrite/locals';
@@ -22,29 +22,7 @@ export function entrypointQuery(path: string): Body {
 /** Vars a query binds that belong in its result objects (not inside closures, not call operators). */
 export function queryVars(body: Body): string[] {
   const out = new Set<string>();
-  const walk = (t: Term): void => {
-    const v = t.value;
-    switch (v.type) {
-      case 'var':
-        out.add(v.name);
-        return;
-      case 'ref':
-        v.terms.forEach(walk);
-        return;
-      case 'array':
-      case 'set':
-        v.items.forEach(walk);
-        return;
-      case 'object':
-        v.items.forEach(([k, x]) => (walk(k), walk(x)));
-        return;
-      case 'call':
-        v.args.forEach(walk);
-        return;
-      default:
-        return;
-    }
-  };
+  const walk = (t: Term): void => forEachOuterVar(t, (name) => out.add(name));
   for (const e of body) {
     if (e.kind === 'term') walk(e.term);
     else if (e.kind === 'call') e.args.forEach(walk);

@@ -3,7 +3,7 @@
 // the objects built from rules with the base document, as OPA's planner does).
 
 import type { Term } from '../ast';
-import { isGround } from '../ast';
+import { forEachOuterVar, isGround } from '../ast';
 import type { Block, Local } from '../ir/ir';
 import { planRules } from './rules';
 import type { TrieNode } from './rule-trie';
@@ -46,31 +46,9 @@ export function planRefRec(p: Planner, ref: Term[], index: number, iter: Iter): 
 
 function hasUnseenVars(p: Planner, t: Term): boolean {
   let unseen = false;
-  const walk = (x: Term): void => {
-    const v = x.value;
-    if (unseen) return;
-    switch (v.type) {
-      case 'var':
-        if (p.vars.get(v.name) === undefined) unseen = true;
-        return;
-      case 'ref':
-        v.terms.forEach(walk);
-        return;
-      case 'array':
-      case 'set':
-        v.items.forEach(walk);
-        return;
-      case 'object':
-        v.items.forEach(([k, y]) => (walk(k), walk(y)));
-        return;
-      case 'call':
-        v.args.forEach(walk);
-        return;
-      default:
-        return;
-    }
-  };
-  walk(t);
+  forEachOuterVar(t, (name) => {
+    if (p.vars.get(name) === undefined) unseen = true;
+  });
   return unseen;
 }
 
