@@ -10,6 +10,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, startChild, stopChild } from './lib/child-server';
+import { pacedLoad, percentile, type PacedExpect } from './lib/paced';
+import { cpuMs, waitIdle } from './lib/cpu';
+import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
 import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from '../test/callers/helpers/nginx';
 import { oktaBodyFor } from '../test/callers/helpers/idp-payloads';
 
@@ -25,7 +28,6 @@ const RATES = process.argv.includes('--rates') ? process.argv[process.argv.index
 const WARMUP = arg('warmup', 3);
 // --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
-const TOKEN = 'bench-token-0123456789abcdef';
 const OKTA_SECRET = 'bench-okta-hook-secret-5c2e81f0';
 const APP = 'payroll'; // the shipped catalog's high-sensitivity app: the strictest gate
 const OKTA_CLIENT = 'customClientIdNative'; // client_id in protocols.md §5.3's body
@@ -34,83 +36,6 @@ const tsNode = [process.execPath, '--require', 'tsx/cjs'];
 
 const login = (i: number) => `user-${i}@example.com`;
 const oktaId = (i: number) => `00u${String(i).padStart(17, '0')}`;
-
-/** NDJSON lines for n identities (Okta id + email aliases), each with a compliant and a second device. */
-function* fixture(n: number): Generator<string> {
-  const now = new Date().toISOString();
-  for (let i = 0; i < n; i++) {
-    const id = `user-${i}`;
-    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: [login(i), oktaId(i)], activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
-    for (const [suffix, compliant] of [['a', true], ['b', i % 10 !== 0]] as const) {
-      yield JSON.stringify({ kind: 'device', record: { id: `dev-${i}-${suffix}`, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
-    }
-  }
-}
-
-async function importFixture(base: string, n: number): Promise<{ records: number; seconds: number }> {
-  const started = performance.now();
-  let batch: string[] = [];
-  let total = 0;
-  const send = async () => {
-    const res = await fetch(`${base}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' }, body: batch.join('\n') + '\n' });
-    const out = (await res.json()) as { imported: number; rejected: number };
-    if (!res.ok || out.rejected) throw new Error(`import failed: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
-    total += out.imported;
-    batch = [];
-  };
-  for (const line of fixture(n)) {
-    batch.push(line);
-    if (batch.length >= 30_000) await send();
-  }
-  if (batch.length) await send();
-  return { records: total, seconds: (performance.now() - started) / 1000 };
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; NaN when gone. */
-function cpuMs(pid: number | undefined): number {
-  if (!pid) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // utime, stime (fields 14, 15)
-  } catch {
-    return NaN;
-  }
-}
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** Waits until `pid` uses under 5% of a core over 1 s (background work after the import), at most maxMs. */
-async function waitIdle(pid: number | undefined, maxMs = 60_000): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < maxMs) {
-    const before = cpuMs(pid);
-    await new Promise((r) => setTimeout(r, 1000));
-    if (cpuMs(pid) - before < 50) break;
-  }
-  return (performance.now() - started) / 1000;
-}
-
-/**
- * Waits until Tether has derived the lifecycle state of all `n` imported identities: a bulk import queues
- * one recheck per identity, drained in the background (paced, each a SQLite write transaction), and
- * measuring during that drain would measure the drain. Progress is Tether's own gauge
- * tether_identities_by_lifecycle_state (the store is EXCLUSIVE-locked, so no direct read).
- */
-async function waitLifecycleSettled(base: string, n: number, maxMs = 900_000): Promise<{ seconds: number; derived: number }> {
-  const started = performance.now();
-  let derived = 0;
-  while (performance.now() - started < maxMs) {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    derived = text.split('\n')
-      .filter((l) => l.startsWith('tether_identities_by_lifecycle_state{'))
-      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    if (derived >= n) break;
-    process.stderr.write(`\rlifecycle states derived: ${derived}/${n}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  process.stderr.write('\n');
-  return { seconds: (performance.now() - started) / 1000, derived };
-}
 
 /** One request shape; variants are sent round-robin so subjects and devices vary. */
 interface Variant { path: string; headers: Record<string, string>; body?: Buffer }
@@ -140,82 +65,32 @@ interface PacedResult {
   statuses: Record<string, number>;
 }
 
-function pct(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 /**
- * Open-loop load at an even `rate`: request k is due at t0 + k/rate and sent on the first 1 ms tick at or
- * after that, whether or not earlier ones answered (autocannon's overallRate instead lets each connection
- * send its per-second quota back to back and then idle, which measures bursts, not a steady rate).
- * Latency is timed per request from http.request() to the end of the response body.
+ * One paced run (bench/lib/paced.ts: open loop, evenly spaced, raw keep-alive sockets), plus the CPU
+ * the servers and this generator used per request.
  */
 async function paced(opts: {
   label: string; port: number; method: 'GET' | 'POST'; variants: Variant[]; rate: number; durationSec: number;
-  expect: (status: number, body: string) => boolean; baseline?: string; pids: { tether?: number; others: Array<number | undefined> };
+  expect: PacedExpect; baseline?: string; pids: { tether?: number; others: Array<number | undefined> };
 }): Promise<PacedResult> {
   const sumCpu = () => [opts.pids.tether, ...opts.pids.others].reduce<number>((a, p) => a + (cpuMs(p) || 0), 0);
   const tetherBefore = cpuMs(opts.pids.tether);
   const serversBefore = sumCpu();
   const genBefore = process.cpuUsage();
-  const total = Math.round(opts.rate * opts.durationSec);
-  const lat = new Float64Array(total);
-  const latSched = new Float64Array(total);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const statuses: Record<string, number> = {};
-  let ok = 0, bad = 0, errors = 0, done = 0, sent = 0, lastEnd = 0;
   const load1 = loadavg()[0];
-  const interval = 1000 / opts.rate;
-  const t0 = performance.now();
-
-  await new Promise<void>((resolve) => {
-    const finish = () => { if (++done === total) resolve(); };
-    const fire = (k: number) => {
-      const v = opts.variants[k % opts.variants.length];
-      const scheduled = t0 + k * interval;
-      const start = performance.now();
-      const headers = v.body ? { ...v.headers, 'content-length': String(v.body.length) } : v.headers;
-      const req = http.request({ host: '127.0.0.1', port: opts.port, method: opts.method, path: v.path, headers, agent, timeout: 5000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => { body += c; });
-        res.on('end', () => {
-          const end = performance.now();
-          lastEnd = end;
-          const s = String(res.statusCode);
-          statuses[s] = (statuses[s] ?? 0) + 1;
-          if (opts.expect(res.statusCode ?? 0, body)) {
-            lat[ok] = end - start;
-            latSched[ok] = end - scheduled;
-            ok++;
-          } else bad++;
-          finish();
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => { errors++; finish(); });
-      req.end(v.body);
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor((performance.now() - t0) / interval) + 1);
-      while (sent < due) fire(sent++);
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
+  const o = await pacedLoad({
+    port: opts.port, rate: opts.rate, durationSec: opts.durationSec, expect: opts.expect,
+    variants: opts.variants.map((v) => ({ method: opts.method, ...v })),
   });
-  agent.destroy();
   const gen = process.cpuUsage(genBefore);
-  const okLat = lat.subarray(0, ok).sort();
-  const okSched = latSched.subarray(0, ok).sort();
   return {
-    label: opts.label, rate: opts.rate, baseline: opts.baseline, sent, ok, bad, errors,
-    reqPerSec: ok / ((lastEnd - t0) / 1000),
-    p50: pct(okLat, 50), p99: pct(okLat, 99), p999: pct(okLat, 99.9), max: okLat[ok - 1] ?? NaN,
-    p99Sched: pct(okSched, 99), load1, statuses,
-    tetherCpu: (cpuMs(opts.pids.tether) - tetherBefore) / sent,
-    serversCpu: (sumCpu() - serversBefore) / sent,
-    genCpu: (gen.user + gen.system) / 1000 / sent,
+    label: opts.label, rate: opts.rate, baseline: opts.baseline, sent: o.sent, ok: o.ok, bad: o.bad, errors: o.errors,
+    reqPerSec: o.ok / o.seconds,
+    p50: percentile(o.latency, 50), p99: percentile(o.latency, 99), p999: percentile(o.latency, 99.9), max: o.latency[o.ok - 1] ?? NaN,
+    p99Sched: percentile(o.fromSchedule, 99), load1, statuses: o.statuses,
+    tetherCpu: (cpuMs(opts.pids.tether) - tetherBefore) / o.sent,
+    serversCpu: (sumCpu() - serversBefore) / o.sent,
+    genCpu: (gen.user + gen.system) / 1000 / o.sent,
   };
 }
 
@@ -338,11 +213,11 @@ async function main() {
     const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
     children.push(await startChild([process.execPath, ...prof, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], {
       PORT: String(tetherPort), HOST: '127.0.0.1', TETHER_DATA_DIR: join(dir, 'data'), TETHER_API_TOKEN: TOKEN,
-      TETHER_CALLERS_CONFIG: callersFile, TETHER_POLICY_WATCH: 'false', TETHER_LOG_LEVEL: 'warn',
+      TETHER_CALLERS_CONFIG: callersFile, TETHER_POLICY_WATCH: 'false', TETHER_LOG_LEVEL: 'warn', TETHER_LIFECYCLE_CATCHUP_PERCENT: '100',
     }, `${base}/health/ready`));
     notes.push(`Tether ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (compiles the shipped policies).`);
-    const imp = await importFixture(base, IDENTITIES);
-    notes.push(`Fixture: ${IDENTITIES} identities (email + Okta id aliases) and ${2 * IDENTITIES} devices via POST /v1/state/import: ${imp.records} records in ${imp.seconds.toFixed(1)} s.`);
+    const rate = await importFixture(base, IDENTITIES, (i) => [login(i), oktaId(i)]);
+    notes.push(`Fixture: ${IDENTITIES} identities (email + Okta id aliases) and ${2 * IDENTITIES} devices via POST /v1/state/import at ${rate.toFixed(0)} records/s.`);
 
     // The upstream (and baseline (e)): the raw node:http hello server, in its own process.
     const upPort = await freePort();
@@ -351,9 +226,9 @@ async function main() {
     const nginxPid = Number(readFileSync(join(nginx.dir, 'nginx.pid'), 'utf8').trim());
     started.push(...children.map((c) => c.pid!), nginxPid);
     const pids = { tether: children[0].pid, others: [children[1].pid, nginxPid] };
-    const settled = await waitLifecycleSettled(base, IDENTITIES);
+    const settled = await waitForLifecycleCatchUp(base);
     const idle = await waitIdle(pids.tether);
-    notes.push(`Before measuring, waited ${settled.seconds.toFixed(0)} s for Tether's background lifecycle rechecks of the import (${settled.derived}/${IDENTITIES} identities derived), then ${idle.toFixed(0)} s for its CPU to go idle.`);
+    notes.push(`Before measuring, waited ${settled.toFixed(0)} s for Tether's background lifecycle rechecks of the import (TETHER_LIFECYCLE_CATCHUP_PERCENT=100), then ${idle.toFixed(0)} s for its CPU to go idle.`);
 
     const users = sampleUsers(IDENTITIES);
     const proxyHeaders = (i: number) => ({ host: 'payroll.example.com', 'x-auth-request-email': login(i), 'x-device-id': `dev-${i}-a` });
@@ -381,8 +256,8 @@ async function main() {
     assert(hook.status === 200 && hookBody.includes('"com.okta.identity.patch"') && hookBody.includes('"trusted"'), `okta hook → ${hook.status} ${hookBody.slice(0, 200)}`);
     notes.push('Pre-flight: nginx allow 200 with X-Tether-Decision-Id, non-compliant device 403 device_not_compliant, no subject 401; Okta hook allow adds the claims.');
 
-    const is200 = (s: number) => s === 200;
-    const oktaAllow = (s: number, b: string) => s === 200 && b.includes('"commands"');
+    const is200: PacedExpect = { statuses: [200] };
+    const oktaAllow: PacedExpect = { statuses: [200], bodyIncludes: ['"commands"'] };
     const runs: Array<Omit<Parameters<typeof paced>[0], 'pids'>> = [
       { label: '(a) nginx → upstream (no auth)', port: nginx.port, method: 'GET', variants: viaNginx('/direct'), rate: RATE, durationSec: DURATION, expect: is200 },
       { label: '(b) nginx auth_request → Tether → upstream', port: nginx.port, method: 'GET', variants: viaNginx(`/${APP}`), rate: RATE, durationSec: DURATION, expect: is200, baseline: '(a) nginx → upstream (no auth)' },

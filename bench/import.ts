@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { openSqliteStore, type ImportLine, type StateStore } from '../src/state/store';
-import { fixture } from './http-decide';
+import { fixture } from './lib/fixture';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {

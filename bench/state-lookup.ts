@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openSqliteStore, type ImportLine } from '../src/state/store';
-import { fixture } from './http-decide';
+import { fixture } from './lib/fixture';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {

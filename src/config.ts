@@ -18,6 +18,7 @@
 // | TETHER_IMPORT_BATCH             | 1000                 | NDJSON lines per import transaction (one ack per batch)        |
 // | TETHER_CACHE_SIZE               | 100000               | entries in the decision-path LRU cache                         |
 // | TETHER_SQLITE_SYNC              | full                 | full: acked writes survive power loss; normal: kill -9 only    |
+// | TETHER_SQLITE_MMAP              | 0                    | bytes of the database read through mmap (0 = off; see README) |
 // | TETHER_MAX_EXCEPTION_HOURS      | 72                   | longest exception (expires_at bound)                           |
 // | TETHER_MAX_BREAK_GLASS_MINUTES  | 240                  | longest break-glass window                                     |
 // | TETHER_DECISION_LOG             | <data>/decisions.log | decision log (JSON lines); "-" = stdout, "off" = disabled      |
@@ -28,6 +29,8 @@
 // | TETHER_REQUEST_TIMEOUT_MS       | 3600000              | longest time to receive one request (bulk imports stream long) |
 // | TETHER_LIFECYCLE_SWEEP_SECONDS  | 86400                | safety-net full lifecycle sweep period (0 = off); time-driven  |
 // |                                 |                      | changes are found by per-identity deadlines, not by this sweep |
+// | TETHER_LIFECYCLE_CATCHUP_PERCENT| 10                   | share of one core a long lifecycle backlog (bulk import,       |
+// |                                 |                      | policy change) may use; 100 = back to back, fastest catch-up   |
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,6 +55,8 @@ export interface Config {
   importBatchSize: number;
   cacheSize: number;
   sqliteSync: 'full' | 'normal';
+  /** Bytes of the database file read through mmap (0 = off). */
+  sqliteMmapBytes: number;
   maxExceptionHours: number;
   maxBreakGlassMinutes: number;
   decisionLog: string;
@@ -61,6 +66,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** Safety-net full lifecycle sweep period, seconds (0 = never; deadlines drive time-based changes). */
   lifecycleSweepSeconds: number;
+  /** Share of one core (1–100 %) a long lifecycle recheck backlog may use. */
+  lifecycleCatchupPercent: number;
 }
 
 /** A configuration value that cannot be used; names the variable. */
@@ -119,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importBatchSize: int(env, 'TETHER_IMPORT_BATCH', 1000, 1, 100_000),
     cacheSize: int(env, 'TETHER_CACHE_SIZE', 100_000, 16, 100_000_000),
     sqliteSync: oneOf(env, 'TETHER_SQLITE_SYNC', 'full', ['full', 'normal'] as const),
+    sqliteMmapBytes: parseBytes(env.TETHER_SQLITE_MMAP || '0', 'TETHER_SQLITE_MMAP'),
     maxExceptionHours: int(env, 'TETHER_MAX_EXCEPTION_HOURS', 72, 1, 24 * 365),
     maxBreakGlassMinutes: int(env, 'TETHER_MAX_BREAK_GLASS_MINUTES', 240, 1, 24 * 60),
     decisionLog: env.TETHER_DECISION_LOG || path.join(dataDir, 'decisions.log'),
@@ -127,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: int(env, 'TETHER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     requestTimeoutMs: int(env, 'TETHER_REQUEST_TIMEOUT_MS', 3_600_000, 1_000, 86_400_000),
     lifecycleSweepSeconds: int(env, 'TETHER_LIFECYCLE_SWEEP_SECONDS', 86_400, 0, 30 * 86_400),
+    lifecycleCatchupPercent: int(env, 'TETHER_LIFECYCLE_CATCHUP_PERCENT', 10, 1, 100),
   };
 }
 

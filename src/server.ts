@@ -66,6 +66,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   const store = openSqliteStore({
     path: path.join(config.dataDir, 'tether.db'),
     synchronous: config.sqliteSync,
+    mmapBytes: config.sqliteMmapBytes,
     cacheSize: config.cacheSize,
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,

@@ -1,28 +1,33 @@
-// The express app factory: body parsing with limits (413/415), bearer-token middleware, the routers
-// of routes/index.ts, 404, and one error handler that answers api.md's error body without stack traces.
+// The app factory: the modules' direct routes (src/api/direct: decisions, proxy checks, IdP hooks on bare
+// node:http) in front of an express app with body parsing and limits (413/415), bearer-token middleware,
+// the routers of routes/index.ts, 404, and one error handler answering api.md's error body without stacks.
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { IncomingMessage } from 'node:http';
+import type { RequestListener } from 'node:http';
 import type { AppContext } from './context';
+import { hasBody } from './direct/body';
+import { isJsonRequest, notJson } from './direct/json-body';
+import { writeJson } from './direct/reply';
+import { withDirectRoutes, type DirectRoute } from './direct/routes';
 import { ApiError, toApiError } from './errors';
-import { routeModules, type RouteModule } from './routes';
+import { routeModules, type ModuleRoutes, type RouteModule } from './routes';
 
 export { requireApiToken, requireDecisionToken, bearerToken, tokenMatches } from './auth';
 
-/** True when the request's content type is JSON: application/json or any application/*+json (e.g. SCIM's). */
-export function isJsonRequest(req: IncomingMessage): boolean {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  return type === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type);
+/**
+ * Creates Tether's request listener around `ctx` (no socket is opened; supertest or serve() does that):
+ * the modules' direct routes first, then the express app with their routers.
+ */
+export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): RequestListener {
+  const direct: DirectRoute[] = [];
+  const app = createExpressApp(ctx, modules, (routes) => direct.push(...routes));
+  return withDirectRoutes(direct, app, {
+    httpRequests: ctx.metrics.httpRequests,
+    toError: toApiError,
+    onError: (err, req) => ctx.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], error: String((err as Error)?.stack ?? err) }),
+  });
 }
 
-/** True when the request carries a non-empty body (chunked or content-length > 0). */
-export function hasBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const len = Number(req.headers['content-length']);
-  return Number.isFinite(len) && len > 0;
-}
-
-/** Creates the Tether express app around `ctx` (no socket is opened; supertest or serve() does that). */
-export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): Express {
+function createExpressApp(ctx: AppContext, modules: RouteModule[], addDirect: (routes: DirectRoute[]) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -30,8 +35,12 @@ export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules
   app.use(httpMetrics(ctx));
   app.use(jsonBody(ctx, modules.flatMap((m) => m.rawBodyPaths ?? [])));
   for (const m of hotPathFirst(modules)) {
-    if (m.mount) app.use(m.mount, m.create(ctx));
-    else app.use(m.create(ctx));
+    const built = m.create(ctx);
+    const { router, direct }: ModuleRoutes = typeof built === 'function' ? { router: built } : built;
+    if (direct) addDirect(direct);
+    if (!router) continue;
+    if (m.mount) app.use(m.mount, router);
+    else app.use(router);
   }
   app.use((req, _res, next) => next(new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx));
@@ -63,7 +72,7 @@ function jsonBody(ctx: AppContext, rawPrefixes: string[]): RequestHandler {
   return (req, res, next) => {
     if (!hasBody(req) || isRaw(req.path)) return next();
     if (!isJsonRequest(req))
-      return next(new ApiError('unsupported_media_type', `request bodies must be application/json, got ${req.headers['content-type'] ?? 'none'}`));
+      return next(notJson(req));
     parse(req, res, next);
   };
 }
@@ -76,34 +85,9 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
       ctx.logger.error('error after response started', { path: req.path, error: String(err?.message ?? err) });
       return next(err);
     }
-    const e = fromHttpError(err) ?? toApiError(err);
+    const e = toApiError(err);
     if (e.status >= 500 && e.code === 'internal_error')
       ctx.logger.error('request failed', { method: req.method, path: req.path, error: String(err?.stack ?? err) });
-    res.status(e.status).json(e.toBody());
+    writeJson(res, e.status, e.toBody(), e.headers);
   };
-}
-
-// Errors raised by express/body-parser carry `type`/`status`; translate them to stable codes.
-function fromHttpError(err: unknown): ApiError | undefined {
-  if (err instanceof ApiError || !err || typeof err !== 'object') return undefined;
-  const e = err as { type?: string; status?: number; limit?: number; message?: string };
-  switch (e.type) {
-    case 'entity.too.large':
-      return new ApiError('payload_too_large', `request body exceeds the limit of ${e.limit} bytes`);
-    case 'entity.parse.failed':
-      return new ApiError('invalid_input', 'request body is not valid JSON', [{ path: '', message: 'is not valid JSON' }]);
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new ApiError('unsupported_media_type', e.message ?? 'unsupported body encoding');
-    case 'request.aborted':
-    case 'request.size.invalid':
-    case 'stream.encoding.set':
-      return new ApiError('invalid_input', e.message ?? 'malformed request body');
-  }
-  if (e.status === 404) return new ApiError('not_found', 'not found');
-  if (e.status === 413) return new ApiError('payload_too_large', 'request body too large');
-  if (e.status === 415) return new ApiError('unsupported_media_type', e.message ?? 'unsupported media type');
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
-    return new ApiError('invalid_input', 'malformed request', undefined, 400);
-  return undefined;
 }

@@ -1,12 +1,13 @@
 // Bearer-token middleware (api.md "Running"): the API token guards state writes and admin reads; the
 // optional decision token guards decision routes. Comparison is constant-time.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { AppContext } from './context';
 import { ApiError } from './errors';
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
-export function bearerToken(req: Request): string | undefined {
+export function bearerToken(req: Pick<IncomingMessage, 'headers'>): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
@@ -21,25 +22,36 @@ export function tokenMatches(given: string | undefined, expected: string | undef
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-function unauthorized(res: Parameters<RequestHandler>[1], message: string): ApiError {
-  res.setHeader('WWW-Authenticate', 'Bearer realm="tether"');
-  return new ApiError('unauthorized', message);
+function unauthorized(message: string): ApiError {
+  const e = new ApiError('unauthorized', message);
+  e.headers = { 'WWW-Authenticate': 'Bearer realm="tether"' };
+  return e;
 }
 
 /** Requires the API token (fails closed when none is configured). */
 export function requireApiToken(ctx: AppContext): RequestHandler {
-  return (req, res, next) => {
+  return (req, _res, next) => {
     if (tokenMatches(bearerToken(req), ctx.config.apiToken)) return next();
-    next(unauthorized(res, 'a valid API bearer token is required'));
+    next(unauthorized('a valid API bearer token is required'));
   };
 }
 
-/** Requires the decision token when TETHER_DECISION_TOKEN is set (the API token is accepted too); open otherwise. */
+/** Throws 401 unless the request may decide: TETHER_DECISION_TOKEN when set (the API token too); open otherwise. */
+export function checkDecisionToken(ctx: AppContext, req: Pick<IncomingMessage, 'headers'>): void {
+  if (!ctx.config.decisionToken) return;
+  const t = bearerToken(req);
+  if (tokenMatches(t, ctx.config.decisionToken) || tokenMatches(t, ctx.config.apiToken)) return;
+  throw unauthorized('a valid decision bearer token is required');
+}
+
+/** checkDecisionToken as express middleware. */
 export function requireDecisionToken(ctx: AppContext): RequestHandler {
-  return (req, res, next) => {
-    if (!ctx.config.decisionToken) return next();
-    const t = bearerToken(req);
-    if (tokenMatches(t, ctx.config.decisionToken) || tokenMatches(t, ctx.config.apiToken)) return next();
-    next(unauthorized(res, 'a valid decision bearer token is required'));
+  return (req, _res, next) => {
+    try {
+      checkDecisionToken(ctx, req);
+      next();
+    } catch (err) {
+      next(err);
+    }
   };
 }

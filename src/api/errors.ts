@@ -1,6 +1,7 @@
 // ApiError and the table of stable error codes every route answers with (api.md "Errors").
 // README documents every code in ERROR_CODES; a test checks it.
 import { StateError, ValidationError, AliasConflictError, type FieldError } from '../state/errors';
+import { BodyError } from './direct/body';
 
 /** Stable error codes → HTTP status and what they mean. Add codes; never rename one. */
 export const ERROR_CODES = {
@@ -33,6 +34,8 @@ export interface ErrorBody {
 /** An error answered as `{code, message, errors?}` with the code's status. */
 export class ApiError extends Error {
   readonly status: number;
+  /** Response headers the answer needs (e.g. WWW-Authenticate on a 401). */
+  headers?: Record<string, string>;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -61,5 +64,44 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ValidationError) return new ApiError('invalid_input', err.message, err.errors);
   if (err instanceof AliasConflictError) return new ApiError('alias_conflict', err.message, [{ path: err.path, message: err.message }]);
   if (err instanceof StateError && err.code in ERROR_CODES) return new ApiError(err.code as ErrorCode, err.message);
-  return new ApiError('internal_error', 'internal error');
+  return fromBodyError(err) ?? fromHttpError(err) ?? new ApiError('internal_error', 'internal error');
+}
+
+// Body read failures of the direct routes (src/api/direct/body.ts).
+function fromBodyError(err: unknown): ApiError | undefined {
+  if (!(err instanceof BodyError)) return undefined;
+  switch (err.kind) {
+    case 'too_large':
+      return new ApiError('payload_too_large', err.message);
+    case 'unsupported_encoding':
+      return new ApiError('unsupported_media_type', err.message);
+    case 'aborted':
+    case 'malformed_encoding':
+      return new ApiError('invalid_input', err.message);
+  }
+}
+
+// Errors raised by express/body-parser carry `type`/`status`; translate them to stable codes.
+function fromHttpError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError || !err || typeof err !== 'object') return undefined;
+  const e = err as { type?: string; status?: number; limit?: number; message?: string };
+  switch (e.type) {
+    case 'entity.too.large':
+      return new ApiError('payload_too_large', `request body exceeds the limit of ${e.limit} bytes`);
+    case 'entity.parse.failed':
+      return new ApiError('invalid_input', 'request body is not valid JSON', [{ path: '', message: 'is not valid JSON' }]);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError('unsupported_media_type', e.message ?? 'unsupported body encoding');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new ApiError('invalid_input', e.message ?? 'malformed request body');
+  }
+  if (e.status === 404) return new ApiError('not_found', 'not found');
+  if (e.status === 413) return new ApiError('payload_too_large', 'request body too large');
+  if (e.status === 415) return new ApiError('unsupported_media_type', e.message ?? 'unsupported media type');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return new ApiError('invalid_input', 'malformed request', undefined, 400);
+  return undefined;
 }

@@ -6,12 +6,12 @@
 // and the reasons, for the resource to enforce; and (b) it fails CLOSED on any non-200 (§6.5: no token),
 // so `deny_mode: "fail"` answers 403 to stop issuance outright — effective, but not a documented Microsoft
 // mechanism, and the user sees only a generic error. Malformed requests get 400 (Entra fails closed).
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { DirectHandler } from '../api/direct/routes';
 import { DecisionUnavailable } from './budget';
 import type { EntraConfig } from './config';
 import { decideForAliases, deviceTrust, type HookDeps } from './hook-decide';
 import { entraAuthenticator } from './hook-auth';
-import { hookPipeline } from './hook-http';
+import { hookHandler } from './hook-http';
 import type { Decision } from './types';
 
 export const ENTRA_EVENT_TYPE = 'microsoft.graph.authenticationEvent.tokenIssuanceStart';
@@ -135,9 +135,9 @@ export async function answerEntraHook(deps: HookDeps, cfg: EntraConfig, body: un
   return { status: 200, body: entraClaimsResponse(entraClaims(decision, reasons)) };
 }
 
-/** Express handlers for POST /v1/hooks/entra/token-issuance-start: authenticate, parse, answer. */
-export function entraHookHandlers(deps: HookDeps, cfg: EntraConfig): Array<RequestHandler | ErrorRequestHandler> {
-  return hookPipeline({
+/** The handler of POST /v1/hooks/entra/token-issuance-start: authenticate, parse, answer. */
+export function entraHookHandler(deps: HookDeps, cfg: EntraConfig): DirectHandler {
+  return hookHandler({
     authenticate: cfg.auth ? entraAuthenticator(cfg.auth) : undefined,
     notConfiguredMessage: 'the Entra custom claims provider is not configured (entra.auth)',
     onAuthError: (err) => err.code === 'caller_not_allowed'

@@ -1,12 +1,12 @@
 // Envoy ext_authz (HTTP service) front door: any method on any path under the configured prefix
 // (Envoy's http_service.path_prefix + the original :path). Only an exact 200 allows (protocols.md §2.6).
-import type { RequestHandler } from 'express';
+import type { DirectHandler } from '../api/direct/routes';
 import { denyAnswer, proxyCheck, type ProxyDeps } from './proxy-check';
 import { readEnvoy } from './proxy-request';
 import { sendAnswer, toCheckRequest } from './send';
 
-/** Express handler for `<envoy_prefix>/*`; mount it on every method under /v1/authz/envoy. */
-export function envoyHandler(deps: ProxyDeps): RequestHandler {
+/** Handler for `<envoy_prefix>/*`; mount it on every method under /v1/authz/envoy. */
+export function envoyHandler(deps: ProxyDeps): DirectHandler {
   return async (req, res) => {
     const check = toCheckRequest(req);
     const orig = readEnvoy(check, deps.config.envoy_prefix);

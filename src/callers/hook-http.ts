@@ -1,6 +1,8 @@
 // The HTTP pipeline shared by the IdP hooks: authenticate (before reading any body), parse JSON, answer;
 // body errors are answered in the IdP's own shape by the hook, never by the app's generic error handler.
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { BodyError, readBody } from '../api/direct/body';
+import { writeJson } from '../api/direct/reply';
+import type { DirectHandler } from '../api/direct/routes';
 import type { HookAuthenticator } from './hook-auth';
 import { CredentialError } from './jwt';
 
@@ -18,31 +20,35 @@ export interface HookSpec {
   onBodyError(kind: 'invalid_json' | 'too_large'): HookAnswer;
   /** Decides; must not throw. */
   answer(body: unknown): Promise<HookAnswer>;
-  bodyLimit?: string;
+  /** Default 256 KiB. */
+  bodyLimitBytes?: number;
 }
 
-/** The express handlers for one hook route, in order. */
-export function hookPipeline(spec: HookSpec): Array<RequestHandler | ErrorRequestHandler> {
-  const authenticate: RequestHandler = (req, res, next) => {
+/** The handler of one hook route. */
+export function hookHandler(spec: HookSpec): DirectHandler {
+  const limit = spec.bodyLimitBytes ?? 256 * 1024;
+  return async (req, res) => {
     if (!spec.authenticate) {
-      res.status(404).json({ code: 'caller_not_configured', message: spec.notConfiguredMessage });
-      return;
+      req.resume();
+      return writeJson(res, 404, { code: 'caller_not_configured', message: spec.notConfiguredMessage });
     }
-    spec.authenticate(req.headers).then(() => next(), (err: unknown) => {
-      const e = err instanceof CredentialError ? err : new CredentialError('credential_invalid', 'credential rejected');
-      const a = spec.onAuthError(e);
-      res.status(a.status).json(a.body);
-    });
+    try {
+      await spec.authenticate(req.headers);
+    } catch (err) {
+      req.resume();
+      const a = spec.onAuthError(err instanceof CredentialError ? err : new CredentialError('credential_invalid', 'credential rejected'));
+      return writeJson(res, a.status, a.body);
+    }
+    // IdPs send application/json; any type is read rather than refusing a call we could answer.
+    let body: unknown;
+    try {
+      const bytes = await readBody(req, limit);
+      body = bytes.length === 0 ? {} : JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      const a = spec.onBodyError(err instanceof BodyError && err.kind === 'too_large' ? 'too_large' : 'invalid_json');
+      return writeJson(res, a.status, a.body);
+    }
+    const a = await spec.answer(body);
+    writeJson(res, a.status, a.body);
   };
-  // IdPs send application/json; accept any type rather than refuse a call we could answer.
-  const parse = express.json({ limit: spec.bodyLimit ?? '256kb', type: () => true, strict: false });
-  const bodyErrors: ErrorRequestHandler = (err, _req, res, _next) => {
-    const a = spec.onBodyError((err as { type?: string }).type === 'entity.too.large' ? 'too_large' : 'invalid_json');
-    res.status(a.status).json(a.body);
-  };
-  const answer: RequestHandler = async (req, res) => {
-    const a = await spec.answer(req.body);
-    res.status(a.status).json(a.body);
-  };
-  return [authenticate, parse, answer, bodyErrors];
 }

@@ -1,12 +1,12 @@
 // nginx auth_request front door (GET subrequest; original URI/method in X-Original-* headers). nginx
 // maps anything but 2xx/401/403 to 500, so this handler answers only 200, 401 or 403 (protocols.md §3.4).
-import type { RequestHandler } from 'express';
+import type { DirectHandler } from '../api/direct/routes';
 import { proxyCheck, type ProxyDeps } from './proxy-check';
 import { readNginx } from './proxy-request';
 import { sendAnswer, toCheckRequest } from './send';
 
-/** Express handler for /v1/authz/nginx (`?app=` names the app for one nginx location). */
-export function nginxHandler(deps: ProxyDeps): RequestHandler {
+/** Handler for /v1/authz/nginx (`?app=` names the app for one nginx location). */
+export function nginxHandler(deps: ProxyDeps): DirectHandler {
   return async (req, res) => {
     const check = toCheckRequest(req);
     sendAnswer(res, await proxyCheck(deps, check, readNginx(check)));

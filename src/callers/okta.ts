@@ -1,12 +1,12 @@
 // Okta token inline hook (com.okta.oauth2.tokens.transform, protocols.md §5). Okta fails OPEN on any
 // non-200, timeout or invalid command set, so every deny — unknown user, inactive user, malformed body,
 // missing state, slow decider — is a 200 with an `error` object, answered well inside Okta's 3 s.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { DirectHandler } from '../api/direct/routes';
 import { DecisionUnavailable } from './budget';
 import type { OktaConfig } from './config';
 import { decideForAliases, deviceTrust, type HookDeps } from './hook-decide';
 import { oktaAuthenticator } from './hook-auth';
-import { hookPipeline } from './hook-http';
+import { hookHandler } from './hook-http';
 import type { Decision } from './types';
 
 export const OKTA_EVENT_TYPE = 'com.okta.oauth2.tokens.transform';
@@ -103,9 +103,9 @@ export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unkn
   }
 }
 
-/** Express handlers for POST /v1/hooks/okta/token: authenticate, parse, answer (always 200 once authentic). */
-export function oktaHookHandlers(deps: HookDeps, cfg: OktaConfig): Array<RequestHandler | ErrorRequestHandler> {
-  return hookPipeline({
+/** The handler of POST /v1/hooks/okta/token: authenticate, parse, answer (always 200 once authentic). */
+export function oktaHookHandler(deps: HookDeps, cfg: OktaConfig): DirectHandler {
+  return hookHandler({
     authenticate: cfg.auth ? oktaAuthenticator(cfg.auth) : undefined,
     notConfiguredMessage: 'the Okta token hook is not configured (okta.auth)',
     onAuthError: (err) => ({ status: 401, body: { code: 'unauthorized', message: 'hook request not authenticated', reason: err.code } }),

@@ -65,6 +65,7 @@ export function startDecisions(ctx: AppContext, engines: EngineSource = contextE
   lifecycle = new LifecycleService({
     store: ctx.store,
     sweepMs: cfg.lifecycleSweepSeconds * 1000,
+    catchupPercent: cfg.lifecycleCatchupPercent,
     policyData: () => engines.baseData(),
     engine: () => decider.engine(),
     metrics: ctx.metrics,

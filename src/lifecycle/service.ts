@@ -12,9 +12,8 @@ import { Deadlines, revocationTriggers } from './triggers';
 
 /** Longest run of rechecks per event-loop turn, ms (decisions wait at most this long). */
 const SLICE_MS = 0.5;
-/** Slices run back to back (setImmediate) before a backlog is paced at ~10% of a core. */
+/** Slices run back to back (setImmediate) before a backlog is paced at `catchupPercent` of a core. */
 const EAGER_SLICES = 20;
-const REST_MS = 4.5;
 /** Due rows read per query. */
 const DUE_BATCH = 64;
 /** A recheck whose evaluation failed is retried after this long (no hot loop on a policy error). */
@@ -37,6 +36,8 @@ export interface LifecycleServiceOptions {
   deadlineMs?: number;
   /** Safety-net full sweep period, ms; 0 = never (default 86,400,000). */
   sweepMs?: number;
+  /** Share of one core (1–100) a long recheck backlog may use (default 10; 100 = back to back). */
+  catchupPercent?: number;
   /** Outbox retry tuning (tests). */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; timeoutMs?: number };
   onError?: (msg: string, fields: Record<string, unknown>) => void;
@@ -58,6 +59,8 @@ export class LifecycleService {
   private timers: NodeJS.Timeout[] = [];
   private drainTimer?: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout };
   private eagerSlices = 0;
+  /** Pause between slices of a long backlog, ms (0 = back to back). */
+  private readonly restMs: number;
   private sweeping?: Promise<void>;
   private stopped = false;
   // Thresholds cached per data document (the reloader swaps the object on reload).
@@ -72,6 +75,8 @@ export class LifecycleService {
     this.now = opts.now ?? Date.now;
     this.deadlineMs = opts.deadlineMs ?? 1000;
     this.sweepMs = opts.sweepMs ?? 86_400_000;
+    const percent = Math.min(100, Math.max(1, opts.catchupPercent ?? 10));
+    this.restMs = (SLICE_MS * (100 - percent)) / percent;
     this.onError = opts.onError ?? (() => undefined);
     this.policyData = opts.policyData ?? (() => undefined);
     this.engineOf = opts.engine;
@@ -224,7 +229,8 @@ export class LifecycleService {
       const ids = rechecks.due(now, DUE_BATCH);
       if (ids.length === 0) return false;
       // One transaction (one fsync) per group of due identities; each refresh() is a savepoint in it.
-      const outcome = this.store.transaction((): 'idle' | 'more' | 'next' => {
+      // Reads skip the decision cache: a backlog would otherwise flush the decisions' working set.
+      const outcome = this.store.withoutCaching(() => this.store.transaction((): 'idle' | 'more' | 'next' => {
         for (const id of ids) {
           this.stats.rechecked++;
           try {
@@ -248,13 +254,13 @@ export class LifecycleService {
           if (performance.now() - t0 > budgetMs) return 'more';
         }
         return 'next';
-      });
+      }));
       if (outcome !== 'next') return outcome === 'more';
     }
   }
 
-  // Drains due rechecks in slices: back to back for a short burst (writes), then paced at ~10% of a
-  // core for a long backlog (bulk import, policy change) so decisions keep their latency.
+  // Drains due rechecks in slices: back to back for a short burst (writes), then paced at
+  // catchupPercent of a core for a long backlog (bulk import, policy change) so decisions keep their latency.
   private scheduleDrain(): void {
     if (this.drainTimer || this.stopped) return;
     const run = () => {
@@ -271,9 +277,9 @@ export class LifecycleService {
         return;
       }
       if (this.stopped) return;
-      if (++this.eagerSlices < EAGER_SLICES) this.drainTimer = { immediate: setImmediate(run) };
+      if (++this.eagerSlices < EAGER_SLICES || this.restMs === 0) this.drainTimer = { immediate: setImmediate(run) };
       else {
-        const t = setTimeout(run, REST_MS);
+        const t = setTimeout(run, this.restMs);
         t.unref();
         this.drainTimer = { timeout: t };
       }

@@ -296,7 +296,7 @@ export class LifecycleTracker {
       for (const identity of page.items) {
         try {
           this.stats.swept++;
-          this.refresh(identity.id);
+          this.store.withoutCaching(() => this.refresh(identity.id));
         } catch (err) {
           this.onError('lifecycle refresh failed', { identity: identity.id, error: String(err) });
         }

@@ -162,7 +162,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   private getIdentityById(id: string): Identity | undefined {
-    return this.cached<Identity>('i:' + id, () => parse<Identity>(this.st.identity.get(id)));
+    return this.cachedRecord<Identity>('i:' + id, () => this.st.identity.get(id)?.body);
   }
 
   getIdentity(idOrAlias: string): Identity | undefined {
@@ -291,7 +291,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- devices
 
   getDevice(id: string): Device | undefined {
-    return this.cached<Device>('d:' + id, () => parse<Device>(this.st.device.get(id)));
+    return this.cachedRecord<Device>('d:' + id, () => this.st.device.get(id)?.body);
   }
 
   private writeDevice(d: Device): void {
@@ -360,9 +360,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   listDevicesByOwner(identityId: string): Device[] {
-    return this.cached<Device[]>('o:' + identityId, () =>
-      deepFreeze(this.st.devicesByOwner.all(identityId).map((r) => parse<Device>(r)!)),
-    )!;
+    return this.cachedRecord<Device[]>('o:' + identityId, () => `[${this.st.devicesByOwner.all(identityId).map((r) => r.body).join(',')}]`)!;
   }
 
   listDevices(opts: ListOptions = {}): Page<Device> {
@@ -581,7 +579,8 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- bulk import
 
   importBatch(lines: ImportLine[]): ImportBatchResult {
-    return applyImportBatch(this, lines, (kind, record) => {
+    // A bulk load touches every record once: its owner lookups must not evict the decisions' working set.
+    return this.withoutCaching(() => applyImportBatch(this, lines, (kind, record) => {
       // The same checks as putIdentity/putDevice (the path id is the record's own id).
       if (kind === 'identity') {
         const body = validateIdentity(record);
@@ -591,7 +590,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       const body = validateDevice(record);
       validateId(record.id);
       return this.planDevice(record.id, body);
-    });
+    }));
   }
 
   // ---------------------------------------------------------------- stats, lifecycle

@@ -75,6 +75,9 @@ export interface StateStore {
    */
   readonly db: Database.Database;
 
+  /** Runs `fn` with reads that neither fill nor reorder the decision cache (background passes over many records). */
+  withoutCaching<T>(fn: () => T): T;
+
   /** Looks an identity up by exact id first, then by alias (case-insensitive). Cached. */
   getIdentity(idOrAlias: string): Identity | undefined;
   /** The identity id an id or alias names, or undefined. Cached. */

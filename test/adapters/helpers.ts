@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { createContext, createLogger, type AppContext } from '../../src/api/context';
 import { loadConfig } from '../../src/config';
@@ -14,7 +14,7 @@ import type { RouteModule } from '../../src/api/routes';
 /** A running harness; call close() in afterEach. */
 export interface Harness {
   ctx: AppContext;
-  app: Express;
+  app: RequestListener;
   adapters: AdapterSet;
   dataDir: string;
   close(): Promise<void>;

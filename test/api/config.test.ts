@@ -37,3 +37,17 @@ test('an unset API token is generated once, stored 0600 under the data dir, and 
   expect(second).toEqual({ token: first.token, generated: false });
   expect(resolveApiToken(loadConfig({ TETHER_DATA_DIR: dir, TETHER_API_TOKEN: 'from-env' }))).toEqual({ token: 'from-env', generated: false });
 });
+
+test('the lifecycle catch-up share is a percentage of one core, 10 by default', () => {
+  expect(loadConfig({}).lifecycleCatchupPercent).toBe(10);
+  expect(loadConfig({ TETHER_LIFECYCLE_CATCHUP_PERCENT: '100' }).lifecycleCatchupPercent).toBe(100);
+  for (const bad of ['0', '101', '12.5', 'fast']) {
+    expect(() => loadConfig({ TETHER_LIFECYCLE_CATCHUP_PERCENT: bad })).toThrow(/TETHER_LIFECYCLE_CATCHUP_PERCENT/);
+  }
+});
+
+test('SQLite mmap is off unless sized', () => {
+  expect(loadConfig({}).sqliteMmapBytes).toBe(0);
+  expect(loadConfig({ TETHER_SQLITE_MMAP: '256mb' }).sqliteMmapBytes).toBe(256 * 1024 ** 2);
+  expect(() => loadConfig({ TETHER_SQLITE_MMAP: 'all' })).toThrow(/TETHER_SQLITE_MMAP/);
+});

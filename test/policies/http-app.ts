@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { createContext, createLogger, type AppContext } from '../../src/api/context';
 import { routeModules } from '../../src/api/routes';
@@ -18,7 +18,7 @@ export const API_TOKEN = 'test-api-token-0123456789';
 export const DECISION_TOKEN = 'test-decision-token-0123456789';
 
 export interface TestApp {
-  app: Express;
+  app: RequestListener;
   ctx: AppContext;
   engines: TestEngines;
   lifecycle: LifecycleService;
@@ -50,14 +50,14 @@ export async function testApp(opts: { decisionToken?: boolean } = {}): Promise<T
 }
 
 /** An authenticated state write. */
-export async function put(app: Express, url: string, body: unknown): Promise<request.Response> {
+export async function put(app: RequestListener, url: string, body: unknown): Promise<request.Response> {
   const res = await request(app).put(url).set('authorization', `Bearer ${API_TOKEN}`).send(body as object);
   if (res.status >= 300) throw new Error(`PUT ${url} → ${res.status} ${JSON.stringify(res.body)}`);
   return res;
 }
 
 /** An authenticated POST that must succeed. */
-export async function post(app: Express, url: string, body: unknown): Promise<request.Response> {
+export async function post(app: RequestListener, url: string, body: unknown): Promise<request.Response> {
   const res = await request(app).post(url).set('authorization', `Bearer ${API_TOKEN}`).send(body as object);
   if (res.status >= 300) throw new Error(`POST ${url} → ${res.status} ${JSON.stringify(res.body)}`);
   return res;

@@ -198,11 +198,18 @@ describe('cache', () => {
     expect(store.getIdentity('u9')?.id).toBe('u9');
   });
 
-  test('returned records are frozen so callers cannot corrupt the cache', () => {
+  test('callers cannot corrupt the cache: changing a returned record changes no later read', () => {
     store.putIdentity('u1', active({ aliases: ['x@y.z'] }));
+    store.putDevice('d1', device('u1'));
     const rec = store.getIdentity('u1')!;
-    expect(Object.isFrozen(rec)).toBe(true);
-    expect(Object.isFrozen(rec.aliases)).toBe(true);
+    (rec as { status: string }).status = 'deleted';
+    rec.aliases.push('evil@y.z');
+    const owned = store.listDevicesByOwner('u1');
+    (owned[0] as { compliant: boolean }).compliant = false;
+    owned.pop();
+    expect(store.getIdentity('u1')).toMatchObject({ status: 'active', aliases: ['x@y.z'] });
+    expect(store.getIdentity('evil@y.z')).toBeUndefined();
+    expect(store.listDevicesByOwner('u1')).toMatchObject([{ id: 'd1', compliant: true }]);
   });
 
   test('a write rolled back by a listener leaves neither data nor stale cache behind', () => {
@@ -345,5 +352,42 @@ describe('bulk import', () => {
     store.putDevice('d', device('u1', { source: 'jamf' }));
     expect(store.counts()).toMatchObject({ identity: 1, device: 1, exception: 0 });
     expect(store.sourceMarks().map((m) => `${m.kind}/${m.source}`)).toEqual(['device/jamf', 'identity/okta']);
+  });
+});
+
+describe('cache bypass for background passes', () => {
+  // The cache is observed by editing a row behind the store's back: a cached record keeps its old value.
+  const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
+  const editBehindTheStore = (s: StateStore, id: string) =>
+    s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
+
+  test('reads inside withoutCaching neither evict the working set nor cache what they read', () => {
+    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+    try {
+      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+      expect(risk(small, 'u0')).toBe('standard'); // cached now
+      small.withoutCaching(() => {
+        for (let i = 1; i < 40; i++) expect(risk(small, `u${i}`)).toBe('standard');
+      });
+      editBehindTheStore(small, 'u0');
+      editBehindTheStore(small, 'u1');
+      expect(risk(small, 'u0')).toBe('standard'); // still the cached copy: the pass evicted nothing
+      expect(risk(small, 'u1')).toBe('edited'); // read from the table: the pass cached nothing
+    } finally {
+      small.close();
+    }
+  });
+
+  test('without the bypass, the same pass evicts the working set (the test can fail)', () => {
+    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+    try {
+      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+      expect(risk(small, 'u0')).toBe('standard');
+      for (let i = 1; i < 40; i++) risk(small, `u${i}`);
+      editBehindTheStore(small, 'u0');
+      expect(risk(small, 'u0')).toBe('edited');
+    } finally {
+      small.close();
+    }
   });
 });

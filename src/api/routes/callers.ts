@@ -1,14 +1,16 @@
-// The callers router: proxy checks (Envoy ext_authz, nginx auth_request, Traefik ForwardAuth) under
-// /v1/authz and IdP token hooks (Okta inline hook, Entra custom claims provider) under /v1/hooks.
-// Both prefixes are raw-body paths: proxies may forward client bodies we must ignore, and the hooks
-// authenticate first and parse JSON themselves, so a bad body still gets the IdP's own error shape.
+// The callers' routes: proxy checks (Envoy ext_authz, nginx auth_request, Traefik ForwardAuth) under
+// /v1/authz and IdP token hooks (Okta inline hook, Entra custom claims provider) under /v1/hooks, all
+// served directly on node:http (src/api/direct: they sit on every proxied request and every token
+// issuance). Proxies may forward client bodies, which are discarded; the hooks authenticate first and
+// parse JSON themselves, so a bad body still gets the IdP's own error shape. OPA's default-decision
+// endpoint (POST /) stays on express.
 import { Router } from 'express';
 import { loadCallersConfig, type CallersConfig } from '../../callers/config';
-import { entraHookHandlers } from '../../callers/entra';
+import { entraHookHandler } from '../../callers/entra';
 import { envoyHandler } from '../../callers/envoy';
 import type { HookDeps, OwnedDevicesFn } from '../../callers/hook-decide';
 import { nginxHandler } from '../../callers/nginx';
-import { oktaHookHandlers } from '../../callers/okta';
+import { oktaHookHandler } from '../../callers/okta';
 import { opaDefaultDecisionHandler, type DataEvaluator } from '../../callers/opa-default';
 import type { ProxyDeps } from '../../callers/proxy-check';
 import { SubjectResolver } from '../../callers/subject';
@@ -17,10 +19,8 @@ import type { DecideFn } from '../../callers/types';
 import type { StateStore } from '../../state/store';
 import { requireDecisionToken } from '../auth';
 import type { AppContext } from '../context';
-import type { RouteModule } from './index';
-
-/** Absolute prefixes whose bodies this router reads itself (RouteModule.rawBodyPaths). */
-export const CALLERS_RAW_BODY_PATHS = ['/v1/authz', '/v1/hooks'];
+import type { DirectRoute } from '../direct/routes';
+import type { ModuleRoutes, RouteModule } from './index';
 
 /** The service's decider as the callers use it; looked up per request so start-up order does not matter. */
 export function contextDecide(ctx: AppContext): DecideFn {
@@ -44,33 +44,32 @@ export function storeOwnedDevices(store: StateStore): OwnedDevicesFn {
   };
 }
 
-/** Builds the callers router from explicit parts (tests and embedders). */
-export function buildCallersRouter(deps: HookDeps, config: CallersConfig): Router {
-  const router = Router();
+/** The proxy check and IdP hook routes from explicit parts (tests and embedders). */
+export function callersDirectRoutes(deps: HookDeps, config: CallersConfig): DirectRoute[] {
   const proxy: ProxyDeps = { decide: deps.decide, config: config.proxy, subjects: new SubjectResolver(config.proxy) };
-  const envoy = envoyHandler(proxy);
-  router.all('/v1/authz/envoy', envoy);
-  router.all('/v1/authz/envoy/*rest', envoy);
-  router.all('/v1/authz/nginx', nginxHandler(proxy));
-  router.all('/v1/authz/traefik', traefikHandler(proxy));
-  router.post('/v1/hooks/okta/token', ...oktaHookHandlers(deps, config.okta));
-  router.post('/v1/hooks/entra/token-issuance-start', ...entraHookHandlers(deps, config.entra));
-  return router;
+  return [
+    { path: '/v1/authz/envoy', prefix: true, label: '/v1/authz/envoy/*rest', handle: envoyHandler(proxy) },
+    { path: '/v1/authz/nginx', label: '/v1/authz/nginx', handle: nginxHandler(proxy) },
+    { path: '/v1/authz/traefik', label: '/v1/authz/traefik', handle: traefikHandler(proxy) },
+    { method: 'POST', path: '/v1/hooks/okta/token', label: '/v1/hooks/okta/token', handle: oktaHookHandler(deps, config.okta) },
+    { method: 'POST', path: '/v1/hooks/entra/token-issuance-start', label: '/v1/hooks/entra/token-issuance-start', handle: entraHookHandler(deps, config.entra) },
+  ];
 }
 
 /** The RouteModule factory: loads and validates the callers configuration at start (throws naming bad keys). */
-export function callersRouter(ctx: AppContext, config: CallersConfig = loadCallersConfig()): Router {
+export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCallersConfig()): ModuleRoutes {
   if (config.entra.auth?.type === 'none') {
     ctx.logger.warn('entra custom claims provider accepts unauthenticated calls (entra.auth.type=none); development only');
   }
-  const router = buildCallersRouter({ decide: contextDecide(ctx), ownedDevices: storeOwnedDevices(ctx.store) }, config);
+  const direct = callersDirectRoutes({ decide: contextDecide(ctx), ownedDevices: storeOwnedDevices(ctx.store) }, config);
+  const router = Router();
   // OPA clients' evaluateDefault(): POST / is OPA's default-decision endpoint (a decision route).
   router.post('/', requireDecisionToken(ctx), opaDefaultDecisionHandler(() => {
     const d = ctx.decider as Partial<DataEvaluator> | undefined;
     return typeof d?.evaluatePath === 'function' ? (d as DataEvaluator) : undefined;
   }));
-  return router;
+  return { router, direct };
 }
 
 /** The entry for routes/index.ts routeModules. */
-export const callersRouteModule: RouteModule = { name: 'callers', create: (ctx) => callersRouter(ctx), rawBodyPaths: CALLERS_RAW_BODY_PATHS };
+export const callersRouteModule: RouteModule = { name: 'callers', create: (ctx) => callersRoutes(ctx) };

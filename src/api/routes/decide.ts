@@ -3,9 +3,13 @@
 import { Router, type Request, type Response } from 'express';
 import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
-import { requireDecisionToken } from '../auth';
+import { checkDecisionToken, requireDecisionToken } from '../auth';
+import { readJsonBody } from '../direct/json-body';
+import { writeJson } from '../direct/reply';
+import type { DirectRoute } from '../direct/routes';
+import type { ModuleRoutes } from './index';
 import { ApiError, invalidInput } from '../errors';
-import { bodyValidator } from '../validate';
+import { bodyValidator, type BodyValidator } from '../validate';
 
 const ACTIONS = ['access', 'token', 'entitle', 'activate'];
 
@@ -46,29 +50,27 @@ function dataPath(req: Request): string {
   return (Array.isArray(p) ? p.join('/') : (p ?? '')).replace(/^\/+|\/+$/g, '');
 }
 
-/**
- * Answers 200 with `value` as JSON: the same bytes and headers as express's res.json under this
- * app's settings (no etag, no json spaces/replacer), without its per-call content-type parsing.
- * The hot path of /v1/decide.
- */
-function sendJson(res: Response, value: unknown): void {
-  const text = JSON.stringify(value);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
+/** Builds the decision routes: POST /v1/decide served directly (the hot path), batch and Data API by express. */
+export function decideRoutes(ctx: AppContext): ModuleRoutes {
+  const validateOne = bodyValidator<Record<string, unknown>>(decideSchema);
+  const decide: DirectRoute = {
+    method: 'POST',
+    path: '/v1/decide',
+    label: '/v1/decide',
+    handle: async (req, res) => {
+      checkDecisionToken(ctx, req);
+      const body = validateOne(await readJsonBody(req, ctx.config.bodyLimitBytes));
+      writeJson(res, 200, deciderOf(ctx).decide(body));
+    },
+  };
+  return { router: decideRouter(ctx, validateOne), direct: [decide] };
 }
 
-/** Builds the decision router. */
-export function decideRouter(ctx: AppContext): Router {
+// The express router of /v1/decide/batch and the OPA Data API.
+function decideRouter(ctx: AppContext, validateOne: BodyValidator<Record<string, unknown>>): Router {
   const router = Router();
   const auth = requireDecisionToken(ctx);
-  const validateOne = bodyValidator<Record<string, unknown>>(decideSchema);
   const validateBatch = bodyValidator<{ requests: unknown[] }>(batchSchema);
-
-  router.post('/v1/decide', auth, (req, res) => {
-    const body = validateOne(req.body);
-    sendJson(res, deciderOf(ctx).decide(body));
-  });
 
   router.post('/v1/decide/batch', auth, (req, res) => {
     const { requests } = validateBatch(req.body);

@@ -1,22 +1,29 @@
 // The routers the app mounts and the background services serve() starts. Add yours with one line.
 import type { Router } from 'express';
 import type { AppContext } from '../context';
+import type { DirectRoute } from '../direct/routes';
 import { healthRouter } from './health';
 import { stateRouter } from './state';
 import { adaptersRouteModule, adaptersServiceModule } from './adapters';
 import { callersRouteModule } from './callers';
-import { decideRouter } from './decide';
+import { decideRoutes } from './decide';
 import { lifecycleRouter } from './lifecycle';
 import { subscriptionsRouter } from './subscriptions';
 import { decisionsServiceModule } from '../../lifecycle/module';
 import { policiesServiceModule } from '../../engine/policy-service';
 import { policiesRouter } from './policies';
 
+/** What a module serves: an express router, and latency-critical routes served before express. */
+export interface ModuleRoutes {
+  router?: Router;
+  direct?: DirectRoute[];
+}
+
 /** A feature router. */
 export interface RouteModule {
   name: string;
-  /** Builds the router; paths inside are absolute (e.g. '/v1/decide') unless `mount` is set. */
-  create(ctx: AppContext): Router;
+  /** Builds the router (paths absolute, e.g. '/v1/decide', unless `mount` is set) and any direct routes. */
+  create(ctx: AppContext): Router | ModuleRoutes;
   mount?: string;
   /**
    * Absolute path prefixes whose request bodies the router reads itself (no JSON parsing, no 415),
@@ -40,7 +47,7 @@ export const routeModules: RouteModule[] = [
   { name: 'state', create: stateRouter, rawBodyPaths: ['/v1/state/import'] },
   adaptersRouteModule,
   callersRouteModule,
-  { name: 'decide', create: decideRouter },
+  { name: 'decide', create: decideRoutes },
   { name: 'lifecycle', create: lifecycleRouter },
   { name: 'subscriptions', create: subscriptionsRouter },
   { name: 'policies', create: policiesRouter },

@@ -1,0 +1,80 @@
+// The benchmark state fixture: N identities with two devices each, imported through POST
+// /v1/state/import, then waiting until the lifecycle service has re-derived every imported identity,
+// so decision figures measure decisions alone, not decisions competing with the background catch-up.
+import type { PacedVariant } from './paced';
+
+/** Bearer token the benchmark servers run with. */
+export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
+
+/** Aliases of user i: its email (callers add an IdP id). */
+export type AliasesOf = (i: number) => string[];
+const emailOnly: AliasesOf = (i) => [`user-${i}@example.com`];
+
+/** NDJSON lines for n identities (each with two devices; every tenth user's second one non-compliant). */
+export function* fixture(n: number, aliases: AliasesOf = emailOnly): Generator<string> {
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const id = `user-${i}`;
+    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: aliases(i), activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
+    for (const [suffix, compliant] of [['a', true], ['b', i % 10 !== 0]] as const) {
+      yield JSON.stringify({ kind: 'device', record: { id: `dev-${i}-${suffix}`, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
+    }
+  }
+}
+
+/** Imports the fixture in 50,000-line requests; returns records per second. */
+export async function importFixture(base: string, n: number, aliases?: AliasesOf): Promise<number> {
+  const started = process.hrtime.bigint();
+  let batch: string[] = [];
+  let total = 0;
+  const send = async () => {
+    const res = await fetch(`${base}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/x-ndjson' }, body: batch.join('\n') + '\n' });
+    const out = (await res.json()) as { imported: number; rejected: number };
+    if (!res.ok || out.rejected) throw new Error(`import failed: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
+    total += out.imported;
+    batch = [];
+    process.stderr.write(`\rimported ${total} of ${3 * n} records`);
+  };
+  for (const line of fixture(n, aliases)) {
+    batch.push(line);
+    if (batch.length >= 50_000) await send();
+  }
+  if (batch.length) await send();
+  process.stderr.write('\n');
+  return total / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Polls /metrics until no lifecycle recheck is due (the post-import catch-up is done); returns seconds waited. */
+export async function waitForLifecycleCatchUp(base: string, timeoutMs = 1_800_000): Promise<number> {
+  const started = Date.now();
+  let zeroes = 0;
+  while (Date.now() - started < timeoutMs) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const m = /^tether_lifecycle_rechecks_due (\d+(?:\.\d+)?)$/m.exec(text);
+    if (!m) throw new Error('tether_lifecycle_rechecks_due is missing from /metrics');
+    // Two zero readings in a row: the drain also finished the refreshes it had already started.
+    zeroes = Number(m[1]) === 0 ? zeroes + 1 : 0;
+    if (zeroes >= 2) {
+      process.stderr.write('\n');
+      return (Date.now() - started) / 1000;
+    }
+    process.stderr.write(`\rlifecycle catch-up: ${m[1]} identities due   `);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`lifecycle catch-up not done within ${timeoutMs} ms`);
+}
+
+/** `count` /v1/decide bodies for users spread over all n identities (stride 7919, coprime with n). */
+export function decideBodies(n: number, count = 5000): string[] {
+  const bodies: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const i = (k * 7919) % n;
+    bodies.push(JSON.stringify({ action: 'access', subject: `user-${i}@example.com`, device: `dev-${i}-${k % 2 ? 'a' : 'b'}`, resource: { app: 'wiki' } }));
+  }
+  return bodies;
+}
+
+/** The same bodies as paced-load variants. */
+export function decideVariants(n: number, count?: number): PacedVariant[] {
+  return decideBodies(n, count).map((body) => ({ method: 'POST', path: '/v1/decide', headers: { 'content-type': 'application/json' }, body }));
+}
