@@ -2,7 +2,7 @@
 // upstream, Tether's /v1/authz/nginx called directly, and the Okta token inline hook, each at a fixed,
 // evenly paced 1,000 req/s, with nginx-without-auth and a raw node:http server measured as baselines in
 // the same run. Prints a Markdown table.
-// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000 | --rates 1000,500] [--warmup 3] [--profile DIR]
+// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000 | --rates 1000,500] [--warmup 10] [--profile DIR]
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -25,7 +25,7 @@ const DURATION = arg('duration', 10);
 const RATE = arg('rate', 1000);
 // --rates 1000,500: run the whole set once per rate (default: just --rate).
 const RATES = process.argv.includes('--rates') ? process.argv[process.argv.indexOf('--rates') + 1].split(',').map(Number) : [RATE];
-const WARMUP = arg('warmup', 3);
+const WARMUP = arg('warmup', 10);
 // --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 const OKTA_SECRET = 'bench-okta-hook-secret-5c2e81f0';
