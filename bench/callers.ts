@@ -76,13 +76,11 @@ async function paced(opts: {
   const sumCpu = () => [opts.pids.tether, ...opts.pids.others].reduce<number>((a, p) => a + (cpuMs(p) || 0), 0);
   const tetherBefore = cpuMs(opts.pids.tether);
   const serversBefore = sumCpu();
-  const genBefore = process.cpuUsage();
   const load1 = loadavg()[0];
   const o = await pacedLoad({
     port: opts.port, rate: opts.rate, durationSec: opts.durationSec, expect: opts.expect,
     variants: opts.variants.map((v) => ({ method: opts.method, ...v })),
   });
-  const gen = process.cpuUsage(genBefore);
   return {
     label: opts.label, rate: opts.rate, baseline: opts.baseline, sent: o.sent, ok: o.ok, bad: o.bad, errors: o.errors,
     reqPerSec: o.ok / o.seconds,
@@ -90,7 +88,7 @@ async function paced(opts: {
     p99Sched: percentile(o.fromSchedule, 99), load1, statuses: o.statuses,
     tetherCpu: (cpuMs(opts.pids.tether) - tetherBefore) / o.sent,
     serversCpu: (sumCpu() - serversBefore) / o.sent,
-    genCpu: (gen.user + gen.system) / 1000 / o.sent,
+    genCpu: o.generatorCpuMs / o.sent,
   };
 }
 

@@ -60,6 +60,8 @@ export interface PacedOutcome {
   latency: Float64Array;
   /** From the request's scheduled time (includes generator lag and queueing for a connection). */
   fromSchedule: Float64Array;
+  /** CPU the generator used for the run, ms. */
+  generatorCpuMs: number;
 }
 
 /** The p-th percentile (0–100) of sorted values. */
@@ -158,6 +160,7 @@ export function pacedLoadHere(opts: PacedOptions): Promise<PacedOutcome> {
   let ok = 0, bad = 0, errors = 0, done = 0, sent = 0, queued = 0;
   const idle: Conn[] = [];
   const queue: Pending[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let lastEnd = t0;
 
@@ -172,6 +175,7 @@ export function pacedLoadHere(opts: PacedOptions): Promise<PacedOutcome> {
         seconds: (lastEnd - t0) / 1000,
         latency: latency.subarray(0, ok).sort(),
         fromSchedule: fromSchedule.subarray(0, ok).sort(),
+        generatorCpuMs: ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpu0)),
       });
     };
     const dispatch = (c: Conn) => {
