@@ -29,7 +29,7 @@ export interface SqliteStoreOptions {
   maxBreakGlassMinutes?: number;
   /**
    * Bytes of the database file read through mmap (default 0 = off: plain reads). Measured at 1M identities
-   * with uniformly spread requests, mmap'd reads raised /v1/decide p99 from ~3 ms to 30-60 ms (page-fault
+   * with uniformly spread requests, mmap'd reads raised /v1/decide p99 from 3-20 ms to 30-60 ms (read
    * stalls), and an I/O error on a mapped page kills the process (SIGBUS) instead of failing one read.
    */
   mmapBytes?: number;
