@@ -87,6 +87,8 @@ interface Pending {
 class Conn {
   socket!: net.Socket;
   current?: Pending & { sent: number };
+  /** The socket closed (or is closing): the next send opens a new one. */
+  dead = false;
   private buf: Buffer = Buffer.alloc(0);
   constructor(
     private readonly host: string,
@@ -108,7 +110,6 @@ class Conn {
       if (this.current) this.onError(this);
     });
   }
-  dead = false;
   send(p: Pending, bytes: Buffer): void {
     if (this.dead) {
       this.dead = false;

@@ -19,8 +19,8 @@ export interface DirectRoute {
   path: string;
   /** Also serve every path below `path` (e.g. Envoy's check path under a prefix). */
   prefix?: boolean;
-  /** The route label of tether_http_requests_total (express's route pattern for the same path). */
-  label: string;
+  /** The route label of tether_http_requests_total (default `path`; express's pattern where they differ). */
+  label?: string;
   handle: DirectHandler;
 }
 
@@ -64,7 +64,7 @@ export function withDirectRoutes(routes: DirectRoute[], fallback: RequestListene
   return (req, res) => {
     const route = find(req.method, req.url ?? '/');
     if (!route) return fallback(req, res);
-    (res as ServerResponse & { [LABEL]?: string })[LABEL] = route.label;
+    (res as ServerResponse & { [LABEL]?: string })[LABEL] = route.label ?? route.path;
     if (counter) res.once('finish', countFinished);
     try {
       const done = route.handle(req, res);

@@ -49,10 +49,10 @@ export function callersDirectRoutes(deps: HookDeps, config: CallersConfig): Dire
   const proxy: ProxyDeps = { decide: deps.decide, config: config.proxy, subjects: new SubjectResolver(config.proxy) };
   return [
     { path: '/v1/authz/envoy', prefix: true, label: '/v1/authz/envoy/*rest', handle: envoyHandler(proxy) },
-    { path: '/v1/authz/nginx', label: '/v1/authz/nginx', handle: nginxHandler(proxy) },
-    { path: '/v1/authz/traefik', label: '/v1/authz/traefik', handle: traefikHandler(proxy) },
-    { method: 'POST', path: '/v1/hooks/okta/token', label: '/v1/hooks/okta/token', handle: oktaHookHandler(deps, config.okta) },
-    { method: 'POST', path: '/v1/hooks/entra/token-issuance-start', label: '/v1/hooks/entra/token-issuance-start', handle: entraHookHandler(deps, config.entra) },
+    { path: '/v1/authz/nginx', handle: nginxHandler(proxy) },
+    { path: '/v1/authz/traefik', handle: traefikHandler(proxy) },
+    { method: 'POST', path: '/v1/hooks/okta/token', handle: oktaHookHandler(deps, config.okta) },
+    { method: 'POST', path: '/v1/hooks/entra/token-issuance-start', handle: entraHookHandler(deps, config.entra) },
   ];
 }
 

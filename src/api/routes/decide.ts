@@ -56,7 +56,6 @@ export function decideRoutes(ctx: AppContext): ModuleRoutes {
   const decide: DirectRoute = {
     method: 'POST',
     path: '/v1/decide',
-    label: '/v1/decide',
     handle: async (req, res) => {
       checkDecisionToken(ctx, req);
       const body = validateOne(await readJsonBody(req, ctx.config.bodyLimitBytes));

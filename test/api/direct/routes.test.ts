@@ -19,7 +19,7 @@ function listener(routes: DirectRoute[]) {
 }
 
 const routes: DirectRoute[] = [
-  { method: 'POST', path: '/v1/decide', label: '/v1/decide', handle: echo('decide') },
+  { method: 'POST', path: '/v1/decide', handle: echo('decide') }, // label defaults to the path
   { path: '/v1/authz/envoy', prefix: true, label: '/v1/authz/envoy/*rest', handle: echo('envoy') },
 ];
 
@@ -53,7 +53,7 @@ describe('errors and metrics', () => {
   test('a thrown ApiError is answered with its status, body and headers', async () => {
     const e = new ApiError('unauthorized', 'a valid decision bearer token is required');
     e.headers = { 'WWW-Authenticate': 'Bearer realm="tether"' };
-    const { app, errors } = listener([{ method: 'GET', path: '/x', label: '/x', handle: async () => { throw e; } }]);
+    const { app, errors } = listener([{ method: 'GET', path: '/x', handle: async () => { throw e; } }]);
     const r = await request(app).get('/x');
     expect(r.status).toBe(401);
     expect(r.headers['www-authenticate']).toBe('Bearer realm="tether"');
@@ -62,7 +62,7 @@ describe('errors and metrics', () => {
   });
 
   test('an unexpected error is a bare 500 without details; the error goes to onError only', async () => {
-    const { app, errors } = listener([{ method: 'GET', path: '/x', label: '/x', handle: () => { throw new Error('secret detail'); } }]);
+    const { app, errors } = listener([{ method: 'GET', path: '/x', handle: () => { throw new Error('secret detail'); } }]);
     const r = await request(app).get('/x');
     expect(r.status).toBe(500);
     expect(r.body).toEqual({ code: 'internal_error', message: 'internal error' });
