@@ -178,8 +178,9 @@ export function composeInput(store: StateStore, body: unknown, opts: ComposeOpti
   const deviceId = str(b.device);
   const identity = subjectRef ? store.getIdentity(subjectRef) : undefined;
   const subject = identity ? policySubject(identity, opts.statusSince?.(identity.id)) : null;
-  const device = deviceId ? store.getDevice(deviceId) : undefined;
   const owned = identity ? store.listDevicesByOwner(identity.id) : [];
+  // The requested device is usually one the subject owns: already read, no second lookup.
+  const device = deviceId ? owned.find((d) => d.id === deviceId) ?? store.getDevice(deviceId) : undefined;
   const exceptions = identity ? store.listExceptions(identity.id) : [];
   const window = identity ? store.getBreakGlass(identity.id) : undefined;
   return {

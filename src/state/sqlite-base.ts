@@ -10,6 +10,7 @@
 // process owns it, so the LRU cache can never miss another writer's change.
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
+import { Doorkeeper } from './doorkeeper';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
 import { applySchema } from './sqlite-schema';
 import type { ChangeListener } from './store';
@@ -65,6 +66,7 @@ export abstract class SqliteBase {
   readonly backend = 'sqlite';
   readonly db: Database.Database;
   protected readonly cache: LRUCache<string, Cached>;
+  private readonly doorkeeper: Doorkeeper;
   private cacheBypass = 0;
   protected readonly now: () => Date;
   private readonly changeListeners = new Set<ChangeListener>();
@@ -79,6 +81,7 @@ export abstract class SqliteBase {
   constructor(opts: SqliteStoreOptions) {
     this.now = opts.now ?? (() => new Date());
     this.cache = new LRUCache<string, Cached>({ max: Math.max(16, opts.cacheSize ?? 100_000) });
+    this.doorkeeper = new Doorkeeper(this.cache.max);
     let db: Database.Database | undefined;
     try {
       db = this.db = new Database(opts.path);
@@ -231,17 +234,25 @@ export abstract class SqliteBase {
     }
   }
 
-  protected cached<T extends object | string>(key: string, load: () => T | undefined): T | undefined {
-    if (this.cacheBypass > 0) {
-      const seen = this.cache.peek(key);
-      if (seen !== undefined) return seen === NONE ? undefined : (seen as T);
-      return this.read(load);
-    }
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
-    const v = this.read(load);
+  /** The cached value of `key` (NONE: known not to exist; undefined: not cached). */
+  protected fromCache(key: string): Cached | undefined {
+    // A background pass may use what is cached but must not reorder it.
+    return this.cacheBypass > 0 ? this.cache.peek(key) : this.cache.get(key);
+  }
+
+  /** Caches what a read found: freely while the cache has room, once full only keys that missed before. */
+  protected admit(key: string, v: Cached | undefined): void {
+    if (this.cacheBypass > 0) return;
+    if (this.cache.size >= this.cache.max && !this.doorkeeper.admit(key)) return;
     this.cache.set(key, v === undefined ? NONE : v);
     if (this.db.inTransaction) this.touched.add(key);
+  }
+
+  protected cached<T extends object | string>(key: string, load: () => T | undefined): T | undefined {
+    const hit = this.fromCache(key);
+    if (hit !== undefined) return hit === NONE ? undefined : (hit as T);
+    const v = this.read(load);
+    this.admit(key, v);
     return v;
   }
 

@@ -383,9 +383,61 @@ describe('cache bypass for background passes', () => {
     try {
       for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
       expect(risk(small, 'u0')).toBe('standard');
+      // Twice each: a full cache admits a key on its second miss (see 'cache admission' below).
+      for (let i = 1; i < 40; i++) risk(small, `u${i}`);
       for (let i = 1; i < 40; i++) risk(small, `u${i}`);
       editBehindTheStore(small, 'u0');
       expect(risk(small, 'u0')).toBe('edited');
+    } finally {
+      small.close();
+    }
+  });
+});
+
+describe('cache admission', () => {
+  const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
+  const editBehindTheStore = (s: StateStore, id: string) =>
+    s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
+
+  test('a full cache admits a record on its second miss, not its first', () => {
+    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+    try {
+      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+      for (let i = 0; i < 16; i++) risk(small, `u${i}`); // fills the cache (room: admitted at once)
+      expect(risk(small, 'u30')).toBe('standard'); // first miss of a full cache: remembered, not cached
+      editBehindTheStore(small, 'u30');
+      expect(risk(small, 'u30')).toBe('edited'); // read from the table again; second miss: cached now
+      small.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'standard') WHERE id = 'u30'`).run();
+      expect(risk(small, 'u30')).toBe('edited'); // the cached copy
+    } finally {
+      small.close();
+    }
+  });
+
+  test('a pass over many records asked for once each leaves the working set cached', () => {
+    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+    try {
+      for (let i = 0; i < 200; i++) small.putIdentity(`u${i}`, active());
+      for (let i = 0; i < 16; i++) risk(small, `u${i}`);
+      for (let i = 16; i < 200; i++) risk(small, `u${i}`); // uniformly spread traffic: each user once
+      editBehindTheStore(small, 'u0');
+      expect(risk(small, 'u0')).toBe('standard');
+    } finally {
+      small.close();
+    }
+  });
+
+  test('an alias is resolved in one read and then served from the cache', () => {
+    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+    try {
+      small.putIdentity('u1', active({ aliases: ['Ada@Example.com'] }));
+      expect(small.getIdentity('ada@example.com')?.id).toBe('u1');
+      expect(small.resolveIdentityId('ADA@example.com')).toBe('u1');
+      editBehindTheStore(small, 'u1');
+      expect(risk(small, 'ada@example.com')).toBe('standard'); // alias and record both cached
+      expect(small.getIdentity('nobody@example.com')).toBeUndefined();
+      small.putIdentity('nobody@example.com', active()); // a cached miss never hides a later write
+      expect(small.getIdentity('nobody@example.com')?.id).toBe('nobody@example.com');
     } finally {
       small.close();
     }
