@@ -136,4 +136,23 @@ if (!usable && !inCi) {
     expect(forged.status).toBe(401);
     expect(nginx.errorLog()).not.toMatch(/auth request unexpected status/);
   });
+
+  test("nginx keeps its connections to Tether alive across checks (Tether's answers carry no body)", async () => {
+    const opened: unknown[] = [];
+    const onConnection = (socket: unknown) => opened.push(socket);
+    t.server.server.on('connection', onConnection);
+    try {
+      const jwt = await idp.sign({ email: 'alice@example.com', aud: AUD });
+      for (let i = 0; i < 20; i++) {
+        const r = await viaNginx({ authorization: `Bearer ${jwt}`, 'x-device-id': 'mac-alice' });
+        expect(r.status).toBe(200);
+      }
+      const denied = await viaNginx({ authorization: `Bearer ${await idp.sign({ email: 'bob@example.com', aud: AUD })}`, 'x-device-id': 'pc-bob' });
+      expect(denied.status).toBe(403);
+    } finally {
+      t.server.server.off('connection', onConnection);
+    }
+    // One check at a time: the pool's idle connection is reused (a body made nginx open one per check).
+    expect(opened.length).toBeLessThanOrEqual(1);
+  });
 });

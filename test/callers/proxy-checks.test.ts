@@ -245,3 +245,48 @@ describe('Traefik ForwardAuth', () => {
     expect(r.status).toBe(200);
   });
 });
+
+describe('nginx auth_request', () => {
+  /** The subrequest as protocols.md §3.3 configures it: GET, no body, the client's headers + X-Original-*. */
+  const nginxCheck = (headers: Record<string, string>) =>
+    rawRequest(t.port, {
+      method: 'GET',
+      path: '/v1/authz/nginx?app=payroll',
+      headers: {
+        host: 'tether',
+        'x-original-uri': '/payroll/reports?q=3',
+        'x-original-method': 'GET',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'payroll.example.com',
+        'user-agent': 'curl/8.5.0',
+        ...headers,
+      },
+    });
+
+  // nginx reads only an auth subrequest's headers; a body would make it drop the keepalive connection.
+  test('allow: 200 with the decision id and upstream headers, and an empty body', async () => {
+    const r = await nginxCheck({ 'x-auth-request-email': 'alice@example.com', 'x-device-id': 'mac-alice' });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-tether-decision-id']).toMatch(UUID);
+    expect(r.headers['x-tether-subject']).toBe('alice@example.com');
+    expect(r.headers['content-length']).toBe('0');
+    expect(r.text).toBe('');
+  });
+
+  test('deny: 403 with the reasons and decision id in headers, and an empty body', async () => {
+    const r = await nginxCheck({ 'x-auth-request-email': 'carol@example.com', 'x-device-id': 'mac-carol' });
+    expect(r.status).toBe(403);
+    expect(r.headers['x-tether-reasons']).toBe('identity_not_active');
+    expect(r.headers['x-tether-decision-id']).toMatch(UUID);
+    expect(r.headers['content-length']).toBe('0');
+    expect(r.text).toBe('');
+  });
+
+  test('no credential: 401 with the challenge nginx passes on, and an empty body', async () => {
+    const r = await nginxCheck({});
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="tether"');
+    expect(r.text).toBe('');
+  });
+});
