@@ -11,23 +11,41 @@ export class DecisionUnavailable extends Error {
 
 /** Calls `decide` and settles within `ms`: a late or failed decision rejects with DecisionUnavailable. */
 export function decideWithin(decide: DecideFn, req: DecideRequest, ms: number): Promise<Decision> {
+  let pending: Decision | PromiseLike<Decision>;
+  try {
+    pending = decide(req);
+  } catch (err) {
+    return Promise.reject(unavailable(err));
+  }
+  // The in-process decider answers synchronously: nothing can be late, so no timer is armed.
+  if (!isThenable(pending)) return checked(pending);
   return new Promise<Decision>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DecisionUnavailable('timeout')), ms);
     timer.unref?.();
-    const fail = (err: unknown) => {
-      clearTimeout(timer);
-      const code = (err as { code?: unknown })?.code;
-      reject(new DecisionUnavailable('error', typeof code === 'string' ? code : undefined));
-    };
-    try {
-      Promise.resolve(decide(req)).then((d) => {
+    pending.then(
+      (d) => {
         clearTimeout(timer);
-        // A malformed answer is treated like a failure: fail closed.
-        if (!d || typeof d.allow !== 'boolean' || !Array.isArray(d.reasons)) return fail({ code: 'malformed_decision' });
-        resolve(d);
-      }, fail);
-    } catch (err) {
-      fail(err);
-    }
+        checked(d).then(resolve, reject);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(unavailable(err));
+      },
+    );
   });
+}
+
+function isThenable(v: unknown): v is PromiseLike<Decision> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** A malformed answer is treated like a failure: fail closed. */
+function checked(d: Decision): Promise<Decision> {
+  if (!d || typeof d.allow !== 'boolean' || !Array.isArray(d.reasons)) return Promise.reject(unavailable({ code: 'malformed_decision' }));
+  return Promise.resolve(d);
+}
+
+function unavailable(err: unknown): DecisionUnavailable {
+  const code = (err as { code?: unknown })?.code;
+  return new DecisionUnavailable('error', typeof code === 'string' ? code : undefined);
 }

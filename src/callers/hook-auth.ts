@@ -6,12 +6,7 @@ import type { EntraAuthConfig, OktaAuthConfig } from './config';
 import { bearerToken, CredentialError, createJwtVerifier, type JwtVerifier } from './jwt';
 import { header } from './proxy-request';
 
-function sameSecret(given: string, expected: string): boolean {
-  // Hash first so lengths match and timing says nothing about the expected value.
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 /** Checks one hook request; resolves when authentic, rejects with CredentialError otherwise. */
 export type HookAuthenticator = (headers: IncomingHttpHeaders) => Promise<void>;
@@ -19,10 +14,12 @@ export type HookAuthenticator = (headers: IncomingHttpHeaders) => Promise<void>;
 /** Okta: `header` compares the registered header value verbatim; `jwt` verifies Okta's OAuth 2.0 bearer JWT. */
 export function oktaAuthenticator(cfg: OktaAuthConfig): HookAuthenticator {
   if (cfg.type === 'header') {
+    // Compared as SHA-256 digests so lengths match and timing says nothing about the secret.
+    const expected = sha256(cfg.secret);
     return async (headers) => {
       const given = header(headers, cfg.header);
       if (given === undefined) throw new CredentialError('credential_missing', `missing ${cfg.header} header`);
-      if (!sameSecret(given, cfg.secret)) throw new CredentialError('credential_invalid', `${cfg.header} does not match the registered secret`);
+      if (!timingSafeEqual(sha256(given), expected)) throw new CredentialError('credential_invalid', `${cfg.header} does not match the registered secret`);
     };
   }
   const verify = createJwtVerifier(cfg);

@@ -104,7 +104,23 @@ describe('decision budget', () => {
     const malformed = await decideWithin(() => ({}) as Decision, req, 100).catch((e: unknown) => e);
     expect(malformed).toMatchObject({ why: 'error', causeCode: 'malformed_decision' });
   });
-  test('a prompt decision passes through unchanged', async () => {
+  test('a prompt decision passes through unchanged, synchronous or not', async () => {
     await expect(decideWithin(() => decision(), req, 100)).resolves.toEqual(decision());
+    await expect(decideWithin(async () => decision(), req, 100)).resolves.toEqual(decision());
+  });
+  test('an asynchronous decider that rejects or answers malformed is decision_unavailable (error)', async () => {
+    const rejected = await decideWithin(() => Promise.reject(Object.assign(new Error('x'), { code: 'state_unavailable' })), req, 100).catch((e: unknown) => e);
+    expect(rejected).toMatchObject({ why: 'error', causeCode: 'state_unavailable' });
+    const malformed = await decideWithin(async () => ({ allow: 'yes' }) as unknown as Decision, req, 100).catch((e: unknown) => e);
+    expect(malformed).toMatchObject({ why: 'error', causeCode: 'malformed_decision' });
+  });
+  test('a synchronous decision arms no timer', async () => {
+    const spy = jest.spyOn(global, 'setTimeout');
+    try {
+      await decideWithin(() => decision(), req, 100);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
