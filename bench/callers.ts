@@ -2,7 +2,7 @@
 // upstream, Tether's /v1/authz/nginx called directly, and the Okta token inline hook, each at a fixed,
 // evenly paced 1,000 req/s, with nginx-without-auth and a raw node:http server measured as baselines in
 // the same run. Prints a Markdown table.
-// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000 | --rates 1000,500] [--warmup 10] [--profile DIR]
+// Usage: node --require tsx/cjs bench/callers.ts [--identities 10000] [--duration 10] [--rate 1000 | --rates 1000,500] [--reps 3] [--warmup 10] [--profile DIR] [--tether-flags "--single-threaded-gc"]
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -26,8 +26,12 @@ const RATE = arg('rate', 1000);
 // --rates 1000,500: run the whole set once per rate (default: just --rate).
 const RATES = process.argv.includes('--rates') ? process.argv[process.argv.indexOf('--rates') + 1].split(',').map(Number) : [RATE];
 const WARMUP = arg('warmup', 10);
+// --reps 3: rounds of the whole set per rate, interleaved so the VM's noise spreads over every path.
+const REPS = arg('reps', 3);
 // --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+// --tether-flags "--single-threaded-gc": extra node flags for the Tether process only (tuning experiments).
+const TETHER_FLAGS = process.argv.includes('--tether-flags') ? process.argv[process.argv.indexOf('--tether-flags') + 1].split(' ').filter(Boolean) : [];
 const OKTA_SECRET = 'bench-okta-hook-secret-5c2e81f0';
 const APP = 'payroll'; // the shipped catalog's high-sensitivity app: the strictest gate
 const OKTA_CLIENT = 'customClientIdNative'; // client_id in protocols.md §5.3's body
@@ -44,6 +48,7 @@ interface Variant { path: string; headers: Record<string, string>; body?: Buffer
 interface PacedResult {
   label: string;
   rate: number;
+  round: number;
   baseline?: string;
   sent: number;
   ok: number;
@@ -71,7 +76,7 @@ interface PacedResult {
  */
 async function paced(opts: {
   label: string; port: number; method: 'GET' | 'POST'; variants: Variant[]; rate: number; durationSec: number;
-  expect: PacedExpect; baseline?: string; pids: { tether?: number; others: Array<number | undefined> };
+  expect: PacedExpect; baseline?: string; round: number; pids: { tether?: number; others: Array<number | undefined> };
 }): Promise<PacedResult> {
   const sumCpu = () => [opts.pids.tether, ...opts.pids.others].reduce<number>((a, p) => a + (cpuMs(p) || 0), 0);
   const tetherBefore = cpuMs(opts.pids.tether);
@@ -82,7 +87,7 @@ async function paced(opts: {
     variants: opts.variants.map((v) => ({ method: opts.method, ...v })),
   });
   return {
-    label: opts.label, rate: opts.rate, baseline: opts.baseline, sent: o.sent, ok: o.ok, bad: o.bad, errors: o.errors,
+    label: opts.label, rate: opts.rate, round: opts.round, baseline: opts.baseline, sent: o.sent, ok: o.ok, bad: o.bad, errors: o.errors,
     reqPerSec: o.ok / o.seconds,
     p50: percentile(o.latency, 50), p99: percentile(o.latency, 99), p999: percentile(o.latency, 99.9), max: o.latency[o.ok - 1] ?? NaN,
     p99Sched: percentile(o.fromSchedule, 99), load1, statuses: o.statuses,
@@ -94,18 +99,37 @@ async function paced(opts: {
 
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 
-/** Markdown table; ratios are latency ratios against the named baseline row. */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Markdown table of every run; ratios are latency ratios against the named baseline row of the same round. */
 function report(results: PacedResult[]): string {
-  const byLabel = new Map(results.map((r) => [`${r.label}@${r.rate}`, r]));
+  const key = (label: string, r: PacedResult) => `${label}@${r.rate}#${r.round}`;
+  const byLabel = new Map(results.map((r) => [key(r.label, r), r]));
   const rows = results.map((r) => {
-    const b = r.baseline ? byLabel.get(`${r.baseline}@${r.rate}`) : undefined;
+    const b = r.baseline ? byLabel.get(key(r.baseline, r)) : undefined;
     const ratio = (x: number, y: number | undefined) => (b && y ? `${(x / y).toFixed(1)}×` : '–');
     const st = Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(' ');
-    return `| ${r.label} | ${r.rate} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${ratio(r.p50, b?.p50)} | ${ratio(r.p99, b?.p99)} | ${r.p99 <= 5 ? 'yes' : '**no**'} | ${st}${r.bad ? ` (bad ${r.bad})` : ''}${r.errors ? ` errors:${r.errors}` : ''} | ${r.load1.toFixed(1)} | ${r.tetherCpu.toFixed(3)} | ${r.serversCpu.toFixed(3)} | ${r.genCpu.toFixed(3)} |`;
+    return `| ${r.label} | ${r.round} | ${r.rate} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${ratio(r.p50, b?.p50)} | ${ratio(r.p99, b?.p99)} | ${r.p99 <= 5 ? 'yes' : '**no**'} | ${st}${r.bad ? ` (bad ${r.bad})` : ''}${r.errors ? ` errors:${r.errors}` : ''} | ${r.load1.toFixed(1)} | ${r.tetherCpu.toFixed(3)} | ${r.serversCpu.toFixed(3)} | ${r.genCpu.toFixed(3)} |`;
   });
   return [
-    '| run | target req/s | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p50 ratio | p99 ratio | p99 ≤ 5 ms | statuses | load (1 min) | Tether CPU ms/req | servers CPU ms/req | load-gen CPU ms/req |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---|---:|---:|---:|---:|',
+    '| run | round | target req/s | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p50 ratio | p99 ratio | p99 ≤ 5 ms | statuses | load (1 min) | Tether CPU ms/req | servers CPU ms/req | load-gen CPU ms/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+/** Medians over the rounds, one row per path and rate. */
+function summary(results: PacedResult[]): string {
+  const groups = new Map<string, PacedResult[]>();
+  for (const r of results) groups.set(`${r.label}@${r.rate}`, [...(groups.get(`${r.label}@${r.rate}`) ?? []), r]);
+  const rows = [...groups.values()].map((rs) => {
+    const m = (f: (r: PacedResult) => number) => median(rs.map(f));
+    const p99 = m((r) => r.p99);
+    return `| ${rs[0].label} | ${rs[0].rate} | ${rs.length} | ${f2(m((r) => r.p50))} | ${f2(p99)} | ${rs.map((r) => f2(r.p99)).join(' / ')} | ${f2(m((r) => r.p999))} | ${p99 <= 5 ? 'yes' : '**no**'} | ${m((r) => r.tetherCpu).toFixed(3)} |`;
+  });
+  return [
+    '| run | target req/s | rounds | median p50 ms | median p99 ms | p99 per round ms | median p99.9 ms | median p99 ≤ 5 ms | median Tether CPU ms/req |',
+    '|---|---:|---:|---:|---:|---|---:|:-:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -209,7 +233,7 @@ async function main() {
     const base = `http://127.0.0.1:${tetherPort}`;
     const t0 = performance.now();
     const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-    children.push(await startChild([process.execPath, ...prof, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], {
+    children.push(await startChild([process.execPath, ...prof, ...TETHER_FLAGS, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], {
       PORT: String(tetherPort), HOST: '127.0.0.1', TETHER_DATA_DIR: join(dir, 'data'), TETHER_API_TOKEN: TOKEN,
       TETHER_CALLERS_CONFIG: callersFile, TETHER_POLICY_WATCH: 'false', TETHER_LOG_LEVEL: 'warn', TETHER_LIFECYCLE_CATCHUP_PERCENT: '100',
     }, `${base}/health/ready`));
@@ -256,19 +280,20 @@ async function main() {
 
     const is200: PacedExpect = { statuses: [200] };
     const oktaAllow: PacedExpect = { statuses: [200], bodyIncludes: ['"commands"'] };
-    const runs: Array<Omit<Parameters<typeof paced>[0], 'pids'>> = [
+    const runs: Array<Omit<Parameters<typeof paced>[0], 'pids' | 'round'>> = [
       { label: '(a) nginx → upstream (no auth)', port: nginx.port, method: 'GET', variants: viaNginx('/direct'), rate: RATE, durationSec: DURATION, expect: is200 },
       { label: '(b) nginx auth_request → Tether → upstream', port: nginx.port, method: 'GET', variants: viaNginx(`/${APP}`), rate: RATE, durationSec: DURATION, expect: is200, baseline: '(a) nginx → upstream (no auth)' },
       { label: '(c) Tether /v1/authz/nginx direct', port: tetherPort, method: 'GET', variants: direct, rate: RATE, durationSec: DURATION, expect: is200, baseline: '(a) nginx → upstream (no auth)' },
       { label: '(e) node:http hello (POST Okta body)', port: upPort, method: 'POST', variants: okta.map((v) => ({ ...v, path: '/' })), rate: RATE, durationSec: DURATION, expect: is200 },
       { label: '(d) Okta token hook POST /v1/hooks/okta/token', port: tetherPort, method: 'POST', variants: okta, rate: RATE, durationSec: DURATION, expect: oktaAllow, baseline: '(e) node:http hello (POST Okta body)' },
     ];
-    for (const spec of RATES.flatMap((rate) => runs.map((r) => ({ ...r, rate })))) {
+    const rounds = Array.from({ length: REPS }, (_, i) => i + 1);
+    for (const spec of RATES.flatMap((rate) => rounds.flatMap((round) => runs.map((r) => ({ ...r, rate, round }))))) {
       const run = { ...spec, pids };
       await paced({ ...run, label: 'warmup', durationSec: WARMUP });
       const r = await paced(run);
       results.push(r);
-      process.stderr.write(`${r.label}: ${r.reqPerSec.toFixed(0)} req/s p50 ${f2(r.p50)} p99 ${f2(r.p99)} p99.9 ${f2(r.p999)} ms (load ${r.load1.toFixed(1)})\n`);
+      process.stderr.write(`${r.label} (round ${r.round}): ${r.reqPerSec.toFixed(0)} req/s p50 ${f2(r.p50)} p99 ${f2(r.p99)} p99.9 ${f2(r.p999)} ms (load ${r.load1.toFixed(1)})\n`);
     }
     const errLog = nginx.errorLog().split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l));
     notes.push(`nginx error log: ${errLog.length ? `${errLog.length} error lines, first: ${errLog[0]}` : 'no errors'}.`);
@@ -281,7 +306,9 @@ async function main() {
   const left = leftovers(started);
   notes.push(`Processes left after stop (pids ${started.join(', ')}, and pgrep -P ${process.pid}): ${left.length ? left.join('; ') : 'none'}.`);
 
-  console.log(`## Callers at ${RATES.join(', ')} req/s (${DURATION} s per run after ${WARMUP} s warmup; ${IDENTITIES} identities, ${2 * IDENTITIES} devices)\n`);
+  console.log(`## Callers at ${RATES.join(', ')} req/s (${DURATION} s per run after ${WARMUP} s warmup; ${IDENTITIES} identities, ${2 * IDENTITIES} devices${TETHER_FLAGS.length ? `; Tether runs with ${TETHER_FLAGS.join(' ')}` : ''})\n`);
+  console.log(summary(results));
+  console.log(`\nEvery run (rounds interleaved: each round runs every path once, ${WARMUP} s warm-up each):\n`);
   console.log(report(results));
   console.log('\n' + notes.map((n) => `- ${n}`).join('\n'));
   if (left.length) process.exitCode = 1;
