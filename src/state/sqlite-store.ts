@@ -192,7 +192,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       this.admit('a:' + key, undefined);
       return undefined;
     }
-    if (row.id === ref && !row.via_alias) {
+    if (!row.via_alias) {
       this.admit('i:' + ref, row.body);
       return { id: ref, text: row.body };
     }
