@@ -30,7 +30,7 @@
 // | TETHER_LIFECYCLE_SWEEP_SECONDS  | 86400                | safety-net full lifecycle sweep period (0 = off); time-driven  |
 // |                                 |                      | changes are found by per-identity deadlines, not by this sweep |
 // | TETHER_LIFECYCLE_CATCHUP_PERCENT| 10                   | share of one core a long lifecycle backlog (bulk import,       |
-// |                                 |                      | policy change) may use; 100 = back to back, fastest catch-up   |
+// |                                 |                      | policy change, sweep) may use; 100 = back to back, fastest     |
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

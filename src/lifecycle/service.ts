@@ -7,11 +7,9 @@ import type { ChangeEvent } from '../state/types';
 import type { PolicyEngine } from '../engine/types';
 import { makeEvent, Outbox, type OutboxMetrics } from './outbox';
 import { thresholdsFrom, type LifecycleThresholds } from './rechecks';
-import { LifecycleTracker } from './tracker';
+import { BACKGROUND_SLICE_MS as SLICE_MS, LifecycleTracker } from './tracker';
 import { Deadlines, revocationTriggers } from './triggers';
 
-/** Longest run of rechecks per event-loop turn, ms (decisions wait at most this long). */
-const SLICE_MS = 0.5;
 /** Slices run back to back (setImmediate) before a backlog is paced at `catchupPercent` of a core. */
 const EAGER_SLICES = 20;
 /** Due rows read per query. */
@@ -36,7 +34,7 @@ export interface LifecycleServiceOptions {
   deadlineMs?: number;
   /** Safety-net full sweep period, ms; 0 = never (default 86,400,000). */
   sweepMs?: number;
-  /** Share of one core (1–100) a long recheck backlog may use (default 10; 100 = back to back). */
+  /** Share of one core (1–100) a long recheck backlog or a sweep may use (default 10; 100 = back to back). */
   catchupPercent?: number;
   /** Outbox retry tuning (tests). */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; timeoutMs?: number };
@@ -89,6 +87,7 @@ export class LifecycleService {
       now: this.now,
       onError: this.onError,
       thresholds: () => this.thresholds(),
+      sweepRestMs: this.restMs,
     });
     this.deadlines = new Deadlines(opts.store.db);
     // Inside the write's transaction: the event rows commit with the change or not at all.

@@ -119,3 +119,32 @@ test('no policy loaded: refresh answers undefined instead of guessing', () => {
     engines.engine = saved;
   }
 });
+
+describe('sweep pacing follows TETHER_LIFECYCLE_CATCHUP_PERCENT', () => {
+  // A sweep works in ~0.5 ms slices; the rest after each is the catch-up share of a core (0.5 ms at 50%).
+  const restsOfSweep = async (catchupPercent: number) => {
+    await lifecycle.stop(); // the default service (10%) would pace its own rechecks of these writes
+    for (let i = 0; i < 300; i++) store.putIdentity(`u${i}`, { status: 'active' });
+    const paced = new LifecycleService({ store, engine: () => decider.engine(), policyData: () => engines.baseData(), now: () => now, catchupPercent });
+    const spy = jest.spyOn(global, 'setTimeout');
+    try {
+      expect(await paced.tracker.sweep()).toBe(true);
+      return spy.mock.calls.map((c) => c[1]);
+    } finally {
+      spy.mockRestore();
+      await paced.stop();
+    }
+  };
+
+  test('at 50% a sweep rests 0.5 ms after each slice', async () => {
+    const delays = await restsOfSweep(50);
+    expect(delays.filter((d) => d === 0.5).length).toBeGreaterThan(0);
+    expect(delays).not.toContain(4.5);
+  });
+
+  test('at 100% a sweep runs back to back, with no rests', async () => {
+    const delays = await restsOfSweep(100);
+    expect(delays).not.toContain(4.5);
+    expect(delays.filter((d) => d === 0).length).toBe(0);
+  });
+});
