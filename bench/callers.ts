@@ -13,7 +13,7 @@ import { freePort, startChild, stopChild } from './lib/child-server';
 import { pacedLoad, percentile, type PacedExpect } from './lib/paced';
 import { cpuMs, waitIdle } from './lib/cpu';
 import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
-import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from '../test/callers/helpers/nginx';
+import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from '../test/callers/helpers/nginx';
 import { oktaBodyFor } from '../test/callers/helpers/idp-payloads';
 
 const arg = (name: string, dflt: number) => {
@@ -168,21 +168,7 @@ function nginxServerBlock(tetherPort: number, upstreamPort: number) {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
-    location = /_tether {
-      internal;
-      proxy_pass              http://tether/v1/authz/nginx?app=${APP};
-      proxy_pass_request_body off;
-      proxy_set_header        Content-Length "";
-      proxy_set_header        X-Original-URI    $request_uri;
-      proxy_set_header        X-Original-Method $request_method;
-      proxy_set_header        X-Forwarded-For   $proxy_add_x_forwarded_for;
-      proxy_set_header        X-Forwarded-Proto $scheme;
-      proxy_set_header        X-Forwarded-Host  $host;
-      proxy_connect_timeout   1s;
-      proxy_read_timeout      1s;
-      proxy_http_version      1.1;
-      proxy_set_header        Connection "";
-    }
+${tetherAuthLocation('/_tether', APP)}
   }`;
 }
 

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rawRequest } from './helpers/http';
 import { startIdp, type TestIdp } from './helpers/idp';
-import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from './helpers/nginx';
+import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from './helpers/nginx';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
 // Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
@@ -63,21 +63,7 @@ if (!usable && !inCi) {
       add_header       X-Tether-Reasons     $tether_reasons always;
       proxy_pass http://127.0.0.1:${upPort};
     }
-    location = /_tether_payroll {
-      internal;
-      proxy_pass              http://tether/v1/authz/nginx?app=payroll;
-      proxy_pass_request_body off;
-      proxy_set_header        Content-Length "";
-      proxy_set_header        X-Original-URI    $request_uri;
-      proxy_set_header        X-Original-Method $request_method;
-      proxy_set_header        X-Forwarded-For   $proxy_add_x_forwarded_for;
-      proxy_set_header        X-Forwarded-Proto $scheme;
-      proxy_set_header        X-Forwarded-Host  $host;
-      proxy_connect_timeout   1s;
-      proxy_read_timeout      1s;
-      proxy_http_version      1.1;
-      proxy_set_header        Connection "";
-    }
+${tetherAuthLocation('/_tether_payroll', 'payroll')}
   }`);
     if (tornDown) await nginx.stop();
   });

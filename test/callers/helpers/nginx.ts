@@ -115,3 +115,27 @@ ${serverBlock(port)}
   fs.rmSync(dir, { recursive: true, force: true });
   throw lastError;
 }
+
+/**
+ * protocols.md §3.3's internal auth location, `location = <path>`, asking Tether's nginx front door about
+ * `app` through an `upstream tether { … }` block the caller defines (give it `keepalive`: Tether's nginx
+ * answers carry no body, so nginx reuses the connections).
+ */
+export function tetherAuthLocation(path: string, app: string): string {
+  return `
+    location = ${path} {
+      internal;
+      proxy_pass              http://tether/v1/authz/nginx?app=${app};
+      proxy_pass_request_body off;
+      proxy_set_header        Content-Length "";
+      proxy_set_header        X-Original-URI    $request_uri;
+      proxy_set_header        X-Original-Method $request_method;
+      proxy_set_header        X-Forwarded-For   $proxy_add_x_forwarded_for;
+      proxy_set_header        X-Forwarded-Proto $scheme;
+      proxy_set_header        X-Forwarded-Host  $host;
+      proxy_connect_timeout   1s;
+      proxy_read_timeout      1s;
+      proxy_http_version      1.1;
+      proxy_set_header        Connection "";
+    }`;
+}
