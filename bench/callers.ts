@@ -10,7 +10,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, startChild, stopChild } from './lib/child-server';
-import { pacedLoad, percentile, type PacedExpect } from './lib/paced';
+import { f2, median, pacedLoad, summarize, type PacedExpect, type PacedSummary } from './lib/paced';
 import { cpuMs, waitIdle } from './lib/cpu';
 import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
 import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from '../test/callers/helpers/nginx';
@@ -44,23 +44,11 @@ const oktaId = (i: number) => `00u${String(i).padStart(17, '0')}`;
 /** One request shape; variants are sent round-robin so subjects and devices vary. */
 interface Variant { path: string; headers: Record<string, string>; body?: Buffer }
 
-/** The figures of one paced run (latencies in ms). */
-interface PacedResult {
-  label: string;
-  rate: number;
+/** The figures of one paced run (latencies in ms), with the CPU it cost and the load around it. */
+interface PacedResult extends PacedSummary {
   round: number;
   baseline?: string;
   sent: number;
-  ok: number;
-  bad: number; // wrong status or body
-  errors: number; // socket errors and timeouts
-  reqPerSec: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  /** p99 measured from each request's scheduled send time (includes load-generator lag). */
-  p99Sched: number;
   load1: number;
   /** CPU ms per answered request used by Tether, and by all servers (Tether, nginx, upstream) together. */
   tetherCpu: number;
@@ -87,19 +75,13 @@ async function paced(opts: {
     variants: opts.variants.map((v) => ({ method: opts.method, ...v })),
   });
   return {
-    label: opts.label, rate: opts.rate, round: opts.round, baseline: opts.baseline, sent: o.sent, ok: o.ok, bad: o.bad, errors: o.errors,
-    reqPerSec: o.ok / o.seconds,
-    p50: percentile(o.latency, 50), p99: percentile(o.latency, 99), p999: percentile(o.latency, 99.9), max: o.latency[o.ok - 1] ?? NaN,
-    p99Sched: percentile(o.fromSchedule, 99), load1, statuses: o.statuses,
+    ...summarize(opts.label, opts.rate, o),
+    round: opts.round, baseline: opts.baseline, sent: o.sent, load1, statuses: o.statuses,
     tetherCpu: (cpuMs(opts.pids.tether) - tetherBefore) / o.sent,
     serversCpu: (sumCpu() - serversBefore) / o.sent,
     genCpu: o.generatorCpuMs / o.sent,
   };
 }
-
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Markdown table of every run; ratios are latency ratios against the named baseline row of the same round. */
 function report(results: PacedResult[]): string {

@@ -16,7 +16,7 @@ import { freePort, startChild, stopChild } from './lib/child-server';
 import { waitIdle } from './lib/cpu';
 import { BENCH_TOKEN, decideBodies, decideVariants, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
 import { runLoad, table, LoadResult } from './lib/load';
-import { pacedLoad, pacedTable, summarize, type PacedSummary, type PacedVariant } from './lib/paced';
+import { median, pacedLoad, pacedTable, summarize, type PacedSummary, type PacedVariant } from './lib/paced';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,8 +89,6 @@ async function pacedRuns(label: string, port: number, warm: PacedVariant[], meas
   }
   return out;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const results: LoadResult[] = [];

@@ -66,7 +66,7 @@ export interface Config {
   requestTimeoutMs: number;
   /** Safety-net full lifecycle sweep period, seconds (0 = never; deadlines drive time-based changes). */
   lifecycleSweepSeconds: number;
-  /** Share of one core (1–100 %) a long lifecycle recheck backlog may use. */
+  /** Share of one core (1–100 %) a long lifecycle recheck backlog or a sweep may use. */
   lifecycleCatchupPercent: number;
 }
 

@@ -261,7 +261,11 @@ export function summarize(label: string, rate: number, o: PacedOutcome): PacedSu
   };
 }
 
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+/** A latency for a table cell: two decimals, '-' when there is none. */
+export const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+
+/** The middle value of unsorted numbers (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Markdown table of paced runs; `ratioTo` adds p50/p99 ratios against that row. */
 export function pacedTable(rows: PacedSummary[], ratioTo?: PacedSummary): string {

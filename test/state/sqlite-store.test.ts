@@ -355,11 +355,12 @@ describe('bulk import', () => {
   });
 });
 
+// The cache is observed by editing a row behind the store's back: a cached record keeps its old value.
+const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
+const editBehindTheStore = (s: StateStore, id: string) =>
+  s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
+
 describe('cache bypass for background passes', () => {
-  // The cache is observed by editing a row behind the store's back: a cached record keeps its old value.
-  const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
-  const editBehindTheStore = (s: StateStore, id: string) =>
-    s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
 
   test('reads inside withoutCaching neither evict the working set nor cache what they read', () => {
     const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
@@ -395,9 +396,6 @@ describe('cache bypass for background passes', () => {
 });
 
 describe('cache admission', () => {
-  const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
-  const editBehindTheStore = (s: StateStore, id: string) =>
-    s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
 
   test('a full cache admits a record on its second miss, not its first', () => {
     const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
