@@ -12,9 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, stopChild } from './lib/child-server';
+import { freePort, startChild, stopChild, TETHER_START_ENV } from './lib/child-server';
 import { waitIdle } from './lib/cpu';
-import { BENCH_TOKEN, decideBodies, decideVariants, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
+import { BENCH_TOKEN, decideBodies, decideVariants, importFixture, waitForLifecycleCatchUp, waitForResident } from './lib/fixture';
 import { runLoad, table, LoadResult } from './lib/load';
 import { median, pacedLoad, pacedTable, summarize, type PacedSummary, type PacedVariant } from './lib/paced';
 
@@ -37,6 +37,8 @@ interface Loaded {
   dataDir: string;
   importRate: number;
   catchUpSec: number;
+  /** Seconds until the resident replicas held the whole store (they fill in the background). */
+  residentSec: number;
   idleSec: number;
 }
 
@@ -44,7 +46,7 @@ interface Loaded {
 async function startTether(dataDir: string): Promise<{ child: ChildProcess; port: number; base: string }> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = { PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: BENCH_TOKEN, TETHER_LIFECYCLE_CATCHUP_PERCENT: '100', TETHER_LOG_LEVEL: 'warn' };
+  const env = { ...TETHER_START_ENV, PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: BENCH_TOKEN, TETHER_LIFECYCLE_CATCHUP_PERCENT: '100', TETHER_LOG_LEVEL: 'warn' };
   const child = await startChild([...tsNode, join(__dirname, '..', 'src', 'cli.ts'), 'serve'], env, `${base}/health/ready`);
   return { child, port, base };
 }
@@ -56,8 +58,9 @@ async function loadedTether(n: number): Promise<Loaded> {
   try {
     const importRate = await importFixture(base, n);
     const catchUpSec = await waitForLifecycleCatchUp(base);
+    const residentSec = await waitForResident(base);
     const idleSec = await waitIdle(child.pid);
-    return { child, port, base, dataDir, importRate, catchUpSec, idleSec };
+    return { child, port, base, dataDir, importRate, catchUpSec, residentSec, idleSec };
   } catch (err) {
     await stopChild(child);
     rmSync(dataDir, { recursive: true, force: true });
@@ -69,7 +72,8 @@ async function loadedTether(n: number): Promise<Loaded> {
 async function restart(t: Loaded): Promise<Loaded> {
   await stopChild(t.child);
   const next = await startTether(t.dataDir);
-  return { ...t, ...next, idleSec: await waitIdle(next.child.pid) };
+  const residentSec = await waitForResident(next.base);
+  return { ...t, ...next, residentSec, idleSec: await waitIdle(next.child.pid) };
 }
 
 async function unload(t: Loaded): Promise<void> {
@@ -134,7 +138,7 @@ async function main() {
         // Measured after a restart, like the 100,000-identity runs' second set: a PDP serving a stored
         // directory, not one that has just bulk-loaded it (see bench/README.md for the difference).
         s = await restart(s);
-        report.push(`Size ${n}: import ${s.importRate.toFixed(0)} records/s, lifecycle catch-up ${s.catchUpSec.toFixed(1)} s, idle after ${s.idleSec.toFixed(0)} s more.`);
+        report.push(`Size ${n}: import ${s.importRate.toFixed(0)} records/s, lifecycle catch-up ${s.catchUpSec.toFixed(1)} s; after the restart the resident copy was complete in ${s.residentSec.toFixed(1)} s, idle after ${s.idleSec.toFixed(0)} s more.`);
         // Bodies over all n identities, a fresh slice for the warm-up and for every run: at 1M each run's
         // users were never asked for before, so lookups miss the LRU cache and read SQLite, as uniformly
         // spread traffic would (at 10,000 the slices wrap around the population and hit the cache).

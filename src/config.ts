@@ -17,6 +17,10 @@
 // | TETHER_IMPORT_LIMIT             | 2gb                  | largest NDJSON bulk import body                                |
 // | TETHER_IMPORT_BATCH             | 1000                 | NDJSON lines per import transaction (one ack per batch)        |
 // | TETHER_CACHE_SIZE               | 100000               | entries in the decision-path LRU cache                         |
+// | TETHER_RESIDENT_MEMORY          | 2gb                  | memory for resident, off-heap copies of what decisions read    |
+// |                                 |                      | (identities, aliases, devices by owner, lifecycle status       |
+// |                                 |                      | starts; ~1.1 KB per identity with two devices); 0 = off. When  |
+// |                                 |                      | full, the rest is read from SQLite through the LRU cache       |
 // | TETHER_SQLITE_SYNC              | full                 | full: acked writes survive power loss; normal: kill -9 only    |
 // | TETHER_SQLITE_MMAP              | 0                    | bytes of the database read through mmap (0 = off; see README) |
 // | TETHER_MAX_EXCEPTION_HOURS      | 72                   | longest exception (expires_at bound)                           |
@@ -54,6 +58,8 @@ export interface Config {
   importLimitBytes: number;
   importBatchSize: number;
   cacheSize: number;
+  /** Bytes for resident copies of the decision path's records (0 = off). */
+  residentBytes: number;
   sqliteSync: 'full' | 'normal';
   /** Bytes of the database file read through mmap (0 = off). */
   sqliteMmapBytes: number;
@@ -125,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importLimitBytes: parseBytes(env.TETHER_IMPORT_LIMIT || '2gb', 'TETHER_IMPORT_LIMIT'),
     importBatchSize: int(env, 'TETHER_IMPORT_BATCH', 1000, 1, 100_000),
     cacheSize: int(env, 'TETHER_CACHE_SIZE', 100_000, 16, 100_000_000),
+    residentBytes: parseBytes(env.TETHER_RESIDENT_MEMORY || '2gb', 'TETHER_RESIDENT_MEMORY'),
     sqliteSync: oneOf(env, 'TETHER_SQLITE_SYNC', 'full', ['full', 'normal'] as const),
     sqliteMmapBytes: parseBytes(env.TETHER_SQLITE_MMAP || '0', 'TETHER_SQLITE_MMAP'),
     maxExceptionHours: int(env, 'TETHER_MAX_EXCEPTION_HOURS', 72, 1, 24 * 365),

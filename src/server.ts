@@ -68,6 +68,11 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     synchronous: config.sqliteSync,
     mmapBytes: config.sqliteMmapBytes,
     cacheSize: config.cacheSize,
+    residentBytes: config.residentBytes,
+    onResidentEvent: (event, fields) =>
+      event === 'full'
+        ? logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields)
+        : logger.warn('resident copy: background read failed, retrying', fields),
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
   });

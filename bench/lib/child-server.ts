@@ -16,6 +16,9 @@ export function freePort(): Promise<number> {
 }
 
 /** Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). */
+/** The environment `npm start` gives Tether (package.json), so benchmarks measure what users run. */
+export const TETHER_START_ENV = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+
 export async function startChild(args: string[], env: Record<string, string>, readyUrl: string, timeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(args[0], args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + timeoutMs;

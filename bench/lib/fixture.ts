@@ -64,6 +64,29 @@ export async function waitForLifecycleCatchUp(base: string, timeoutMs = 1_800_00
   throw new Error(`lifecycle catch-up not done within ${timeoutMs} ms`);
 }
 
+/**
+ * Waits until every resident replica holds the whole store (tether_state_resident_complete 1, dirty 0):
+ * the fill after a start or a bulk import runs in the background. Returns the seconds waited.
+ */
+export async function waitForResident(base: string, timeoutMs = 600_000): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const read = (name: string) => [...text.matchAll(new RegExp(`^${name}\\{replica="(\\w+)"\\} (\\d+(?:\\.\\d+)?)$`, 'gm'))].map((m) => ({ replica: m[1], value: Number(m[2]) }));
+    const complete = read('tether_state_resident_complete');
+    const entries = read('tether_state_resident_entries');
+    if (complete.length === 0) return 0; // residency off
+    const dirty = read('tether_state_resident_dirty').reduce((n, r) => n + r.value, 0);
+    if (complete.every((r) => r.value === 1) && dirty === 0) {
+      process.stderr.write('\n');
+      return (Date.now() - started) / 1000;
+    }
+    process.stderr.write(`\rresident fill: ${entries.map((e) => `${e.replica} ${e.value}`).join(', ')} entries, ${dirty} dirty   `);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`resident replicas not complete within ${timeoutMs} ms`);
+}
+
 /** `count` /v1/decide bodies for users spread over all n identities (stride 7919, coprime with n). */
 export function decideBodies(n: number, count = 5000): string[] {
   const bodies: string[] = [];

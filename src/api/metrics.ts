@@ -24,6 +24,7 @@ export class Metrics {
   readonly httpRequests: Counter<'method' | 'route' | 'code'>;
   readonly importedRecords: Counter<'result'>;
   readonly lifecycleRechecksDue: Gauge<string>;
+  readonly resident: Record<'entries' | 'bytes' | 'dirty' | 'complete', Gauge<'replica'>>;
   private store?: StateStore;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -146,6 +147,23 @@ export class Metrics {
         }
       },
     });
+    const residentGauge = (field: 'entries' | 'bytes' | 'dirty' | 'complete', help: string) =>
+      new Gauge({
+        name: `tether_state_resident_${field}`,
+        help,
+        labelNames: ['replica'],
+        registers,
+        collect() {
+          if (!self.store?.isOpen) return;
+          for (const r of self.store.residentStats()) this.set({ replica: r.name }, Number(r[field]));
+        },
+      });
+    this.resident = {
+      entries: residentGauge('entries', 'Entries held in each resident (off-heap) replica of decision records'),
+      bytes: residentGauge('bytes', 'Bytes of memory reserved by each resident replica (TETHER_RESIDENT_MEMORY bounds their sum)'),
+      dirty: residentGauge('dirty', 'Keys of each resident replica written and not yet re-read (served from SQLite meanwhile)'),
+      complete: residentGauge('complete', '1 once a resident replica holds every record (0 while filling, or when memory ran out)'),
+    };
   }
 
   /** Makes record counts and source freshness come from this store at scrape time. */

@@ -5,6 +5,7 @@
 // deadline in the same transaction as its state. Transitions into ready_for_activation or a drift
 // state are events.
 import type Database from 'better-sqlite3';
+import type { ResidentReplica } from '../state/resident-replica';
 import type { StateStore } from '../state/store';
 import type { Identity } from '../state/types';
 import { composeLifecycleInput, policyDevice, type PolicyDevice, type PolicyInput } from '../engine/decision-input';
@@ -110,6 +111,8 @@ export class LifecycleTracker {
    * status_since; it drops the identity's entry before writing, so a rolled-back write leaves no trace.
    */
   private readonly sinceCache = new Map<string, string | null>();
+  /** Every status_since, off the V8 heap, when the store keeps its decision records resident. */
+  private readonly sinceReplica?: ResidentReplica;
   private readonly stmts: Record<'since' | 'get' | 'insertStatus' | 'updateStatus' | 'remove' | 'setState' | 'drift' | 'counts', Database.Statement>;
   private sweeping?: Promise<boolean>;
 
@@ -136,10 +139,30 @@ export class LifecycleTracker {
       drift: db.prepare('SELECT * FROM lifecycle_identities WHERE kind IS NOT NULL ORDER BY identity'),
       counts: db.prepare('SELECT state, count(*) AS n FROM lifecycle_identities WHERE state IS NOT NULL GROUP BY state'),
     };
+    // Every decision reads its subject's status start: at a large store spread over, the bounded cache
+    // above misses nearly always, so the whole column is kept resident like the store's records.
+    const page = db.prepare<[string, number], [string, string]>(
+      'SELECT identity, status_since FROM lifecycle_identities WHERE identity > ? ORDER BY identity LIMIT ?',
+    ).raw();
+    this.sinceReplica = this.store.residentReplica({
+      name: 'lifecycle',
+      prefixes: ['s:'],
+      load: (key) => (this.stmts.since.get(key.slice(2)) as string | undefined) ?? undefined,
+      sources: [
+        {
+          page: (cursor, limit) => {
+            const rows = page.all(cursor ?? '', limit);
+            return { entries: rows.map(([id, since]) => ['s:' + id, since]), next: rows.length < limit ? null : rows[rows.length - 1][0] };
+          },
+        },
+      ],
+    });
   }
 
   /** When the identity's current status began (RFC 3339), if known. */
   statusSince(identityId: string): string | undefined {
+    const held = this.sinceReplica?.lookup('s:' + identityId);
+    if (held !== undefined) return held ?? undefined;
     const hit = this.sinceCache.get(identityId);
     if (hit !== undefined) return hit ?? undefined;
     const since = (this.stmts.since.get(identityId) as string | undefined) ?? null;
@@ -156,8 +179,11 @@ export class LifecycleTracker {
    * status starts at its observed_at when given (the source knows best), else now.
    */
   trackStatus(before: Identity | undefined, after: Identity | undefined): void {
-    if (before) this.sinceCache.delete(before.id);
-    if (after) this.sinceCache.delete(after.id);
+    for (const id of [before?.id, after?.id]) {
+      if (id === undefined) continue;
+      this.sinceCache.delete(id);
+      this.sinceReplica?.invalidate('s:' + id);
+    }
     if (!after) {
       if (before) {
         const row = this.stmts.get.get(before.id) as StateRow | undefined;

@@ -12,6 +12,8 @@ import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { Doorkeeper } from './doorkeeper';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
+import { MemoryBudget } from './memory-budget';
+import { type ReplicaOptions, ResidentReplica } from './resident-replica';
 import { applySchema } from './sqlite-schema';
 import type { ChangeListener } from './store';
 import type { ChangeEvent, RecordKind } from './types';
@@ -34,6 +36,13 @@ export interface SqliteStoreOptions {
    * stalls), and an I/O error on a mapped page kills the process (SIGBUS) instead of failing one read.
    */
   mmapBytes?: number;
+  /**
+   * Bytes of memory for resident copies of the decision path's records (default 0 = off: the LRU cache
+   * in front of SQLite only). See ./resident-replica.ts; the server turns it on (TETHER_RESIDENT_MEMORY).
+   */
+  residentBytes?: number;
+  /** Told when a resident copy runs out of memory or a background read fails (the server logs it). */
+  onResidentEvent?: (event: 'full' | 'error', fields: Record<string, unknown>) => void;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
   busyTimeoutMs?: number;
   /** Clock (tests). */
@@ -43,6 +52,9 @@ export interface SqliteStoreOptions {
 // Cache sentinel for "looked up, does not exist" (lru-cache values cannot be undefined).
 export const NONE = Symbol('none');
 export type Cached = object | string | typeof NONE;
+
+/** What a replica needs from its owner; the store adds the memory budget and transaction state. */
+export type ReplicaSpec = Pick<ReplicaOptions, 'prefixes' | 'load' | 'sources'> & { name: string };
 
 export type Row = { body: string };
 export type VersionRow = { version: number; observed_at: string | null };
@@ -68,6 +80,12 @@ export abstract class SqliteBase {
   protected readonly cache: LRUCache<string, Cached>;
   private readonly doorkeeper: Doorkeeper;
   private cacheBypass = 0;
+  /** Memory for resident replicas (undefined: residency off). */
+  readonly residentBudget?: MemoryBudget;
+  private readonly replicas: Array<{ name: string; replica: ResidentReplica }> = [];
+  /** The store's own replica of its decision-path keys (set by the subclass when residency is on). */
+  protected replica?: ResidentReplica;
+  private readonly onResidentEvent: NonNullable<SqliteStoreOptions['onResidentEvent']>;
   protected readonly now: () => Date;
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly commitListeners = new Set<ChangeListener>();
@@ -75,13 +93,20 @@ export abstract class SqliteBase {
   private readonly touched = new Set<string>();
   private depth = 0;
   private open = true;
-  protected countsCache?: { at: number; value: Record<RecordKind, number> };
+  /**
+   * Records per kind, counted once and then kept in step by every committed change event: counting
+   * 1M rows takes about half a second, which a metrics scrape after every write used to spend.
+   * Dropped on a rollback (the undone events were already counted) and counted again when next asked.
+   */
+  protected liveCounts?: Record<RecordKind, number>;
   private readonly tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
 
   constructor(opts: SqliteStoreOptions) {
     this.now = opts.now ?? (() => new Date());
     this.cache = new LRUCache<string, Cached>({ max: Math.max(16, opts.cacheSize ?? 100_000) });
     this.doorkeeper = new Doorkeeper(this.cache.max);
+    if ((opts.residentBytes ?? 0) > 0) this.residentBudget = new MemoryBudget(opts.residentBytes!);
+    this.onResidentEvent = opts.onResidentEvent ?? (() => undefined);
     let db: Database.Database | undefined;
     try {
       db = this.db = new Database(opts.path);
@@ -152,6 +177,7 @@ export abstract class SqliteBase {
           this.tx.release.run();
         }
         this.rolledBack();
+        this.liveCounts = undefined;
         this.pendingCommit.length = mark;
         throw err;
       }
@@ -169,6 +195,7 @@ export abstract class SqliteBase {
       this.depth--;
       if (this.db.inTransaction) this.tx.rollback.run();
       this.rolledBack();
+      this.liveCounts = undefined;
       this.pendingCommit.length = 0;
       this.flushTouched();
       throw wrapWriteError(err);
@@ -197,8 +224,37 @@ export abstract class SqliteBase {
   // (e.g. by a listener) are remembered in `touched` and dropped again at its end, so uncommitted or
   // rolled-back data never stays in the cache; writes themselves need no bookkeeping per key.
   protected invalidate(...keys: string[]): void {
-    for (const k of keys) this.cache.delete(k);
-    this.countsCache = undefined;
+    for (const k of keys) {
+      this.cache.delete(k);
+      this.replica?.invalidate(k);
+    }
+  }
+
+  /**
+   * A resident replica of some keys, sharing this store's memory budget and stopped with it; undefined
+   * when residency is off. Other components (the lifecycle tracker) keep their own tables resident too.
+   */
+  residentReplica(spec: ReplicaSpec): ResidentReplica | undefined {
+    if (!this.residentBudget || !this.open) return undefined;
+    const replica = new ResidentReplica({
+      ...spec,
+      budget: this.residentBudget,
+      busy: () => this.db.inTransaction,
+      onFull: () => this.onResidentEvent('full', { replica: spec.name, budget_bytes: this.residentBudget!.maxBytes }),
+      onError: (err) => this.onResidentEvent('error', { replica: spec.name, error: String((err as Error)?.message ?? err) }),
+    });
+    this.replicas.push({ name: spec.name, replica });
+    return replica;
+  }
+
+  /** Resident entries, bytes and completeness per replica (metrics). */
+  residentStats(): Array<{ name: string; entries: number; bytes: number; dirty: number; complete: boolean }> {
+    return this.replicas.map(({ name, replica }) => ({ name, ...replica.stats }));
+  }
+
+  /** Resolves once every replica is filled and caught up with writes (benchmarks, tests). */
+  async residentSettled(): Promise<void> {
+    await Promise.all(this.replicas.map(({ replica }) => replica.settled()));
   }
 
   private flushTouched(): void {
@@ -207,6 +263,7 @@ export abstract class SqliteBase {
   }
 
   protected emit(ev: ChangeEvent): void {
+    if (this.liveCounts) this.liveCounts[ev.kind] += (ev.after ? 1 : 0) - (ev.before ? 1 : 0);
     for (const l of this.changeListeners) l(ev);
     this.pendingCommit.push(ev);
   }
@@ -236,8 +293,17 @@ export abstract class SqliteBase {
 
   /** The cached value of `key` (NONE: known not to exist; undefined: not cached). */
   protected fromCache(key: string): Cached | undefined {
+    if (this.replica) {
+      const held = this.replica.lookup(key);
+      if (held !== undefined) return held ?? this.absent(key);
+    }
     // A background pass may use what is cached but must not reorder it.
     return this.cacheBypass > 0 ? this.cache.peek(key) : this.cache.get(key);
+  }
+
+  /** What a read of a key that does not exist yields (a list key: its empty list). */
+  protected absent(_key: string): Cached {
+    return NONE;
   }
 
   /** Caches what a read found: freely while the cache has room, once full only keys that missed before. */
@@ -298,6 +364,7 @@ export abstract class SqliteBase {
     if (!this.open) return;
     this.open = false;
     this.cache.clear();
+    for (const { replica } of this.replicas) replica.stop();
     if (this.db.open) {
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');

@@ -5,7 +5,8 @@ import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationError } from './errors';
 import { applyImportBatch } from './import-lines';
-import { NONE, SqliteBase, deepFreeze, lower, parse, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
+import { NONE, SqliteBase, deepFreeze, lower, parse, type Cached, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
+import type { FillSource } from './resident-replica';
 import {
   type DeviceInput,
   type IdentityInput,
@@ -61,6 +62,63 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     this.st = this.prepare();
     this.exceptionHolders = new Set(this.st.exceptionHolders.all().map((r) => r.identity));
     this.breakGlassHolders = new Set(this.st.breakGlassHolders.all().map((r) => r.identity));
+    // What every decision reads: the subject by id or alias, and its devices. A device asked for by id
+    // that its subject does not own (rare) still comes through the LRU cache.
+    this.replica = this.residentReplica({
+      name: 'state',
+      prefixes: ['i:', 'a:', 'o:'],
+      load: (key) => this.loadResident(key),
+      sources: [this.fillSource('i:', this.st.fillIdentities), this.fillSource('a:', this.st.fillAliases), this.ownerLists()],
+    });
+  }
+
+  protected override absent(key: string): Cached {
+    return key.startsWith('o:') ? '[]' : NONE;
+  }
+
+  private loadResident(key: string): string | undefined {
+    const ref = key.slice(2);
+    if (key.startsWith('i:')) return this.st.identity.get(ref)?.body;
+    if (key.startsWith('a:')) return this.st.alias.get(ref)?.identity_id;
+    const rows = this.st.devicesByOwner.all(ref);
+    return rows.length > 0 ? ownerList(rows.map((r) => r.body)) : undefined;
+  }
+
+  private fillSource(prefix: string, stmt: Database.Statement<[string, number], [string, string]>): FillSource {
+    return {
+      page: (cursor, limit) => {
+        const rows = stmt.all(cursor ?? '', limit);
+        return {
+          entries: rows.map(([k, v]) => [prefix + k, v]),
+          next: rows.length < limit ? null : rows[rows.length - 1][0],
+        };
+      },
+    };
+  }
+
+  // Devices in (owner, id) order, cut at owner boundaries: an owner's list is only complete once its
+  // last device is read, so a page ends before a group the limit split (re-read on the next page).
+  private ownerLists(): FillSource {
+    return {
+      page: (cursor, limit) => {
+        const rows = this.st.fillOwners.all(cursor ?? '', limit);
+        const last = rows.length < limit;
+        const entries: Array<[string, string]> = [];
+        for (let i = 0; i < rows.length; ) {
+          const owner = rows[i][0];
+          let j = i;
+          while (j < rows.length && rows[j][0] === owner) j++;
+          if (j === rows.length && !last) {
+            // One owner with more devices than a page: read it whole.
+            if (i === 0) return { entries: [['o:' + owner, this.loadResident('o:' + owner)!]], next: owner };
+            break;
+          }
+          entries.push(['o:' + owner, ownerList(rows.slice(i, j).map((r) => r[1]))]);
+          i = j;
+        }
+        return { entries, next: last ? null : entries[entries.length - 1][0].slice(2) };
+      },
+    };
   }
 
   private prepare() {
@@ -72,6 +130,11 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       putIdentity: db.prepare('INSERT OR REPLACE INTO identities (id, version, observed_at, body) VALUES (?, ?, ?, ?)'),
       delIdentity: db.prepare('DELETE FROM identities WHERE id = ?'),
       listIdentities: db.prepare<[string, number], Row>('SELECT body FROM identities WHERE id > ? ORDER BY id LIMIT ?'),
+      fillIdentities: db.prepare<[string, number], [string, string]>('SELECT id, body FROM identities WHERE id > ? ORDER BY id LIMIT ?').raw(),
+      fillAliases: db.prepare<[string, number], [string, string]>('SELECT alias, identity_id FROM aliases WHERE alias > ? ORDER BY alias LIMIT ?').raw(),
+      fillOwners: db
+        .prepare<[string, number], [string, string]>('SELECT owner, body FROM devices WHERE owner IS NOT NULL AND owner > ? ORDER BY owner, id LIMIT ?')
+        .raw(),
       alias: db.prepare<[string], { identity_id: string }>('SELECT identity_id FROM aliases WHERE alias = ?'),
       // An id or, failing that, an alias: the id wins when a name is both (aliases never equal another
       // identity's id, so both rows are then the same identity).
@@ -390,7 +453,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   listDevicesByOwner(identityId: string): Device[] {
-    return this.cachedRecord<Device[]>('o:' + identityId, () => `[${this.st.devicesByOwner.all(identityId).map((r) => r.body).join(',')}]`)!;
+    return this.cachedRecord<Device[]>('o:' + identityId, () => ownerList(this.st.devicesByOwner.all(identityId).map((r) => r.body)))!;
   }
 
   listDevices(opts: ListOptions = {}): Page<Device> {
@@ -626,9 +689,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- stats, lifecycle
 
   counts(): Record<RecordKind, number> {
-    const t = Date.now();
-    if (this.countsCache && t - this.countsCache.at < 5_000) return this.countsCache.value;
-    const value = this.read(() => {
+    this.liveCounts ??= this.read(() => {
       const c = (table: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
       return {
         identity: c('identities'),
@@ -639,13 +700,17 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
         subscription: c('subscriptions'),
       };
     });
-    this.countsCache = { at: t, value };
-    return value;
+    return { ...this.liveCounts };
   }
 
   sourceMarks(): SourceMark[] {
     return this.read(() => this.st.marks.all());
   }
+}
+
+/** An owner's devices as one JSON array text (how the cache and the replica hold them). */
+function ownerList(bodies: string[]): string {
+  return `[${bodies.join(',')}]`;
 }
 
 const NO_EXCEPTIONS: Exception[] = Object.freeze([]) as unknown as Exception[];

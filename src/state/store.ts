@@ -2,6 +2,8 @@
 // SQLite (./sqlite-store.ts) implements it today; a distributed backend can implement it later.
 import type Database from 'better-sqlite3';
 import type { FieldError } from './errors';
+import type { ResidentReplica } from './resident-replica';
+import type { ReplicaSpec } from './sqlite-base';
 import type { App, BreakGlass, ChangeEvent, Device, Exception, Identity, RecordKind, Subscription } from './types';
 
 /** Result of a put: the stored record and whether it did not exist before. */
@@ -75,6 +77,16 @@ export interface StateStore {
    */
   readonly db: Database.Database;
 
+  /**
+   * A resident (off-heap, complete) replica of some keys of a co-located table, sharing the store's
+   * memory budget and stopped with it; undefined when residency is off (./resident-replica.ts).
+   */
+  residentReplica(spec: ReplicaSpec): ResidentReplica | undefined;
+  /** Entries, bytes, dirty keys and completeness of each resident replica (metrics). */
+  residentStats(): Array<{ name: string; entries: number; bytes: number; dirty: number; complete: boolean }>;
+  /** Resolves once every resident replica is filled and caught up with writes. */
+  residentSettled(): Promise<void>;
+
   /** Runs `fn` with reads that neither fill nor reorder the decision cache (background passes over many records). */
   withoutCaching<T>(fn: () => T): T;
 
@@ -143,7 +155,7 @@ export interface StateStore {
    */
   importBatch(lines: ImportLine[]): ImportBatchResult;
 
-  /** Records per kind (cached for a few seconds; counting is O(n)). */
+  /** Records per kind: counted once (O(n)), then kept in step with every write. */
   counts(): Record<RecordKind, number>;
   /** Newest write per (kind, source). */
   sourceMarks(): SourceMark[];

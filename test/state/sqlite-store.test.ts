@@ -318,6 +318,43 @@ describe('exceptions and break-glass', () => {
   });
 });
 
+describe('record counts', () => {
+  const counted = (s: StateStore) => {
+    const c = (t: string) => (s.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    return { identity: c('identities'), device: c('devices'), exception: c('exceptions'), break_glass: c('break_glass'), app: c('apps'), subscription: c('subscriptions') };
+  };
+
+  test('follow creates, replaces, deletes, imports and rollbacks without counting again', () => {
+    expect(store.counts()).toEqual(counted(store));
+    const countQueries = jest.spyOn(store.db, 'prepare');
+    store.putIdentity('u1', active());
+    store.putIdentity('u1', active({ risk_tier: 'high' }));
+    store.putIdentity('u2', active());
+    store.putDevice('d1', device('u1'));
+    store.putDevice('d2', device('u9')); // owner not known yet: still a device
+    store.deleteIdentity('u2');
+    store.importBatch([
+      { line: 1, text: JSON.stringify({ kind: 'identity', record: { id: 'u3', status: 'active' } }) },
+      { line: 2, text: JSON.stringify({ kind: 'device', record: { id: 'd3', owner: 'u3' } }) },
+      { line: 3, text: '{"kind":"identity","record":{}}' },
+    ]);
+    store.putApp('wiki', { sensitivity: 'low' });
+    store.deleteDevice('d1');
+    const kept = store.counts();
+    expect(countQueries.mock.calls.filter(([sql]) => /count\(\*\)/.test(sql))).toHaveLength(0);
+    countQueries.mockRestore();
+    expect(kept).toEqual(counted(store));
+    expect(() =>
+      store.transaction(() => {
+        store.putIdentity('u4', active());
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    expect(store.counts()).toEqual(counted(store));
+    expect(store.counts().identity).toBe(2);
+  });
+});
+
 describe('bulk import', () => {
   test('bad lines are rejected alone with line numbers; good lines commit', () => {
     const lines = [
