@@ -99,8 +99,10 @@ export class ResidentReplica {
     if (this.stopped || !this.covers(key)) return;
     this.map.delete(key);
     this.dirty.add(key);
-    // A bulk load dirties most keys: one pass over the tables beats a statement per key.
-    if (this.filled && this.dirty.size > Math.max(this.opts.refillAbove ?? REFILL_DIRTY_MIN, this.map.size >> 2)) this.refill();
+    // A bulk load dirties most keys: one pass over the tables beats a statement per key. During a fill
+    // this also bounds the dirty set (a large import would otherwise grow it without limit): the fill
+    // starts over, and completes once the writes slow down.
+    if (this.dirty.size > Math.max(this.opts.refillAbove ?? REFILL_DIRTY_MIN, this.map.size >> 2)) this.refill();
     this.schedule();
   }
 

@@ -159,6 +159,12 @@ describe('metrics', () => {
     expect(t).toContain('tether_identities_by_lifecycle_state{state="active_unenrolled"} 1');
     expect(t).toContain('tether_state_records{kind="identity"} 1');
     expect(t).toContain('tether_state_records{kind="device"} 1');
+    await store.residentSettled();
+    const settled = (await request(app).get('/metrics')).text;
+    expect(settled).toContain('tether_state_resident_complete{replica="state"} 1');
+    expect(settled).toContain('tether_state_resident_entries{replica="state"} 2'); // the identity and its devices
+    expect(settled).toContain('tether_state_resident_dirty{replica="state"} 0');
+    expect(settled).toMatch(/tether_state_resident_bytes\{replica="state"\} [1-9]\d*/);
     expect(t).toMatch(/tether_state_newest_update_age_seconds\{kind="device",source="jamf"\} \d/);
     expect(t).toContain('tether_policy_revision_info{revision="rev-1"} 1');
     expect(t).toContain('tether_policy_reload_failures_total 1');

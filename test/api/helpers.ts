@@ -18,6 +18,7 @@ export function makeApp(env: Record<string, string> = {}, storePath = ':memory:'
   const config: Config = loadConfig({ TETHER_DATA_DIR: os.tmpdir(), TETHER_API_TOKEN: TOKEN, ...env });
   const store = openSqliteStore({
     path: storePath,
+    residentBytes: config.residentBytes, // on, as `tether serve` runs: the replicas fill between requests
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
   });
