@@ -17,7 +17,8 @@
 // | TETHER_IMPORT_LIMIT             | 2gb                  | largest NDJSON bulk import body                                |
 // | TETHER_IMPORT_BATCH             | 1000                 | NDJSON lines per import transaction (one ack per batch)        |
 // | TETHER_CACHE_SIZE               | 100000               | entries in the decision-path LRU cache                         |
-// | TETHER_RESIDENT_MEMORY          | 2gb                  | memory for resident, off-heap copies of what decisions read    |
+// | TETHER_RESIDENT_MEMORY          | 2gb, at most half    | memory for resident, off-heap copies of what decisions read    |
+// |                                 | the memory limit     |                                                                |
 // |                                 |                      | (identities, aliases, devices by owner, lifecycle status       |
 // |                                 |                      | starts; ~1.1 KB per identity with two devices); 0 = off. When  |
 // |                                 |                      | full, the rest is read from SQLite through the LRU cache       |
@@ -37,6 +38,7 @@
 // |                                 |                      | policy change, sweep) may use; 100 = back to back, fastest     |
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Log levels, least to most severe. */
@@ -85,6 +87,14 @@ export class ConfigError extends Error {
 }
 
 /** Parses "512kb", "1mb", "2gb", "1024" into bytes. */
+/**
+ * 2 GiB, or half the memory this process may use if that is less (a container's cgroup limit, else the
+ * machine's): the resident copy must never be what gets a small container OOM-killed.
+ */
+export function defaultResidentBytes(limit = Math.min(process.constrainedMemory?.() || Infinity, os.totalmem())): number {
+  return Math.min(2 * 1024 ** 3, Math.floor(limit / 2));
+}
+
 export function parseBytes(value: string, variable = 'size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
   if (!m) throw new ConfigError(variable, `"${value}" is not a size (e.g. 512kb, 1mb)`);
@@ -131,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importLimitBytes: parseBytes(env.TETHER_IMPORT_LIMIT || '2gb', 'TETHER_IMPORT_LIMIT'),
     importBatchSize: int(env, 'TETHER_IMPORT_BATCH', 1000, 1, 100_000),
     cacheSize: int(env, 'TETHER_CACHE_SIZE', 100_000, 16, 100_000_000),
-    residentBytes: parseBytes(env.TETHER_RESIDENT_MEMORY || '2gb', 'TETHER_RESIDENT_MEMORY'),
+    residentBytes: env.TETHER_RESIDENT_MEMORY ? parseBytes(env.TETHER_RESIDENT_MEMORY, 'TETHER_RESIDENT_MEMORY') : defaultResidentBytes(),
     sqliteSync: oneOf(env, 'TETHER_SQLITE_SYNC', 'full', ['full', 'normal'] as const),
     sqliteMmapBytes: parseBytes(env.TETHER_SQLITE_MMAP || '0', 'TETHER_SQLITE_MMAP'),
     maxExceptionHours: int(env, 'TETHER_MAX_EXCEPTION_HOURS', 72, 1, 24 * 365),

@@ -69,10 +69,11 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     mmapBytes: config.sqliteMmapBytes,
     cacheSize: config.cacheSize,
     residentBytes: config.residentBytes,
-    onResidentEvent: (event, fields) =>
-      event === 'full'
-        ? logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields)
-        : logger.warn('resident copy: background read failed, retrying', fields),
+    onResidentEvent: (event, fields) => {
+      if (event === 'filled') logger.info('resident copy filled', fields);
+      else if (event === 'full') logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields);
+      else logger.warn('resident copy: background read failed, retrying', fields);
+    },
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
   });
@@ -108,7 +109,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   }
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  logger.info('listening', { port, host: config.host, data_dir: config.dataDir, sqlite_sync: config.sqliteSync });
+  logger.info('listening', { port, host: config.host, data_dir: config.dataDir, sqlite_sync: config.sqliteSync, resident_memory_bytes: config.residentBytes });
 
   let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -34,6 +34,8 @@ export interface ReplicaOptions {
   busy(): boolean;
   /** Called when memory runs out during a fill (the replica stays correct, but incomplete). */
   onFull?: () => void;
+  /** Called when a fill has read every table (the replica is complete unless memory ran out). */
+  onFilled?: (stats: { entries: number; bytes: number; complete: boolean; ms: number }) => void;
   /** Called when a background read failed (it is retried a second later). */
   onError?: (err: unknown) => void;
   /** Longest background step, ms (default 2). */
@@ -57,6 +59,7 @@ export class ResidentReplica {
   private source = 0;
   private cursor: string | undefined;
   private filled = false;
+  private fillStarted = 0;
   private full = false;
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -150,6 +153,7 @@ export class ResidentReplica {
     this.full = false;
     this.source = 0;
     this.cursor = undefined;
+    this.fillStarted = performance.now();
     this.fills++;
     this.schedule();
   }
@@ -158,6 +162,7 @@ export class ResidentReplica {
     const src = this.opts.sources[this.source];
     if (!src) {
       this.filled = true;
+      this.opts.onFilled?.({ entries: this.map.size, bytes: this.map.bytes, complete: this.complete, ms: Math.round(performance.now() - this.fillStarted) });
       return;
     }
     const { entries, next } = src.page(this.cursor, PAGE);

@@ -42,7 +42,7 @@ export interface SqliteStoreOptions {
    */
   residentBytes?: number;
   /** Told when a resident copy runs out of memory or a background read fails (the server logs it). */
-  onResidentEvent?: (event: 'full' | 'error', fields: Record<string, unknown>) => void;
+  onResidentEvent?: (event: 'filled' | 'full' | 'error', fields: Record<string, unknown>) => void;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
   busyTimeoutMs?: number;
   /** Clock (tests). */
@@ -240,6 +240,7 @@ export abstract class SqliteBase {
       ...spec,
       budget: this.residentBudget,
       busy: () => this.db.inTransaction,
+      onFilled: (stats) => this.onResidentEvent('filled', { replica: spec.name, ...stats }),
       onFull: () => this.onResidentEvent('full', { replica: spec.name, budget_bytes: this.residentBudget!.maxBytes }),
       onError: (err) => this.onResidentEvent('error', { replica: spec.name, error: String((err as Error)?.message ?? err) }),
     });

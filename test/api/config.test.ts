@@ -1,7 +1,7 @@
 // Configuration: defaults, validation naming the variable, and the API token bootstrap.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, apiTokenPath, loadConfig, parseBytes, resolveApiToken } from '../../src/config';
+import { ConfigError, apiTokenPath, defaultResidentBytes, loadConfig, parseBytes, resolveApiToken } from '../../src/config';
 import { tempDir } from './helpers';
 
 test('defaults match api.md: port 8181, ./data, ./policies, decision routes open', () => {
@@ -15,6 +15,16 @@ test('defaults match api.md: port 8181, ./data, ./policies, decision routes open
   expect(c.maxExceptionHours).toBe(72);
   expect(c.bodyLimitBytes).toBe(1024 * 1024);
   expect(c.importBatchSize).toBe(1000);
+});
+
+test('resident memory: 2 GB by default, at most half a smaller memory limit, 0 turns it off', () => {
+  const GB = 1024 ** 3;
+  expect(defaultResidentBytes(24 * GB)).toBe(2 * GB);
+  expect(defaultResidentBytes(1 * GB)).toBe(GB / 2); // a 1 GB container
+  expect(loadConfig({}).residentBytes).toBe(defaultResidentBytes());
+  expect(loadConfig({ TETHER_RESIDENT_MEMORY: '0' }).residentBytes).toBe(0);
+  expect(loadConfig({ TETHER_RESIDENT_MEMORY: '3gb' }).residentBytes).toBe(3 * GB);
+  expect(() => loadConfig({ TETHER_RESIDENT_MEMORY: 'all' })).toThrow(/TETHER_RESIDENT_MEMORY/);
 });
 
 test('bad values name the variable', () => {

@@ -69,10 +69,13 @@ test('keys outside its prefixes are never answered', () => {
   expect(r.lookup('x')).toBeUndefined();
 });
 
-test('fills across many pages', () => {
+test('fills across many pages and reports the fill once done', () => {
   for (let i = 0; i < 2_000; i++) table.rows.set(`i:u${i}`, `v${i}`);
-  const r = replica();
+  const onFilled = jest.fn();
+  const r = replica({ onFilled });
   fill(r);
+  expect(onFilled).toHaveBeenCalledTimes(1);
+  expect(onFilled.mock.calls[0][0]).toMatchObject({ entries: 2_000, complete: true });
   expect(r.stats.entries).toBe(2_000);
   for (let i = 0; i < 2_000; i++) expect(r.lookup(`i:u${i}`)).toBe(`v${i}`);
 });
