@@ -5,7 +5,7 @@
 // deadline in the same transaction as its state. Transitions into ready_for_activation or a drift
 // state are events.
 import type Database from 'better-sqlite3';
-import type { ResidentReplica } from '../state/resident-replica';
+import { keysetSource, type ResidentReplica } from '../state/resident-replica';
 import type { StateStore } from '../state/store';
 import type { Identity } from '../state/types';
 import { composeLifecycleInput, policyDevice, type PolicyDevice, type PolicyInput } from '../engine/decision-input';
@@ -143,19 +143,12 @@ export class LifecycleTracker {
     // above misses nearly always, so the whole column is kept resident like the store's records.
     const page = db.prepare<[string, number], [string, string]>(
       'SELECT identity, status_since FROM lifecycle_identities WHERE identity > ? ORDER BY identity LIMIT ?',
-    ).raw();
+    );
     this.sinceReplica = this.store.residentReplica({
       name: 'lifecycle',
       prefixes: ['s:'],
       load: (key) => (this.stmts.since.get(key.slice(2)) as string | undefined) ?? undefined,
-      sources: [
-        {
-          page: (cursor, limit) => {
-            const rows = page.all(cursor ?? '', limit);
-            return { entries: rows.map(([id, since]) => ['s:' + id, since]), next: rows.length < limit ? null : rows[rows.length - 1][0] };
-          },
-        },
-      ],
+      sources: [keysetSource('s:', page.raw())],
     });
   }
 

@@ -20,6 +20,19 @@ export interface FillSource {
   page(cursor: string | undefined, limit: number): { entries: Array<[string, string]>; next: string | null };
 }
 
+/**
+ * A table read in key order by a statement like `SELECT key, value FROM t WHERE key > ? ORDER BY key LIMIT ?`
+ * (better-sqlite3 `.raw()`: rows as [key, value]), each key stored under `prefix`.
+ */
+export function keysetSource(prefix: string, stmt: { all(after: string, limit: number): Array<[string, string]> }): FillSource {
+  return {
+    page: (cursor, limit) => {
+      const rows = stmt.all(cursor ?? '', limit);
+      return { entries: rows.map(([k, v]) => [prefix + k, v]), next: rows.length < limit ? null : rows[rows.length - 1][0] };
+    },
+  };
+}
+
 /** Options of ResidentReplica. */
 export interface ReplicaOptions {
   /** Memory shared with other replicas; a refused entry makes the replica incomplete (it then only helps). */
@@ -32,7 +45,7 @@ export interface ReplicaOptions {
   sources: FillSource[];
   /** True while a write transaction is open: background steps wait for it to end. */
   busy(): boolean;
-  /** Called when memory runs out during a fill (the replica stays correct, but incomplete). */
+  /** Called when memory runs out (once per fill; the replica stays correct, but incomplete). */
   onFull?: () => void;
   /** Called when a fill has read every table (the replica is complete unless memory ran out). */
   onFilled?: (stats: { entries: number; bytes: number; complete: boolean; ms: number }) => void;

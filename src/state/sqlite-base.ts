@@ -41,7 +41,7 @@ export interface SqliteStoreOptions {
    * in front of SQLite only). See ./resident-replica.ts; the server turns it on (TETHER_RESIDENT_MEMORY).
    */
   residentBytes?: number;
-  /** Told when a resident copy runs out of memory or a background read fails (the server logs it). */
+  /** Told when a resident copy finished a fill, ran out of memory, or failed a background read (the server logs it). */
   onResidentEvent?: (event: 'filled' | 'full' | 'error', fields: Record<string, unknown>) => void;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
   busyTimeoutMs?: number;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationError } from './errors';
 import { applyImportBatch } from './import-lines';
 import { NONE, SqliteBase, deepFreeze, lower, parse, type Cached, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
-import type { FillSource } from './resident-replica';
+import { type FillSource, keysetSource } from './resident-replica';
 import {
   type DeviceInput,
   type IdentityInput,
@@ -68,7 +68,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       name: 'state',
       prefixes: ['i:', 'a:', 'o:'],
       load: (key) => this.loadResident(key),
-      sources: [this.fillSource('i:', this.st.fillIdentities), this.fillSource('a:', this.st.fillAliases), this.ownerLists()],
+      sources: [keysetSource('i:', this.st.fillIdentities), keysetSource('a:', this.st.fillAliases), this.ownerLists()],
     });
   }
 
@@ -82,18 +82,6 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     if (key.startsWith('a:')) return this.st.alias.get(ref)?.identity_id;
     const rows = this.st.devicesByOwner.all(ref);
     return rows.length > 0 ? ownerList(rows.map((r) => r.body)) : undefined;
-  }
-
-  private fillSource(prefix: string, stmt: Database.Statement<[string, number], [string, string]>): FillSource {
-    return {
-      page: (cursor, limit) => {
-        const rows = stmt.all(cursor ?? '', limit);
-        return {
-          entries: rows.map(([k, v]) => [prefix + k, v]),
-          next: rows.length < limit ? null : rows[rows.length - 1][0],
-        };
-      },
-    };
   }
 
   // Devices in (owner, id) order, cut at owner boundaries: an owner's list is only complete once its
