@@ -60,6 +60,8 @@ export interface ReplicaOptions {
 /** Dirty keys above which re-reading the tables is cheaper than re-reading each key. */
 const REFILL_DIRTY_MIN = 50_000;
 const PAGE = 512;
+/** After a flood of writes restarted the fill, background filling waits until writes paused this long. */
+const FLOOD_QUIET_MS = 500;
 
 /** A complete, committed copy of some keys, or "unknown" where it cannot say. */
 export class ResidentReplica {
@@ -73,6 +75,7 @@ export class ResidentReplica {
   private cursor: string | undefined;
   private filled = false;
   private fillStarted = 0;
+  private floodAt = -Infinity;
   private full = false;
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -118,7 +121,10 @@ export class ResidentReplica {
     // A bulk load dirties most keys: one pass over the tables beats a statement per key. During a fill
     // this also bounds the dirty set (a large import would otherwise grow it without limit): the fill
     // starts over, and completes once the writes slow down.
-    if (this.dirty.size > Math.max(this.opts.refillAbove ?? REFILL_DIRTY_MIN, this.map.size >> 2)) this.refill();
+    if (this.dirty.size > Math.max(this.opts.refillAbove ?? REFILL_DIRTY_MIN, this.map.size >> 2)) {
+      this.floodAt = performance.now();
+      this.refill();
+    }
     this.schedule();
   }
 
@@ -207,6 +213,9 @@ export class ResidentReplica {
     // A timer, not setImmediate: unref'd, a replica never keeps a process (a CLI, a test) alive.
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      // A fill that a bulk import would restart again and again only takes CPU from the import.
+      const quietFor = performance.now() - this.floodAt;
+      if (!this.filled && quietFor < FLOOD_QUIET_MS) return this.schedule(FLOOD_QUIET_MS - quietFor);
       let more: boolean;
       try {
         more = this.step();

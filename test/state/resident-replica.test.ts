@@ -8,10 +8,12 @@ import { type FillSource, ResidentReplica } from '../../src/state/resident-repli
 class Table {
   rows = new Map<string, string>();
   reads = 0;
+  pages = 0;
   failing = false;
   source(): FillSource {
     return {
       page: (cursor, limit) => {
+        this.pages++;
         const keys = [...this.rows.keys()].sort().filter((k) => cursor === undefined || k > cursor).slice(0, limit);
         return { entries: keys.map((k) => [k, this.rows.get(k)!]), next: keys.length < limit ? null : keys[keys.length - 1] };
       },
@@ -152,6 +154,23 @@ test('a flood of writes during a fill starts the fill over instead of growing th
   expect(r.lookup('i:u0000')).toBe('new');
   expect(r.lookup('i:u0099')).toBe('new');
   expect(r.lookup('i:u1999')).toBe('old');
+});
+
+test('after a flood of writes, the background fill waits for the writes to pause', async () => {
+  for (let i = 0; i < 100; i++) table.rows.set(`i:u${i}`, 'old');
+  const r = replica({ refillAbove: 10 });
+  await r.settled();
+  for (let i = 0; i < 60; i++) {
+    table.rows.set(`i:u${i}`, 'new');
+    r.invalidate(`i:u${i}`); // past a quarter of the entries: the fill starts over
+  }
+  expect(r.fills).toBeGreaterThan(1);
+  const pagesAtFlood = table.pages;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(table.pages).toBe(pagesAtFlood); // a bulk import would only restart it again
+  await r.settled(); // about half a second later
+  expect(r.complete).toBe(true);
+  expect(r.lookup('i:u55')).toBe('new');
 });
 
 test('when memory runs out it reports it once, keeps what it holds, and stops claiming absence', () => {
