@@ -116,6 +116,12 @@ export class ResidentReplica {
   /** A write changed `key` (called inside its transaction). */
   invalidate(key: string): void {
     if (this.stopped || !this.covers(key)) return;
+    if (!this.filled && this.source === 0 && this.cursor === undefined) {
+      // A fill that has read nothing yet will read this key's committed value anyway. While a flood of
+      // writes goes on (a bulk import), it keeps the fill waiting.
+      if (performance.now() - this.floodAt < FLOOD_QUIET_MS) this.floodAt = performance.now();
+      return;
+    }
     this.map.delete(key);
     this.dirty.add(key);
     // A bulk load dirties most keys: one pass over the tables beats a statement per key. During a fill
@@ -150,7 +156,7 @@ export class ResidentReplica {
     if (this.stopped) return false;
     if (this.opts.busy()) return true;
     const deadline = performance.now() + budgetMs;
-    while (!this.filled && performance.now() < deadline) this.fillPage();
+    if (!this.filled) do this.fillPage(); while (!this.filled && performance.now() < deadline); // at least a page
     if (this.filled) this.drain(deadline);
     return !this.idle();
   }
