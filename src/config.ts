@@ -86,7 +86,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses "512kb", "1mb", "2gb", "1024" into bytes. */
 /**
  * 2 GiB, or half the memory this process may use if that is less (a container's cgroup limit, else the
  * machine's): the resident copy must never be what gets a small container OOM-killed.
@@ -95,6 +94,7 @@ export function defaultResidentBytes(limit = Math.min(process.constrainedMemory?
   return Math.min(2 * 1024 ** 3, Math.floor(limit / 2));
 }
 
+/** Parses "512kb", "1mb", "2gb", "1024" into bytes. */
 export function parseBytes(value: string, variable = 'size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
   if (!m) throw new ConfigError(variable, `"${value}" is not a size (e.g. 512kb, 1mb)`);

@@ -33,6 +33,14 @@ export function keysetSource(prefix: string, stmt: { all(after: string, limit: n
   };
 }
 
+/** What a replica reports of itself (metrics, tests). */
+export interface ReplicaStats {
+  entries: number;
+  bytes: number;
+  dirty: number;
+  complete: boolean;
+}
+
 /** Options of ResidentReplica. */
 export interface ReplicaOptions {
   /** Memory shared with other replicas; a refused entry makes the replica incomplete (it then only helps). */
@@ -48,7 +56,7 @@ export interface ReplicaOptions {
   /** Called when memory runs out (once per fill; the replica stays correct, but incomplete). */
   onFull?: () => void;
   /** Called when a fill has read every table (the replica is complete unless memory ran out). */
-  onFilled?: (stats: { entries: number; bytes: number; complete: boolean; ms: number }) => void;
+  onFilled?: (stats: Omit<ReplicaStats, 'dirty'> & { ms: number }) => void;
   /** Called when a background read failed (it is retried a second later). */
   onError?: (err: unknown) => void;
   /** Longest background step, ms (default 2). */
@@ -56,6 +64,9 @@ export interface ReplicaOptions {
   /** Dirty keys above which the tables are read again whole (default 50,000, or a quarter of the entries). */
   refillAbove?: number;
 }
+
+/** What a replica needs from its owner, which adds the memory budget and the transaction state. */
+export type ReplicaSpec = Pick<ReplicaOptions, 'prefixes' | 'load' | 'sources'> & { name: string };
 
 /** Dirty keys above which re-reading the tables is cheaper than re-reading each key. */
 const REFILL_DIRTY_MIN = 50_000;
@@ -100,7 +111,7 @@ export class ResidentReplica {
   }
 
   /** Entries held, bytes reserved, keys waiting to be re-read. */
-  get stats(): { entries: number; bytes: number; dirty: number; complete: boolean } {
+  get stats(): ReplicaStats {
     return { entries: this.map.size, bytes: this.map.bytes, dirty: this.dirty.size, complete: this.complete };
   }
 

@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache';
 import { Doorkeeper } from './doorkeeper';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
 import { MemoryBudget } from './memory-budget';
-import { type ReplicaOptions, ResidentReplica } from './resident-replica';
+import { type ReplicaSpec, type ReplicaStats, ResidentReplica } from './resident-replica';
 import { applySchema } from './sqlite-schema';
 import type { ChangeListener } from './store';
 import type { ChangeEvent, RecordKind } from './types';
@@ -53,9 +53,6 @@ export interface SqliteStoreOptions {
 export const NONE = Symbol('none');
 export type Cached = object | string | typeof NONE;
 
-/** What a replica needs from its owner; the store adds the memory budget and transaction state. */
-export type ReplicaSpec = Pick<ReplicaOptions, 'prefixes' | 'load' | 'sources'> & { name: string };
-
 export type Row = { body: string };
 export type VersionRow = { version: number; observed_at: string | null };
 
@@ -81,7 +78,7 @@ export abstract class SqliteBase {
   private readonly doorkeeper: Doorkeeper;
   private cacheBypass = 0;
   /** Memory for resident replicas (undefined: residency off). */
-  readonly residentBudget?: MemoryBudget;
+  private readonly residentBudget?: MemoryBudget;
   private readonly replicas: Array<{ name: string; replica: ResidentReplica }> = [];
   /** The store's own replica of its decision-path keys (set by the subclass when residency is on). */
   protected replica?: ResidentReplica;
@@ -249,7 +246,7 @@ export abstract class SqliteBase {
   }
 
   /** Resident entries, bytes and completeness per replica (metrics). */
-  residentStats(): Array<{ name: string; entries: number; bytes: number; dirty: number; complete: boolean }> {
+  residentStats(): Array<ReplicaStats & { name: string }> {
     return this.replicas.map(({ name, replica }) => ({ name, ...replica.stats }));
   }
 

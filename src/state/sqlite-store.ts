@@ -80,8 +80,13 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     const ref = key.slice(2);
     if (key.startsWith('i:')) return this.st.identity.get(ref)?.body;
     if (key.startsWith('a:')) return this.st.alias.get(ref)?.identity_id;
-    const rows = this.st.devicesByOwner.all(ref);
-    return rows.length > 0 ? ownerList(rows.map((r) => r.body)) : undefined;
+    const list = this.ownerListOf(ref);
+    return list === '[]' ? undefined : list; // absent() stands for an empty list
+  }
+
+  /** The owner's devices as the JSON array text the cache and the replica hold. */
+  private ownerListOf(owner: string): string {
+    return ownerList(this.st.devicesByOwner.all(owner).map((r) => r.body));
   }
 
   // Devices in (owner, id) order, cut at owner boundaries: an owner's list is only complete once its
@@ -98,7 +103,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
           while (j < rows.length && rows[j][0] === owner) j++;
           if (j === rows.length && !last) {
             // One owner with more devices than a page: read it whole.
-            if (i === 0) return { entries: [['o:' + owner, this.loadResident('o:' + owner)!]], next: owner };
+            if (i === 0) return { entries: [['o:' + owner, this.ownerListOf(owner)]], next: owner };
             break;
           }
           entries.push(['o:' + owner, ownerList(rows.slice(i, j).map((r) => r[1]))]);
@@ -441,7 +446,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   listDevicesByOwner(identityId: string): Device[] {
-    return this.cachedRecord<Device[]>('o:' + identityId, () => ownerList(this.st.devicesByOwner.all(identityId).map((r) => r.body)))!;
+    return this.cachedRecord<Device[]>('o:' + identityId, () => this.ownerListOf(identityId))!;
   }
 
   listDevices(opts: ListOptions = {}): Page<Device> {

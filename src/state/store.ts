@@ -2,8 +2,7 @@
 // SQLite (./sqlite-store.ts) implements it today; a distributed backend can implement it later.
 import type Database from 'better-sqlite3';
 import type { FieldError } from './errors';
-import type { ResidentReplica } from './resident-replica';
-import type { ReplicaSpec } from './sqlite-base';
+import type { ReplicaSpec, ReplicaStats, ResidentReplica } from './resident-replica';
 import type { App, BreakGlass, ChangeEvent, Device, Exception, Identity, RecordKind, Subscription } from './types';
 
 /** Result of a put: the stored record and whether it did not exist before. */
@@ -83,7 +82,7 @@ export interface StateStore {
    */
   residentReplica(spec: ReplicaSpec): ResidentReplica | undefined;
   /** Entries, bytes, dirty keys and completeness of each resident replica (metrics). */
-  residentStats(): Array<{ name: string; entries: number; bytes: number; dirty: number; complete: boolean }>;
+  residentStats(): Array<ReplicaStats & { name: string }>;
   /** Resolves once every resident replica is filled and caught up with writes. */
   residentSettled(): Promise<void>;
 
