@@ -48,6 +48,12 @@ function replica(extra: Partial<ConstructorParameters<typeof ResidentReplica>[0]
   return r;
 }
 
+// A committed write as the store reports it: the row changes, then the replica hears of the key.
+const write = (r: ResidentReplica, key: string, value: string) => {
+  table.rows.set(key, value);
+  r.invalidate(key);
+};
+
 const fill = (r: ResidentReplica) => {
   while (r.step(1_000));
 };
@@ -87,8 +93,7 @@ test('a written key is unknown until re-read, then has its committed value', () 
   const r = replica();
   fill(r);
   inTransaction = true;
-  table.rows.set('i:alice', 'new');
-  r.invalidate('i:alice');
+  write(r, 'i:alice', 'new');
   expect(r.lookup('i:alice')).toBeUndefined();
   expect(r.step(1_000)).toBe(true); // nothing is re-read while the transaction is open
   expect(r.lookup('i:alice')).toBeUndefined();
@@ -114,8 +119,7 @@ test('a write during the fill is not lost, whether its key was already read or n
   r.step(0); // one page read
   expect(r.complete).toBe(false);
   for (const k of ['i:u0001', 'i:u1400']) {
-    table.rows.set(k, 'new');
-    r.invalidate(k);
+    write(r, k, 'new');
   }
   fill(r);
   expect(r.lookup('i:u0001')).toBe('new');
@@ -129,8 +133,7 @@ test('many writes at once make it read the tables again instead of each key', ()
   fill(r);
   expect(r.fills).toBe(1);
   for (let i = 0; i < 100; i++) {
-    table.rows.set(`i:u${i}`, 'new');
-    r.invalidate(`i:u${i}`);
+    write(r, `i:u${i}`, 'new');
   }
   expect(r.fills).toBeGreaterThan(1);
   expect(r.lookup('i:u5')).toBeUndefined();
@@ -145,8 +148,7 @@ test('a flood of writes during a fill starts the fill over instead of growing th
   const r = replica({ refillAbove: 10 });
   r.step(0); // one page read, the fill is under way
   for (let i = 0; i < 400; i++) {
-    table.rows.set(`i:u${String(i).padStart(4, '0')}`, 'new');
-    r.invalidate(`i:u${String(i).padStart(4, '0')}`);
+    write(r, `i:u${String(i).padStart(4, '0')}`, 'new');
     expect(r.stats.dirty).toBeLessThanOrEqual(Math.max(10, r.stats.entries >> 2) + 1);
   }
   expect(r.fills).toBeGreaterThan(1);
@@ -160,8 +162,7 @@ test('writes before a fill has read anything cost nothing: the fill reads their 
   for (let i = 0; i < 100; i++) table.rows.set(`i:u${i}`, 'old');
   const r = replica();
   for (let i = 0; i < 100; i++) {
-    table.rows.set(`i:u${i}`, 'new');
-    r.invalidate(`i:u${i}`);
+    write(r, `i:u${i}`, 'new');
   }
   expect(r.stats.dirty).toBe(0);
   fill(r);
@@ -173,8 +174,7 @@ test('after a flood of writes, the background fill waits for the writes to pause
   const r = replica({ refillAbove: 10 });
   await r.settled();
   for (let i = 0; i < 60; i++) {
-    table.rows.set(`i:u${i}`, 'new');
-    r.invalidate(`i:u${i}`); // past a quarter of the entries: the fill starts over
+    write(r, `i:u${i}`, 'new'); // past a quarter of the entries: the fill starts over
   }
   expect(r.fills).toBeGreaterThan(1);
   const pagesAtFlood = table.pages;
@@ -202,8 +202,7 @@ test('a failing re-read keeps the key unknown, reports the error, and is retried
   const r = replica({ onError });
   fill(r);
   table.failing = true;
-  table.rows.set('i:alice', 'new');
-  r.invalidate('i:alice');
+  write(r, 'i:alice', 'new');
   expect(() => r.step(1_000)).toThrow('disk I/O error');
   expect(r.lookup('i:alice')).toBeUndefined();
   // The background loop catches it and tries again a second later.
@@ -219,8 +218,7 @@ test('runs by itself in the background and settles', async () => {
   const r = replica();
   await r.settled();
   expect(r.complete).toBe(true);
-  table.rows.set('i:u1', 'changed');
-  r.invalidate('i:u1');
+  write(r, 'i:u1', 'changed');
   await r.settled();
   expect(r.lookup('i:u1')).toBe('changed');
 });

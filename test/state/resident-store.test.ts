@@ -3,10 +3,9 @@
 import fc from 'fast-check';
 import { openSqliteStore, type StateStore } from '../../src/state/store';
 import { LifecycleTracker } from '../../src/lifecycle/tracker';
+import { active, device, editBehindTheStore, risk } from './helpers';
 
 const MB = 1024 * 1024;
-const active = (extra: object = {}) => ({ status: 'active', ...extra });
-const device = (owner: string, extra: object = {}) => ({ owner, ownership: 'corporate', enrolled: true, compliant: true, ...extra });
 
 let store: StateStore;
 beforeEach(() => {
@@ -14,10 +13,6 @@ beforeEach(() => {
 });
 afterEach(() => store.close());
 
-// Changes a stored row without telling the store: what a read returns afterwards shows where it came from.
-const editBehindTheStore = (s: StateStore, id: string) =>
-  s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
-const risk = (s: StateStore, ref: string) => s.getIdentity(ref)?.risk_tier;
 const stats = (s: StateStore) => s.residentStats().find((r) => r.name === 'state')!;
 
 test('once filled, identities, aliases and owners are read from memory, and unknown names are known absent', async () => {

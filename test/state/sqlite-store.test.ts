@@ -3,6 +3,7 @@
 import { openSqliteStore, type StateStore } from '../../src/state/store';
 import { AliasConflictError, NotFoundError, StaleUpdateError, ValidationError } from '../../src/state/errors';
 import type { ChangeEvent } from '../../src/state/types';
+import { active, device, editBehindTheStore, risk } from './helpers';
 
 let store: StateStore;
 let now = new Date('2026-01-01T00:00:00Z');
@@ -12,8 +13,6 @@ beforeEach(() => {
 });
 afterEach(() => store.close());
 
-const active = (extra: object = {}) => ({ status: 'active', ...extra });
-const device = (owner: string, extra: object = {}) => ({ owner, ownership: 'corporate', enrolled: true, compliant: true, ...extra });
 
 describe('identities and aliases', () => {
   test('an identity resolves by id and by any alias, aliases case-insensitively', () => {
@@ -393,16 +392,22 @@ describe('bulk import', () => {
 });
 
 // The cache is observed by editing a row behind the store's back: a cached record keeps its old value.
-const risk = (s: StateStore, id: string) => s.getIdentity(id)?.risk_tier;
-const editBehindTheStore = (s: StateStore, id: string) =>
-  s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
+
+// A store whose cache holds 16 entries, with active identities u0..u(n-1); closed afterwards.
+function withSmallStore(n: number, fn: (small: StateStore) => void): void {
+  const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
+  try {
+    for (let i = 0; i < n; i++) small.putIdentity(`u${i}`, active());
+    fn(small);
+  } finally {
+    small.close();
+  }
+}
 
 describe('cache bypass for background passes', () => {
 
   test('reads inside withoutCaching neither evict the working set nor cache what they read', () => {
-    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
-    try {
-      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+    withSmallStore(40, (small) => {
       expect(risk(small, 'u0')).toBe('standard'); // cached now
       small.withoutCaching(() => {
         for (let i = 1; i < 40; i++) expect(risk(small, `u${i}`)).toBe('standard');
@@ -411,60 +416,45 @@ describe('cache bypass for background passes', () => {
       editBehindTheStore(small, 'u1');
       expect(risk(small, 'u0')).toBe('standard'); // still the cached copy: the pass evicted nothing
       expect(risk(small, 'u1')).toBe('edited'); // read from the table: the pass cached nothing
-    } finally {
-      small.close();
-    }
+    });
   });
 
   test('without the bypass, the same pass evicts the working set (the test can fail)', () => {
-    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
-    try {
-      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+    withSmallStore(40, (small) => {
       expect(risk(small, 'u0')).toBe('standard');
       // Twice each: a full cache admits a key on its second miss (see 'cache admission' below).
       for (let i = 1; i < 40; i++) risk(small, `u${i}`);
       for (let i = 1; i < 40; i++) risk(small, `u${i}`);
       editBehindTheStore(small, 'u0');
       expect(risk(small, 'u0')).toBe('edited');
-    } finally {
-      small.close();
-    }
+    });
   });
 });
 
 describe('cache admission', () => {
 
   test('a full cache admits a record on its second miss, not its first', () => {
-    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
-    try {
-      for (let i = 0; i < 40; i++) small.putIdentity(`u${i}`, active());
+    withSmallStore(40, (small) => {
       for (let i = 0; i < 16; i++) risk(small, `u${i}`); // fills the cache (room: admitted at once)
       expect(risk(small, 'u30')).toBe('standard'); // first miss of a full cache: remembered, not cached
       editBehindTheStore(small, 'u30');
       expect(risk(small, 'u30')).toBe('edited'); // read from the table again; second miss: cached now
       small.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'standard') WHERE id = 'u30'`).run();
       expect(risk(small, 'u30')).toBe('edited'); // the cached copy
-    } finally {
-      small.close();
-    }
+    });
   });
 
   test('a pass over many records asked for once each leaves the working set cached', () => {
-    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
-    try {
-      for (let i = 0; i < 200; i++) small.putIdentity(`u${i}`, active());
+    withSmallStore(200, (small) => {
       for (let i = 0; i < 16; i++) risk(small, `u${i}`);
       for (let i = 16; i < 200; i++) risk(small, `u${i}`); // uniformly spread traffic: each user once
       editBehindTheStore(small, 'u0');
       expect(risk(small, 'u0')).toBe('standard');
-    } finally {
-      small.close();
-    }
+    });
   });
 
   test('an alias is resolved in one read and then served from the cache', () => {
-    const small = openSqliteStore({ path: ':memory:', cacheSize: 16 });
-    try {
+    withSmallStore(0, (small) => {
       small.putIdentity('u1', active({ aliases: ['Ada@Example.com'] }));
       expect(small.getIdentity('ada@example.com')?.id).toBe('u1');
       expect(small.resolveIdentityId('ADA@example.com')).toBe('u1');
@@ -473,8 +463,6 @@ describe('cache admission', () => {
       expect(small.getIdentity('nobody@example.com')).toBeUndefined();
       small.putIdentity('nobody@example.com', active()); // a cached miss never hides a later write
       expect(small.getIdentity('nobody@example.com')?.id).toBe('nobody@example.com');
-    } finally {
-      small.close();
-    }
+    });
   });
 });

@@ -1,0 +1,12 @@
+// Record bodies and cache probes shared by the store tests.
+import type { StateStore } from '../../src/state/store';
+
+export const active = (extra: object = {}) => ({ status: 'active', ...extra });
+export const device = (owner: string, extra: object = {}) => ({ owner, ownership: 'corporate', enrolled: true, compliant: true, ...extra });
+
+/** An identity's risk tier as the store reads it (from its cache, its replica, or SQLite). */
+export const risk = (s: StateStore, ref: string) => s.getIdentity(ref)?.risk_tier;
+
+/** Changes a stored row without telling the store: what a read returns afterwards shows where it came from. */
+export const editBehindTheStore = (s: StateStore, id: string) =>
+  s.db.prepare(`UPDATE identities SET body = json_set(body, '$.risk_tier', 'edited') WHERE id = ?`).run(id);
