@@ -3,11 +3,12 @@
 //    app and Tether (N identities, 2N devices imported through the bulk import route, records/s measured);
 // 2. latency at a steady 1,000 req/s (bench/lib/paced.ts, open loop, evenly spaced) against the raw
 //    server and Tether;
-// 3. with --sizes 10000,1000000: the same paced run against fresh stores of each size, requests spread
-//    uniformly over every stored identity, and the p99 ratio of the largest to the smallest.
+// 3. with --sizes 10000,1000000: the same paced run against stores of each size, requests spread uniformly
+//    over every stored identity, in interleaved rounds (--scale-reps), and the p99 ratio of the largest to
+//    the smallest.
 // Tether runs with TETHER_LIFECYCLE_CATCHUP_PERCENT=100 so the post-import lifecycle catch-up finishes
 // fast; decisions are measured only after it (tether_lifecycle_rechecks_due reads 0).
-// Usage: node --require tsx/cjs bench/http-decide.ts [--identities 100000] [--duration 10] [--reps 3] [--sizes 10000,1000000]
+// Usage: node --require tsx/cjs bench/http-decide.ts [--identities 100000] [--duration 10] [--reps 3] [--sizes 10000,1000000] [--scale-reps 5]
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ const arg = (name: string, dflt: number) => {
 const IDENTITIES = arg('identities', 100_000);
 const DURATION = arg('duration', 10);
 const REPS = arg('reps', 3);
+const SCALE_REPS = arg('scale-reps', 5);
 const SIZES = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1].split(',').map(Number) : [];
 const RATE = 1000;
 // Run TypeScript in the server process itself (the tsx CLI would fork a child that outlives SIGTERM/SIGKILL).
@@ -131,29 +133,50 @@ async function main() {
   report.push(`Median p99 over the runs: node:http ${p99('node:http').toFixed(2)} ms; tether right after the import ${p99('tether /v1/decide, right').toFixed(2)} ms, restarted ${p99('tether /v1/decide, restarted').toFixed(2)} ms.`);
 
   if (SIZES.length) {
-    const scale: PacedSummary[] = [];
-    for (const n of SIZES) {
-      let s = await loadedTether(n);
-      try {
-        // Measured after a restart, like the 100,000-identity runs' second set: a PDP serving a stored
-        // directory, not one that has just bulk-loaded it (see bench/README.md for the difference).
-        s = await restart(s);
-        report.push(`Size ${n}: import ${s.importRate.toFixed(0)} records/s, lifecycle catch-up ${s.catchUpSec.toFixed(1)} s; after the restart the resident copy was complete in ${s.residentSec.toFixed(1)} s, idle after ${s.idleSec.toFixed(0)} s more.`);
-        // Bodies over all n identities, a fresh slice for the warm-up and for every run: at 1M each run's
-        // users were never asked for before, so lookups miss the LRU cache and read SQLite, as uniformly
-        // spread traffic would (at 10,000 the slices wrap around the population and hit the cache).
-        const per = RATE * DURATION;
-        const all = decideVariants(n, 2 * per + REPS * per);
-        scale.push(...(await pacedRuns(`${n} identities, ${2 * n} devices`, s.port, all.slice(0, 2 * per), (r) => all.slice((1 + r) * per, (2 + r) * per), 2 * DURATION)));
-      } finally {
-        await unload(s);
+    // Each store is imported once; then every round starts Tether on each store in turn (warm-up, one
+    // measured run, stop), so the host's noise, which drifts over minutes on this VM, falls on every size
+    // alike instead of on whichever size was measured during a noisy stretch.
+    const stores: Loaded[] = [];
+    try {
+      for (const n of SIZES) {
+        const s = await loadedTether(n);
+        stores.push(s);
+        await stopChild(s.child);
+        report.push(`Size ${n}: import ${s.importRate.toFixed(0)} records/s, lifecycle catch-up ${s.catchUpSec.toFixed(1)} s.`);
       }
+      const scale: PacedSummary[] = [];
+      const per = RATE * DURATION;
+      const restarts: string[][] = SIZES.map(() => []);
+      for (let r = 1; r <= SCALE_REPS; r++) {
+        for (const [k, n] of SIZES.entries()) {
+          // Measured after a restart: a PDP serving a stored directory, not one that has just bulk-loaded it.
+          const next = await startTether(stores[k].dataDir);
+          try {
+            const residentSec = await waitForResident(next.base);
+            restarts[k].push(`${residentSec.toFixed(1)} s`);
+            await waitIdle(next.child.pid);
+            // Bodies over all n identities, a fresh slice for every warm-up and run: at 1M each run's users
+            // were never asked for before, as uniformly spread traffic would be (at 10,000 the slices wrap).
+            const all = decideVariants(n, 3 * per * r);
+            const label = `${n} identities, ${2 * n} devices`;
+            await pacedLoad({ port: next.port, variants: all.slice(3 * per * (r - 1), 3 * per * (r - 1) + 2 * per), rate: RATE, durationSec: 2 * DURATION });
+            const sum = summarize(`${label} (round ${r}, load ${loadavg()[0].toFixed(1)})`, RATE, await pacedLoad({ port: next.port, variants: all.slice(3 * per * r - per), rate: RATE, durationSec: DURATION }));
+            process.stderr.write(`${sum.label}: p50 ${sum.p50.toFixed(2)} p99 ${sum.p99.toFixed(2)} ms\n`);
+            scale.push(sum);
+          } finally {
+            await stopChild(next.child);
+          }
+        }
+      }
+      for (const [k, n] of SIZES.entries()) report.push(`Size ${n}: after each restart the resident copy was complete in ${restarts[k].join(', ')}.`);
+      const bySize = SIZES.map((n) => ({ n, p99: median(scale.filter((r) => r.label.startsWith(`${n} `)).map((r) => r.p99)) }));
+      console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects; ${SCALE_REPS} rounds, each restarting Tether on every store in turn, a ${2 * DURATION} s warm-up and one ${DURATION} s run):\n`);
+      console.log(pacedTable(scale, scale[0]));
+      const ratio = bySize[bySize.length - 1].p99 / bySize[0].p99;
+      report.push(`Scale: median p99 ${bySize.map((b) => `${b.n}: ${b.p99.toFixed(2)} ms`).join(', ')}; largest / smallest = ${ratio.toFixed(2)}× (target ≤ 2×).`);
+    } finally {
+      for (const s of stores) rmSync(s.dataDir, { recursive: true, force: true });
     }
-    const bySize = SIZES.map((n) => ({ n, p99: median(scale.filter((r) => r.label.startsWith(`${n} `)).map((r) => r.p99)) }));
-    console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects):\n`);
-    console.log(pacedTable(scale, scale[0]));
-    const ratio = bySize[bySize.length - 1].p99 / bySize[0].p99;
-    report.push(`Scale: median p99 ${bySize.map((b) => `${b.n}: ${b.p99.toFixed(2)} ms`).join(', ')}; largest / smallest = ${ratio.toFixed(2)}× (target ≤ 2×).`);
   }
   report.push(`Load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}.`);
   console.log('\n' + report.map((r) => `- ${r}`).join('\n'));

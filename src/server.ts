@@ -69,8 +69,10 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     mmapBytes: config.sqliteMmapBytes,
     cacheSize: config.cacheSize,
     residentBytes: config.residentBytes,
+    releaseFileCache: true,
     onResidentEvent: (event, fields) => {
       if (event === 'filled') logger.info('resident copy filled', fields);
+      else if (event === 'released') logger.info("resident copy complete: dropped the store file's pages from the OS page cache", fields);
       else if (event === 'full') logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields);
       else logger.warn('resident copy: background read failed, retrying', fields);
     },

@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { Doorkeeper } from './doorkeeper';
+import { dropFileCache } from './file-cache';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
 import { MemoryBudget } from './memory-budget';
 import { type ReplicaSpec, type ReplicaStats, ResidentReplica } from './resident-replica';
@@ -42,7 +43,12 @@ export interface SqliteStoreOptions {
    */
   residentBytes?: number;
   /** Told when a resident copy finished a fill, ran out of memory, or failed a background read (the server logs it). */
-  onResidentEvent?: (event: 'filled' | 'full' | 'error', fields: Record<string, unknown>) => void;
+  onResidentEvent?: (event: 'filled' | 'full' | 'error' | 'released', fields: Record<string, unknown>) => void;
+  /**
+   * Once every resident replica is complete, ask the kernel to drop the store file's pages from the OS
+   * page cache (./file-cache.ts): decisions no longer read them. The server turns it on with residency.
+   */
+  releaseFileCache?: boolean;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
   busyTimeoutMs?: number;
   /** Clock (tests). */
@@ -80,6 +86,9 @@ export abstract class SqliteBase {
   /** Memory for resident replicas (undefined: residency off). */
   private readonly residentBudget?: MemoryBudget;
   private readonly replicas: Array<{ name: string; replica: ResidentReplica }> = [];
+  private readonly path: string;
+  private readonly releaseFileCache: boolean;
+  private releasingFileCache = false;
   /** The store's own replica of its decision-path keys (set by the subclass when residency is on). */
   protected replica?: ResidentReplica;
   private readonly onResidentEvent: NonNullable<SqliteStoreOptions['onResidentEvent']>;
@@ -104,6 +113,8 @@ export abstract class SqliteBase {
     this.doorkeeper = new Doorkeeper(this.cache.max);
     if ((opts.residentBytes ?? 0) > 0) this.residentBudget = new MemoryBudget(opts.residentBytes!);
     this.onResidentEvent = opts.onResidentEvent ?? (() => undefined);
+    this.path = opts.path;
+    this.releaseFileCache = !!opts.releaseFileCache && opts.path !== ':memory:';
     let db: Database.Database | undefined;
     try {
       db = this.db = new Database(opts.path);
@@ -237,12 +248,26 @@ export abstract class SqliteBase {
       ...spec,
       budget: this.residentBudget,
       busy: () => this.db.inTransaction,
-      onFilled: (stats) => this.onResidentEvent('filled', { replica: spec.name, ...stats }),
+      onFilled: (stats) => {
+        this.onResidentEvent('filled', { replica: spec.name, ...stats });
+        this.releaseFileCacheWhenComplete();
+      },
       onFull: () => this.onResidentEvent('full', { replica: spec.name, budget_bytes: this.residentBudget!.maxBytes }),
       onError: (err) => this.onResidentEvent('error', { replica: spec.name, error: String((err as Error)?.message ?? err) }),
     });
     this.replicas.push({ name: spec.name, replica });
     return replica;
+  }
+
+  /** Drops the store file's OS page cache once every replica is complete (see SqliteStoreOptions.releaseFileCache). */
+  private releaseFileCacheWhenComplete(): void {
+    if (!this.releaseFileCache || this.releasingFileCache || !this.replicas.every(({ replica }) => replica.stats.complete)) return;
+    this.releasingFileCache = true;
+    const started = performance.now();
+    void dropFileCache(this.path).then((dropped) => {
+      this.releasingFileCache = false;
+      if (dropped && this.open) this.onResidentEvent('released', { file: this.path, ms: Math.round(performance.now() - started) });
+    });
   }
 
   /** Resident entries, bytes and completeness per replica (metrics). */

@@ -3,7 +3,10 @@
 import fc from 'fast-check';
 import { openSqliteStore, type StateStore } from '../../src/state/store';
 import { LifecycleTracker } from '../../src/lifecycle/tracker';
-import { active, device, editBehindTheStore, risk } from './helpers';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { active, cachedBytes, device, editBehindTheStore, risk } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -111,6 +114,36 @@ test('residency off by default: no replicas', () => {
     expect(plain.residentStats()).toEqual([]);
   } finally {
     plain.close();
+  }
+});
+
+const linux = process.platform === 'linux' ? test : test.skip;
+
+linux("once complete, the store file's pages are dropped from the OS page cache (only when asked)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-release-'));
+  const path = join(dir, 'tether.db');
+  try {
+    const seed = openSqliteStore({ path });
+    for (let i = 0; i < 3000; i++) seed.putIdentity(`u${i}`, active({ aliases: [`u${i}@example.com`] }));
+    seed.close(); // checkpoints the WAL into the file and syncs it: its pages are clean, so droppable
+    const size = statSync(path).size;
+    for (const release of [false, true]) {
+      readFileSync(path);
+      const events: string[] = [];
+      const s = openSqliteStore({ path, residentBytes: 64 * MB, releaseFileCache: release, onResidentEvent: (e) => events.push(e) });
+      try {
+        await s.residentSettled();
+        for (let i = 0; i < 100 && release && !events.includes('released'); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(events.includes('released')).toBe(release);
+        if (release) expect(cachedBytes(path)).toBeLessThan(size / 10);
+        else expect(cachedBytes(path)).toBeGreaterThan(size / 2);
+        expect(s.getIdentity('u2999@example.com')?.id).toBe('u2999');
+      } finally {
+        s.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
