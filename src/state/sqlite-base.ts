@@ -42,7 +42,7 @@ export interface SqliteStoreOptions {
    * in front of SQLite only). See ./resident-replica.ts; the server turns it on (TETHER_RESIDENT_MEMORY).
    */
   residentBytes?: number;
-  /** Told when a resident copy finished a fill, ran out of memory, or failed a background read (the server logs it). */
+  /** Told when a resident copy finished a fill, ran out of memory or failed a background read, and when the file's page cache was dropped (the server logs it). */
   onResidentEvent?: (event: 'filled' | 'full' | 'error' | 'released', fields: Record<string, unknown>) => void;
   /**
    * Once every resident replica is complete, ask the kernel to drop the store file's pages from the OS
