@@ -7,6 +7,7 @@ import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
 import { groundNames, resolveRef, ruleLocals } from './program';
+import { walker, type Walker } from './walk';
 
 /** The built-in catalog: a built-in's number of declared arguments, or undefined if unknown. */
 export type BuiltinArity = (name: string) => number | undefined;
@@ -65,7 +66,7 @@ function callVisitor(
   funcsByPath: Map<string, RuleInfo[]>,
   builtins: BuiltinArity,
   out: Diagnostic[],
-): { term: (t: Term) => void; body: (b: Body) => void } {
+): Walker {
   const lookup = (op: Term): Callee | { kind: 'undefined'; name: string } => {
     const terms = op.value.type === 'ref' ? op.value.terms : [op];
     const resolved = module ? resolveRef(p, module, terms, locals) : isDataRef(terms) ? terms : undefined;
@@ -99,62 +100,27 @@ function callVisitor(
       );
     }
   };
-  const visitTerm = (t: Term): void => {
-    const v = t.value;
-    switch (v.type) {
-      case 'call':
-        check(v.operator, v.args.length, false, t.loc);
-        v.args.forEach(visitTerm);
-        return;
-      case 'ref':
-        v.terms.forEach(visitTerm);
-        return;
-      case 'array':
-      case 'set':
-        v.items.forEach(visitTerm);
-        return;
-      case 'object':
-        v.items.forEach(([k, x]) => {
-          visitTerm(k);
-          visitTerm(x);
-        });
-        return;
-      case 'arraycomp':
-      case 'setcomp':
-        visitTerm(v.term);
-        visitBody(v.body);
-        return;
-      case 'objectcomp':
-        visitTerm(v.key);
-        visitTerm(v.value);
-        visitBody(v.body);
-        return;
-      default:
-        return;
-    }
-  };
-  const visitBody = (b: Body): void => {
-    for (const e of b) {
-      switch (e.kind) {
-        case 'term':
-          visitTerm(e.term);
-          break;
-        case 'call':
-          check(e.operator, e.args.length, true, e.loc);
-          e.args.forEach(visitTerm);
-          break;
-        case 'some':
-          e.decl.symbols.forEach((s) => (s.value.type === 'call' ? s.value.args.forEach(visitTerm) : visitTerm(s)));
-          break;
-        case 'every':
-          visitTerm(e.every.domain);
-          visitBody(e.every.body);
-          break;
+  return walker({
+    term: (t, walk) => {
+      if (t.value.type !== 'call') return false;
+      check(t.value.operator, t.value.args.length, false, t.loc);
+      t.value.args.forEach(walk.term);
+      return true;
+    },
+    expr: (e, walk) => {
+      if (e.kind === 'call') {
+        check(e.operator, e.args.length, true, e.loc);
+        e.args.forEach(walk.term);
+        return true;
       }
-      for (const w of e.with) visitTerm(w.value);
-    }
-  };
-  return { term: visitTerm, body: visitBody };
+      if (e.kind === 'some') {
+        // `some x in xs` is an internal.member call term: its operator is not a call to check.
+        e.decl.symbols.forEach((s) => (s.value.type === 'call' ? s.value.args.forEach(walk.term) : walk.term(s)));
+        return true;
+      }
+      return false;
+    },
+  });
 }
 
 function isDataRef(terms: Term[]): boolean {

@@ -2,11 +2,12 @@
 // head, body or else chain may read, after import/package resolution) and reports each rule that
 // can reach itself as rego_recursion_error "rule data.x.p is recursive: data.x.p -> data.x.q -> data.x.p".
 
-import type { Body, Term } from '../ast';
+import type { Term } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
 import { groundNames, refReaches, resolveRef, ruleLocals } from './program';
+import { walker } from './walk';
 
 /** For each rule, the rules it reads (direct dependencies), in source order without duplicates. */
 export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
@@ -23,71 +24,25 @@ export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
         if (refReaches(resolved, group[0].path)) for (const other of group) deps.add(other);
       });
     };
-    const visitTerm = (t: Term): void => {
-      const v = t.value;
-      switch (v.type) {
-        case 'var':
+    const walk = walker({
+      term: (t, w) => {
+        const v = t.value;
+        if (v.type === 'var') {
           onRef([t]);
-          return;
-        case 'ref':
-          onRef(v.terms);
-          if (v.terms[0].value.type !== 'var') visitTerm(v.terms[0]);
-          for (let i = 1; i < v.terms.length; i++) visitTerm(v.terms[i]);
-          return;
-        case 'call':
-          visitTerm(v.operator);
-          v.args.forEach(visitTerm);
-          return;
-        case 'array':
-        case 'set':
-          v.items.forEach(visitTerm);
-          return;
-        case 'object':
-          v.items.forEach(([k, x]) => {
-            visitTerm(k);
-            visitTerm(x);
-          });
-          return;
-        case 'arraycomp':
-        case 'setcomp':
-          visitTerm(v.term);
-          visitBody(v.body);
-          return;
-        case 'objectcomp':
-          visitTerm(v.key);
-          visitTerm(v.value);
-          visitBody(v.body);
-          return;
-        default:
-          return;
-      }
-    };
-    const visitBody = (b: Body): void => {
-      for (const e of b) {
-        switch (e.kind) {
-          case 'term':
-            visitTerm(e.term);
-            break;
-          case 'call':
-            visitTerm(e.operator);
-            e.args.forEach(visitTerm);
-            break;
-          case 'some':
-            e.decl.symbols.forEach(visitTerm);
-            break;
-          case 'every':
-            visitTerm(e.every.domain);
-            visitBody(e.every.body);
-            break;
+          return true;
         }
-        for (const w of e.with) visitTerm(w.value);
-      }
-    };
+        if (v.type !== 'ref') return false;
+        onRef(v.terms);
+        if (v.terms[0].value.type !== 'var') w.term(v.terms[0]);
+        for (let i = 1; i < v.terms.length; i++) w.term(v.terms[i]);
+        return true;
+      },
+    });
     for (let r: typeof info.rule | undefined = info.rule; r; r = r.else) {
-      for (let i = 1; i < r.head.ref.length; i++) visitTerm(r.head.ref[i]);
-      if (r.head.key) visitTerm(r.head.key);
-      if (r.head.value) visitTerm(r.head.value);
-      visitBody(r.body);
+      for (let i = 1; i < r.head.ref.length; i++) walk.term(r.head.ref[i]);
+      if (r.head.key) walk.term(r.head.key);
+      if (r.head.value) walk.term(r.head.value);
+      walk.body(r.body);
     }
     graph.set(info, [...deps]);
   }
