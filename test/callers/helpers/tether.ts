@@ -2,62 +2,24 @@
 // on 127.0.0.1:0 with a generated callers configuration, and seeds identities and devices through the
 // real store. Used by every test under test/callers that needs decisions.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { serve, type RunningServer } from '../../../src/server';
+import { serveTemp, type TempServer } from '../../helpers/serve-temp';
 
 /** A running Tether plus its temp dir. */
-export interface TetherHandle {
-  server: RunningServer;
-  url: string;
-  port: number;
-  apiToken: string;
-  stop(): Promise<void>;
-}
+export type TetherHandle = TempServer;
 
 /** Starts Tether with `callers` as the callers configuration file (TETHER_CALLERS_CONFIG). */
-export async function startTether(callers: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<TetherHandle> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-callers-'));
-  const cfgFile = path.join(dir, 'callers.json');
-  fs.writeFileSync(cfgFile, JSON.stringify(callers));
-  const apiToken = 'test-api-token-0123456789';
-  const saved = process.env.TETHER_CALLERS_CONFIG;
-  // The callers router reads its file at start, like the other TETHER_* variables.
-  process.env.TETHER_CALLERS_CONFIG = cfgFile;
-  let server: RunningServer;
-  try {
-    server = await serve({
-      env: {
-        PORT: '0',
-        HOST: '127.0.0.1',
-        TETHER_DATA_DIR: path.join(dir, 'data'),
-        TETHER_API_TOKEN: apiToken,
-        TETHER_POLICY_DIR: path.join(__dirname, '../../../policies'),
-        TETHER_POLICY_WATCH: 'false',
-        TETHER_DECISION_LOG: 'off',
-        TETHER_LOG_LEVEL: 'error',
-        TETHER_SQLITE_SYNC: 'normal',
-        ...extraEnv,
-      },
-      handleSignals: false,
-    });
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  } finally {
-    if (saved === undefined) delete process.env.TETHER_CALLERS_CONFIG;
-    else process.env.TETHER_CALLERS_CONFIG = saved;
-  }
-  return {
-    server,
-    url: server.url,
-    port: server.port,
-    apiToken,
-    async stop() {
-      await server.shutdown('test done');
-      fs.rmSync(dir, { recursive: true, force: true });
+export function startTether(callers: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<TetherHandle> {
+  return serveTemp({
+    prefix: 'tether-callers-',
+    env: extraEnv,
+    // The callers router reads its file at start, like the other TETHER_* variables.
+    processEnv: (dir) => {
+      const cfgFile = path.join(dir, 'callers.json');
+      fs.writeFileSync(cfgFile, JSON.stringify(callers));
+      return { TETHER_CALLERS_CONFIG: cfgFile };
     },
-  };
+  });
 }
 
 const now = () => new Date().toISOString();
