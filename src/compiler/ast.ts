@@ -467,72 +467,112 @@ export function rulePathString(m: Module, r: Rule): string {
   return refGroundPrefix(ruleRef(m, r)).join('.');
 }
 
+/** Visits terms and bodies (see walker). */
+export interface Walker {
+  term(t: Term): void;
+  body(b: Body): void;
+}
+
+/** What a walk does at a node before (or instead of) the default descent. */
+export interface WalkHooks {
+  /** Returns true when it has handled the term, children included. */
+  term?(t: Term, walk: Walker): boolean | void;
+  /** Returns true when it has handled the expression (its `with` modifiers are still walked). */
+  expr?(e: Expr, walk: Walker): boolean | void;
+  /** Also walk `every` key/value terms and `with` targets (default true); the checks read neither. */
+  bindings?: boolean;
+}
+
+/**
+ * A pre-order walk over terms and bodies, comprehension and `every` bodies included, that descends into
+ * every child unless a hook handled the node itself.
+ */
+export function walker(hooks: WalkHooks): Walker {
+  const bindings = hooks.bindings ?? true;
+  const term = (t: Term): void => {
+    if (hooks.term?.(t, walk)) return;
+    const v = t.value;
+    switch (v.type) {
+      case 'ref':
+        v.terms.forEach(term);
+        return;
+      case 'array':
+      case 'set':
+        v.items.forEach(term);
+        return;
+      case 'object':
+        for (const [k, x] of v.items) {
+          term(k);
+          term(x);
+        }
+        return;
+      case 'call':
+        term(v.operator);
+        v.args.forEach(term);
+        return;
+      case 'arraycomp':
+      case 'setcomp':
+        term(v.term);
+        body(v.body);
+        return;
+      case 'objectcomp':
+        term(v.key);
+        term(v.value);
+        body(v.body);
+        return;
+      default:
+        return;
+    }
+  };
+  const body = (b: Body): void => {
+    for (const e of b) {
+      if (!hooks.expr?.(e, walk)) {
+        switch (e.kind) {
+          case 'term':
+            term(e.term);
+            break;
+          case 'call':
+            term(e.operator);
+            e.args.forEach(term);
+            break;
+          case 'some':
+            e.decl.symbols.forEach(term);
+            break;
+          case 'every':
+            if (bindings) {
+              if (e.every.key) term(e.every.key);
+              term(e.every.value);
+            }
+            term(e.every.domain);
+            body(e.every.body);
+            break;
+        }
+      }
+      for (const w of e.with) {
+        if (bindings) term(w.target);
+        term(w.value);
+      }
+    }
+  };
+  const walk: Walker = { term, body };
+  return walk;
+}
+
+const allTerms = (fn: (t: Term) => void): Walker => walker({ term: (t) => void fn(t) });
+
 /** Calls fn on every term reachable from t (pre-order), including terms inside comprehension bodies. */
 export function walkTerms(t: Term, fn: (t: Term) => void): void {
-  fn(t);
-  const v = t.value;
-  switch (v.type) {
-    case 'ref':
-      for (const x of v.terms) walkTerms(x, fn);
-      break;
-    case 'array':
-    case 'set':
-      for (const x of v.items) walkTerms(x, fn);
-      break;
-    case 'object':
-      for (const [k, x] of v.items) {
-        walkTerms(k, fn);
-        walkTerms(x, fn);
-      }
-      break;
-    case 'call':
-      walkTerms(v.operator, fn);
-      for (const x of v.args) walkTerms(x, fn);
-      break;
-    case 'arraycomp':
-    case 'setcomp':
-      walkTerms(v.term, fn);
-      walkBodyTerms(v.body, fn);
-      break;
-    case 'objectcomp':
-      walkTerms(v.key, fn);
-      walkTerms(v.value, fn);
-      walkBodyTerms(v.body, fn);
-      break;
-    default:
-      break;
-  }
+  allTerms(fn).term(t);
 }
 
 /** Calls fn on every term of every expression of a body (including with targets/values and nested bodies). */
 export function walkBodyTerms(body: Body, fn: (t: Term) => void): void {
-  for (const e of body) walkExprTerms(e, fn);
+  allTerms(fn).body(body);
 }
 
 /** Calls fn on every term of one expression. */
 export function walkExprTerms(e: Expr, fn: (t: Term) => void): void {
-  switch (e.kind) {
-    case 'term':
-      walkTerms(e.term, fn);
-      break;
-    case 'call':
-      walkTerms(e.operator, fn);
-      for (const a of e.args) walkTerms(a, fn);
-      break;
-    case 'some':
-      for (const s of e.decl.symbols) walkTerms(s, fn);
-      break;
-    case 'every':
-      if (e.every.key) walkTerms(e.every.key, fn);
-      walkTerms(e.every.value, fn);
-      walkTerms(e.every.domain, fn);
-      walkBodyTerms(e.every.body, fn);
-      break;
-  }
-  for (const w of e.with) {
-    walkTerms(w.target, fn);
-    walkTerms(w.value, fn);
-  }
+  allTerms(fn).body([e]);
 }
 
 /** Calls fn on each var name of a term outside closures (comprehensions) and call operators. */

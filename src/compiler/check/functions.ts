@@ -2,12 +2,11 @@
 // import/package resolution) or a built-in from the catalog, with the right number of arguments.
 // An expression-level call may pass one extra argument: OPA's output-argument form `count(x, n)`.
 
-import type { Body, Module, Term } from '../ast';
+import { walker, type Body, type Module, type Term, type Walker } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
 import { groundNames, resolveRef, ruleLocals } from './program';
-import { walker, type Walker } from './walk';
 
 /** The built-in catalog: a built-in's number of declared arguments, or undefined if unknown. */
 export type BuiltinArity = (name: string) => number | undefined;
@@ -101,6 +100,7 @@ function callVisitor(
     }
   };
   return walker({
+    bindings: false,
     term: (t, walk) => {
       if (t.value.type !== 'call') return false;
       check(t.value.operator, t.value.args.length, false, t.loc);

@@ -2,12 +2,11 @@
 // head, body or else chain may read, after import/package resolution) and reports each rule that
 // can reach itself as rego_recursion_error "rule data.x.p is recursive: data.x.p -> data.x.q -> data.x.p".
 
-import type { Term } from '../ast';
+import { walker, type Term } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
 import { groundNames, refReaches, resolveRef, ruleLocals } from './program';
-import { walker } from './walk';
 
 /** For each rule, the rules it reads (direct dependencies), in source order without duplicates. */
 export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
@@ -25,6 +24,7 @@ export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
       });
     };
     const walk = walker({
+      bindings: false,
       term: (t, w) => {
         const v = t.value;
         if (v.type === 'var') {
