@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropFileCache } from '../../src/state/file-cache';
-import { cachedBytes } from './helpers';
+import { cachedBytes, linuxTest } from './helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -23,9 +23,7 @@ function cachedFile(): string {
   return file;
 }
 
-const linux = process.platform === 'linux' ? test : test.skip;
-
-linux("drops a file's pages from the page cache and keeps its contents", async () => {
+linuxTest("drops a file's pages from the page cache and keeps its contents", async () => {
   const file = cachedFile();
   expect(cachedBytes(file)).toBeGreaterThan(0);
   await expect(dropFileCache(file)).resolves.toBe(true);

@@ -15,3 +15,6 @@ export const editBehindTheStore = (s: StateStore, id: string) =>
 /** Bytes of a file held in the OS page cache, as fincore (util-linux) reports them. */
 export const cachedBytes = (file: string) =>
   Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim());
+
+/** A test of Linux-only behaviour (posix_fadvise, fincore); skipped and reported as such elsewhere. */
+export const linuxTest = process.platform === 'linux' ? test : test.skip;

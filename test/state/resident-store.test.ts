@@ -6,7 +6,7 @@ import { LifecycleTracker } from '../../src/lifecycle/tracker';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { active, cachedBytes, device, editBehindTheStore, risk } from './helpers';
+import { active, cachedBytes, device, editBehindTheStore, linuxTest, risk } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -117,9 +117,7 @@ test('residency off by default: no replicas', () => {
   }
 });
 
-const linux = process.platform === 'linux' ? test : test.skip;
-
-linux("once complete, the store file's pages are dropped from the OS page cache (only when asked)", async () => {
+linuxTest("once complete, the store file's pages are dropped from the OS page cache (only when asked)", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-release-'));
   const path = join(dir, 'tether.db');
   try {
