@@ -2,10 +2,12 @@
 // written in the same transaction as the state change that caused it, delivered as signed webhooks
 // (X-Tether-Signature: sha256=<hex HMAC-SHA256 of the raw body>) with exponential backoff. Rows are
 // deleted only after a 2xx, so a restart loses nothing; undelivered rows are retried after restart.
+// The send loop (wake, poll, concurrency, backoff) is delivery-queue.ts, shared with the SSF transmitter.
 import { createHmac, randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { StateStore } from '../state/store';
 import type { SubscriptionEvent } from '../state/types';
+import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from './delivery-queue';
 
 /** A lifecycle event as POSTed to subscribers. */
 export interface LifecycleEvent {
@@ -48,15 +50,12 @@ export interface OutboxOptions {
   onError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
-type OutboxRow = {
-  seq: number;
+interface OutboxRow extends QueuedRow {
   event_id: string;
   event_type: string;
   subscription_id: string;
   body: string;
-  attempts: number;
-  next_attempt_at: number;
-};
+}
 
 /** Creates the outbox table if needed (idempotent). */
 export function applyOutboxSchema(db: Database.Database): void {
@@ -88,44 +87,19 @@ export function makeEvent(type: SubscriptionEvent, identity: string | null, reas
 
 /** The durable outbox and its webhook sender. */
 export class Outbox {
-  /** Failed delivery attempts since start. */
-  failures = 0;
-  /** Events delivered since start. */
-  delivered = 0;
   private readonly store: StateStore;
   private readonly db: Database.Database;
-  private readonly metrics?: OutboxMetrics;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly pollMs: number;
-  private readonly timeoutMs: number;
-  private readonly concurrency: number;
   private readonly now: () => number;
+  private readonly timeoutMs: number;
   private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
   private readonly listeners: Array<(e: LifecycleEvent) => void> = [];
-  private readonly inFlight = new Map<number, Promise<void>>();
-  private timer?: NodeJS.Timeout;
-  private wakeScheduled = false;
-  private running = false;
-  private readonly stmts: {
-    insert: Database.Statement;
-    due: Database.Statement;
-    remove: Database.Statement;
-    retry: Database.Statement;
-    depth: Database.Statement;
-    removeSubscription: Database.Statement;
-    dueNow: Database.Statement;
-  };
+  private readonly queue: DeliveryQueue<OutboxRow>;
+  private readonly stmts: { insert: Database.Statement; removeSubscription: Database.Statement; dueNow: Database.Statement };
 
   constructor(opts: OutboxOptions) {
     this.store = opts.store;
     this.db = opts.store.db;
-    this.metrics = opts.metrics;
-    this.baseDelayMs = opts.baseDelayMs ?? 1000;
-    this.maxDelayMs = opts.maxDelayMs ?? 300_000;
-    this.pollMs = opts.pollMs ?? 1000;
     this.timeoutMs = opts.timeoutMs ?? 5000;
-    this.concurrency = opts.concurrency ?? 8;
     this.now = opts.now ?? Date.now;
     this.onError = opts.onError ?? (() => undefined);
     applyOutboxSchema(this.db);
@@ -133,13 +107,39 @@ export class Outbox {
       insert: this.db.prepare(
         'INSERT INTO lifecycle_outbox (event_id, event_type, subscription_id, body, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)',
       ),
-      due: this.db.prepare('SELECT seq, event_id, event_type, subscription_id, body, attempts, next_attempt_at FROM lifecycle_outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?'),
-      remove: this.db.prepare('DELETE FROM lifecycle_outbox WHERE seq = ?'),
-      retry: this.db.prepare('UPDATE lifecycle_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?'),
-      depth: this.db.prepare('SELECT count(*) AS n FROM lifecycle_outbox'),
       removeSubscription: this.db.prepare('DELETE FROM lifecycle_outbox WHERE subscription_id = ?'),
       dueNow: this.db.prepare('UPDATE lifecycle_outbox SET next_attempt_at = ? WHERE next_attempt_at > ?'),
     };
+    const metrics = opts.metrics;
+    this.queue = new DeliveryQueue<OutboxRow>({
+      db: this.db,
+      table: 'lifecycle_outbox',
+      columns: 'event_id, event_type, subscription_id, body',
+      deliver: (row) => this.deliver(row),
+      isOpen: () => this.store.isOpen,
+      now: this.now,
+      pollMs: opts.pollMs,
+      concurrency: opts.concurrency,
+      baseDelayMs: opts.baseDelayMs,
+      maxDelayMs: opts.maxDelayMs,
+      onPump: metrics && (() => metrics.setOutboxDepth(this.depth())),
+      onDelivered: (row) => metrics?.outboxEventDelivered(row.event_type),
+      onFailed: (row, error, attempts) => {
+        metrics?.outboxDeliveryFailed(row.subscription_id);
+        this.onError('webhook delivery failed', { subscription: row.subscription_id, event: row.event_id, attempts, error });
+      },
+      onError: this.onError,
+    });
+  }
+
+  /** Events delivered since start. */
+  get delivered(): number {
+    return this.queue.delivered;
+  }
+
+  /** Failed delivery attempts since start. */
+  get failures(): number {
+    return this.queue.failures;
   }
 
   /** Registers an in-process listener of every event (e.g. the SSF transmitter); called inside the write's transaction. */
@@ -168,13 +168,13 @@ export class Outbox {
         this.onError('outbox listener failed', { error: String(err) });
       }
     }
-    if (n > 0) this.wake();
+    if (n > 0) this.queue.wake();
     return n;
   }
 
   /** Events waiting for delivery. */
   depth(): number {
-    return (this.stmts.depth.get() as { n: number }).n;
+    return this.queue.depth();
   }
 
   /** Drops the queued rows of a deleted subscription. */
@@ -184,80 +184,30 @@ export class Outbox {
 
   /** Starts delivering (also what is left from before a restart). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
     // After a restart every queued row is due at once: receivers were likely waiting on us.
     const now = this.now();
     this.stmts.dueNow.run(now, now);
-    this.timer = setInterval(() => this.pump(), this.pollMs);
-    this.timer.unref();
-    this.wake();
+    this.queue.start();
   }
 
   /** Stops the sender; waits for in-flight deliveries. Queued rows stay for the next start. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await Promise.allSettled([...this.inFlight.values()]);
+  stop(): Promise<void> {
+    return this.queue.stop();
   }
 
   /** Attempts every due row now and waits for the attempts (shutdown flush, tests). */
-  async flush(): Promise<void> {
-    const wasRunning = this.running;
-    this.running = true;
-    try {
-      for (let round = 0; round < 100; round++) {
-        this.pump();
-        if (this.inFlight.size === 0) break;
-        await Promise.allSettled([...this.inFlight.values()]);
-      }
-    } finally {
-      this.running = wasRunning;
-    }
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
-  private wake(): void {
-    if (this.wakeScheduled || !this.running) return;
-    this.wakeScheduled = true;
-    // After the current (synchronous) transaction committed.
-    setImmediate(() => {
-      this.wakeScheduled = false;
-      this.pump();
-    });
+  /** Delay before retry `attempts` (1-based): base·2^(n-1), capped, with ±20% jitter. */
+  backoff(attempts: number): number {
+    return this.queue.backoff(attempts);
   }
 
-  // Starts deliveries for due rows, up to the concurrency limit.
-  private pump(): void {
-    if (!this.running || !this.store.isOpen) return;
-    const free = this.concurrency - this.inFlight.size;
-    if (free <= 0) return;
-    let rows: OutboxRow[];
-    try {
-      rows = this.stmts.due.all(this.now(), free + this.inFlight.size) as OutboxRow[];
-      this.metrics?.setOutboxDepth(this.depth());
-    } catch (err) {
-      this.onError('outbox read failed', { error: String(err) });
-      return;
-    }
-    for (const row of rows) {
-      if (this.inFlight.size >= this.concurrency) break;
-      if (this.inFlight.has(row.seq)) continue;
-      const p = this.deliver(row).finally(() => {
-        this.inFlight.delete(row.seq);
-        if (this.running) this.wake();
-      });
-      this.inFlight.set(row.seq, p);
-    }
-  }
-
-  private async deliver(row: OutboxRow): Promise<void> {
+  private async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
     const sub = this.store.getSubscription(row.subscription_id);
-    if (!sub) {
-      this.stmts.remove.run(row.seq);
-      return;
-    }
-    let error: string | undefined;
+    if (!sub) return { gone: true };
     try {
       const res = await fetch(sub.url, {
         method: 'POST',
@@ -274,27 +224,9 @@ export class Outbox {
       });
       // Drain the body so the connection is reused.
       await res.arrayBuffer().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      return res.status >= 200 && res.status < 300 ? { ok: true } : { error: `HTTP ${res.status}` };
     } catch (err) {
-      error = err instanceof Error ? err.name + ': ' + err.message : String(err);
+      return { error: err instanceof Error ? err.name + ': ' + err.message : String(err) };
     }
-    if (!this.store.isOpen) return;
-    if (error === undefined) {
-      this.stmts.remove.run(row.seq);
-      this.delivered++;
-      this.metrics?.outboxEventDelivered(row.event_type);
-      return;
-    }
-    const attempts = row.attempts + 1;
-    this.stmts.retry.run(attempts, this.now() + this.backoff(attempts), error.slice(0, 500), row.seq);
-    this.failures++;
-    this.metrics?.outboxDeliveryFailed(row.subscription_id);
-    this.onError('webhook delivery failed', { subscription: row.subscription_id, event: row.event_id, attempts, error });
-  }
-
-  /** Delay before retry `attempts` (1-based): base·2^(n-1), capped, with ±20% jitter. */
-  backoff(attempts: number): number {
-    const raw = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(30, attempts - 1));
-    return Math.round(raw * (0.8 + Math.random() * 0.4));
   }
 }

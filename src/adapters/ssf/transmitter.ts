@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import type Database from 'better-sqlite3';
 import { ApiError, invalidInput } from '../../api/errors';
 import type { StateStore } from '../../state/store';
+import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from '../../lifecycle/delivery-queue';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { jwksOf, loadOrCreateSigningKey, type SigningKey } from './keys';
 import { revocationToCaep, setClaims, type OutgoingEvent, type RevocationLike } from './set-builder';
@@ -43,11 +44,9 @@ export function ssfTransmitterConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: str
   };
 }
 
-interface QueueRow {
-  seq: number;
+interface QueueRow extends QueuedRow {
   stream_id: string;
   claims: string;
-  attempts: number;
 }
 
 /** The transmitter adapter. */
@@ -58,15 +57,10 @@ export class SsfTransmitter implements Adapter {
   private readonly db: Database.Database;
   private readonly tracker: FreshnessTracker;
   private readonly st;
-  private timer?: NodeJS.Timeout;
+  private readonly queue: DeliveryQueue<QueueRow>;
   private running = false;
-  private wakeScheduled = false;
-  private readonly inFlight = new Map<number, Promise<void>>();
   private detach: Array<() => void> = [];
   private attached = false;
-  /** SETs delivered / dropped since start (tests, metrics). */
-  delivered = 0;
-  dropped = 0;
 
   constructor(
     private readonly store: StateStore,
@@ -81,13 +75,23 @@ export class SsfTransmitter implements Adapter {
       CREATE INDEX IF NOT EXISTS ssf_outbox_due ON ssf_outbox(next_attempt_at);`);
     this.st = {
       insert: this.db.prepare('INSERT INTO ssf_outbox (stream_id, jti, claims, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)'),
-      due: this.db.prepare<[number, number], QueueRow>('SELECT seq, stream_id, claims, attempts FROM ssf_outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?'),
-      remove: this.db.prepare('DELETE FROM ssf_outbox WHERE seq = ?'),
-      retry: this.db.prepare('UPDATE ssf_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?'),
-      depth: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ssf_outbox'),
       dropStream: this.db.prepare('DELETE FROM ssf_outbox WHERE stream_id = ?'),
     };
     this.tracker = new FreshnessTracker('ssf transmitter', { now });
+    this.queue = new DeliveryQueue<QueueRow>({
+      db: this.db,
+      table: 'ssf_outbox',
+      columns: 'stream_id, claims',
+      deliver: (row) => this.deliver(row),
+      isOpen: () => this.store.isOpen,
+      now,
+      pollMs: cfg.pollMs,
+      baseDelayMs: cfg.baseDelayMs,
+      maxDelayMs: cfg.maxDelayMs,
+      maxAttempts: cfg.maxAttempts ?? 20,
+      onDelivered: () => this.tracker.success(),
+      onFailed: (row, error) => this.tracker.failure(`delivery to stream ${row.stream_id} failed: ${error.split(' ').slice(0, 2).join(' ')}`),
+    });
     for (const r of cfg.receivers ?? []) {
       const id = StreamStore.staticId(r);
       const delivery = { method: PUSH_METHOD, endpoint_url: r.endpoint_url, ...(r.authorization_header && { authorization_header: r.authorization_header }) };
@@ -105,7 +109,17 @@ export class SsfTransmitter implements Adapter {
 
   /** SETs waiting for delivery. */
   depth(): number {
-    return this.st.depth.get()!.n;
+    return this.queue.depth();
+  }
+
+  /** SETs delivered since start. */
+  get delivered(): number {
+    return this.queue.delivered;
+  }
+
+  /** SETs given up since start (refused with a 400, or out of attempts). */
+  get dropped(): number {
+    return this.queue.dropped;
   }
 
   /**
@@ -124,7 +138,7 @@ export class SsfTransmitter implements Adapter {
       this.st.insert.run(s.config.stream_id, claims.jti, JSON.stringify(claims), nowMs, nowMs);
       n++;
     }
-    if (n > 0) this.wake();
+    if (n > 0) this.queue.wake();
     return n;
   }
 
@@ -145,46 +159,11 @@ export class SsfTransmitter implements Adapter {
     else this.detach.push(fallback());
   }
 
-  private wake(): void {
-    if (this.wakeScheduled || !this.running) return;
-    this.wakeScheduled = true;
-    setImmediate(() => {
-      this.wakeScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    if (!this.running || !this.store.isOpen) return;
-    let rows: QueueRow[];
-    try {
-      rows = this.st.due.all(this.now(), 16);
-    } catch {
-      return;
-    }
-    for (const row of rows) {
-      if (this.inFlight.has(row.seq) || this.inFlight.size >= 8) continue;
-      const p = this.deliver(row).finally(() => {
-        this.inFlight.delete(row.seq);
-        if (this.running) this.wake();
-      });
-      this.inFlight.set(row.seq, p);
-    }
-  }
-
-  /** Signs and pushes one queued SET (RFC 8935): 2xx done, 400 rejected (dropped), else retried. */
-  private async deliver(row: QueueRow): Promise<void> {
+  /** Signs and pushes one queued SET (RFC 8935): 2xx done, 400 refused (dropped), else retried. */
+  private async deliver(row: QueueRow): Promise<DeliveryOutcome> {
     const stream = this.streams.get(row.stream_id);
-    if (!stream) {
-      this.st.remove.run(row.seq);
-      return;
-    }
-    if (stream.status === 'paused') {
-      this.st.retry.run(row.attempts, this.now() + (this.cfg.pollMs ?? 1000), 'stream paused', row.seq);
-      return;
-    }
-    let error: string | undefined;
-    let permanent = false;
+    if (!stream) return { gone: true };
+    if (stream.status === 'paused') return { deferUntil: this.now() + (this.cfg.pollMs ?? 1000), note: 'stream paused' };
     try {
       const key = await this.signingKey();
       const jwt = await new SignJWT(JSON.parse(row.claims) as Record<string, unknown>)
@@ -200,46 +179,17 @@ export class SsfTransmitter implements Adapter {
         signal: AbortSignal.timeout(this.cfg.timeoutMs ?? 5000),
       });
       const text = await res.text().catch(() => '');
-      if (res.status < 200 || res.status >= 300) {
-        error = `HTTP ${res.status}${text ? ' ' + text.slice(0, 200) : ''}`;
-        // RFC 8935 §2.3: a 400 with an error body is the receiver refusing this SET; resending cannot help.
-        permanent = res.status === 400;
-      }
+      if (res.status >= 200 && res.status < 300) return { ok: true };
+      // RFC 8935 §2.3: a 400 with an error body is the receiver refusing this SET; resending cannot help.
+      return { error: `HTTP ${res.status}${text ? ' ' + text.slice(0, 200) : ''}`, permanent: res.status === 400 };
     } catch (err) {
-      error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
     }
-    if (!this.store.isOpen) return;
-    if (error === undefined) {
-      this.st.remove.run(row.seq);
-      this.delivered++;
-      this.tracker.success();
-      return;
-    }
-    const attempts = row.attempts + 1;
-    this.tracker.failure(`delivery to stream ${row.stream_id} failed: ${error.split(' ').slice(0, 2).join(' ')}`);
-    if (permanent || attempts >= (this.cfg.maxAttempts ?? 20)) {
-      this.st.remove.run(row.seq);
-      this.dropped++;
-      return;
-    }
-    const base = this.cfg.baseDelayMs ?? 1000;
-    const delay = Math.min(this.cfg.maxDelayMs ?? 300_000, base * 2 ** Math.min(20, attempts - 1));
-    this.st.retry.run(attempts, this.now() + Math.round(delay * (0.8 + Math.random() * 0.4)), error.slice(0, 500), row.seq);
   }
 
   /** Attempts every due SET now and waits (tests, shutdown). */
-  async flush(): Promise<void> {
-    const was = this.running;
-    this.running = true;
-    try {
-      for (let i = 0; i < 50; i++) {
-        this.pump();
-        if (this.inFlight.size === 0) break;
-        await Promise.allSettled([...this.inFlight.values()]);
-      }
-    } finally {
-      this.running = was;
-    }
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   async start(): Promise<void> {
@@ -247,18 +197,15 @@ export class SsfTransmitter implements Adapter {
     this.signingKey().catch((err: Error) => this.tracker.failure(`signing key unavailable: ${err.message}`));
     this.running = true;
     this.tracker.markStarted();
-    this.timer = setInterval(() => this.pump(), this.cfg.pollMs ?? 1000);
-    this.timer.unref();
-    this.wake();
+    this.queue.start();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearInterval(this.timer);
     const hadFallback = this.detach.length > 0;
     for (const d of this.detach.splice(0)) d();
     if (hadFallback) this.attached = false; // the outbox offers no unsubscribe: that listener stays (and stays single)
-    await Promise.allSettled([...this.inFlight.values()]);
+    await this.queue.stop();
     await this.key?.catch(() => undefined); // never leave a key generation writing after stop
     this.tracker.markStopped();
   }
@@ -399,7 +346,7 @@ export class SsfTransmitter implements Adapter {
         this.streams.save({ ...s, status, reason });
         if (status === 'disabled') this.st.dropStream.run(s.config.stream_id); // disabled streams drop their events
       });
-      if (status === 'enabled') this.wake();
+      if (status === 'enabled') this.queue.wake();
       res.json({ stream_id: s.config.stream_id, status, ...(reason && { reason }) });
     }));
     r.post('/ssf/subjects/add', guard, wrap((req, res) => {
