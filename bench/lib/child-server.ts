@@ -1,7 +1,9 @@
 // Starts a server under test in its own process (so the load generator never shares its event loop)
 // and waits until it answers.
 import { spawn, ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** Finds a free loopback port. */
 export function freePort(): Promise<number> {
@@ -15,9 +17,36 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How `npm start` runs Tether: its environment and node's flags, read from package.json's start script. */
+export interface StartCommand {
+  env: Record<string, string>;
+  nodeFlags: string[];
+}
+
+/**
+ * Parses a start script of the form `VAR=value … node --flag … --require tsx/cjs src/cli.ts serve`, so
+ * benchmarks start Tether exactly as `npm start` does instead of keeping a copy of its settings.
+ */
+export function parseStartScript(script: string): StartCommand {
+  const words = script.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; i < words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[i]); i++) {
+    const eq = words[i].indexOf('=');
+    env[words[i].slice(0, eq)] = words[i].slice(eq + 1);
+  }
+  if (words[i] !== 'node') throw new Error(`start script does not run node after its variables: ${script}`);
+  const nodeFlags: string[] = [];
+  for (i++; i < words.length && words[i].startsWith('--') && words[i] !== '--require'; i++) nodeFlags.push(words[i]);
+  return { env, nodeFlags };
+}
+
+/** What `npm start` gives Tether (package.json), so benchmarks measure what users run. */
+export const TETHER_START: StartCommand = parseStartScript(
+  (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start,
+);
+
 /** Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). */
-/** The environment `npm start` gives Tether (package.json), so benchmarks measure what users run. */
-export const TETHER_START_ENV = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
 export async function startChild(args: string[], env: Record<string, string>, readyUrl: string, timeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(args[0], args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
