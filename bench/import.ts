@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSqliteStore, type ImportLine, type StateStore } from '../src/state/store';
 import { fixture } from './lib/fixture';
+import { TETHER_START } from './lib/child-server';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -120,6 +121,7 @@ function procCpuSeconds(pid: number): number {
 async function startServer(dataDir: string, bare: boolean): Promise<{ child: ChildProcess; port: number }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...TETHER_START.env,
     PORT: '0',
     HOST: '127.0.0.1',
     TETHER_DATA_DIR: dataDir,
@@ -130,7 +132,7 @@ async function startServer(dataDir: string, bare: boolean): Promise<{ child: Chi
     ...(BATCH && { TETHER_IMPORT_BATCH: String(BATCH) }),
   };
   const script = bare ? path.join(ROOT, 'test/api/fixtures/serve-state.ts') : path.join(ROOT, 'src/cli.ts');
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', script, ...(bare ? [] : ['serve'])], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...TETHER_START.nodeFlags, '--require', 'tsx/cjs', script, ...(bare ? [] : ['serve'])], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err.slice(-2000)}`)), 180_000);
