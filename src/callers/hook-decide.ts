@@ -39,8 +39,9 @@ export async function decideForAliases(
   if (names.length === 0) throw new Error('no alias to decide for');
   const deadline = Date.now() + budgetMs;
   const left = () => Math.max(1, deadline - Date.now());
+  // One object shape per call (no spreads): see proxy-check.ts.
   const ask = (subject: string, device?: string) =>
-    decideWithin(decide, { ...base, action: 'token', subject, ...(device !== undefined ? { device } : {}) }, left());
+    decideWithin(decide, { action: 'token', subject, device, resource: base.resource, context: base.context }, left());
 
   let subject: string | undefined;
   let devices: string[] | undefined;

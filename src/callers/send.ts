@@ -22,6 +22,11 @@ export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): void {
  * a new TCP connection per checked request, measured at twice Tether's CPU per check.
  */
 export function sendHeadersOnly(res: ServerResponse, answer: ProxyAnswer): void {
-  res.writeHead(answer.status, { ...answer.headers, 'Cache-Control': 'no-store', 'Content-Length': '0' });
+  // setHeader, not writeHead(status, object): measured, the object form kept five times more per check
+  // alive past young-generation GCs (bench/README.md, "promoted garbage").
+  res.statusCode = answer.status;
+  for (const name in answer.headers) res.setHeader(name, answer.headers[name]);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Length', '0');
   res.end();
 }
