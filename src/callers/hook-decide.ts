@@ -39,7 +39,7 @@ export async function decideForAliases(
   if (names.length === 0) throw new Error('no alias to decide for');
   const deadline = Date.now() + budgetMs;
   const left = () => Math.max(1, deadline - Date.now());
-  // One object shape per call (no spreads): see proxy-check.ts.
+  // One object shape per call, no conditional spreads (see proxy-check.ts).
   const ask = (subject: string, device?: string) =>
     decideWithin(decide, { action: 'token', subject, device, resource: base.resource, context: base.context }, left());
 

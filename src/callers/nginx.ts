@@ -3,17 +3,14 @@
 // and with headers only: the decision id, the upstream headers, X-Tether-Reasons and WWW-Authenticate
 // carry everything nginx can use, and a body would cost nginx its keepalive connection (send.ts).
 import type { DirectHandler } from '../api/direct/routes';
-import { isThenable } from './budget';
 import { proxyCheck, type ProxyDeps } from './proxy-check';
 import { readNginx } from './proxy-request';
 import { sendHeadersOnly, toCheckRequest } from './send';
 
 /** Handler for /v1/authz/nginx (`?app=` names the app for one nginx location). */
 export function nginxHandler(deps: ProxyDeps): DirectHandler {
-  return (req, res) => {
+  return async (req, res) => {
     const check = toCheckRequest(req);
-    const answer = proxyCheck(deps, check, readNginx(check));
-    if (isThenable(answer)) return answer.then((a) => sendHeadersOnly(res, a));
-    sendHeadersOnly(res, answer);
+    sendHeadersOnly(res, await proxyCheck(deps, check, readNginx(check)));
   };
 }

@@ -23,7 +23,7 @@ export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): void {
  */
 export function sendHeadersOnly(res: ServerResponse, answer: ProxyAnswer): void {
   // setHeader, not writeHead(status, object): measured, the object form kept five times more per check
-  // alive past young-generation GCs (bench/README.md, "promoted garbage").
+  // alive past young-generation GCs (bench/README.md, "Promoted garbage").
   res.statusCode = answer.status;
   for (const name in answer.headers) res.setHeader(name, answer.headers[name]);
   res.setHeader('Cache-Control', 'no-store');

@@ -21,26 +21,23 @@ export class SubjectResolver {
 
   /**
    * A bearer token, when JWT verification is configured, must verify (an invalid one is never
-   * overridden by the header). Without one, the trusted header, answered synchronously. Throws (or,
-   * for a token, rejects with) CredentialError otherwise.
+   * overridden by the header). Without one, the trusted header. Throws CredentialError otherwise.
    */
-  resolve(headers: IncomingHttpHeaders): ResolvedSubject | Promise<ResolvedSubject> {
+  async resolve(headers: IncomingHttpHeaders): Promise<ResolvedSubject> {
     const token = this.verify ? bearerToken(header(headers, 'authorization')) : undefined;
-    if (this.verify && token) return this.fromToken(this.verify, token);
+    if (this.verify && token) {
+      const claims = await this.verify(token);
+      const name = this.cfg.jwt!.subject_claim;
+      const value = claims[name];
+      if (typeof value !== 'string' || value.trim() === '') {
+        throw new CredentialError('credential_invalid', `bearer token has no string claim ${name}`);
+      }
+      return { subject: value.trim(), via: 'jwt' };
+    }
     if (this.cfg.subject_header) {
       const value = header(headers, this.cfg.subject_header);
       if (value !== undefined) return { subject: value.slice(0, 512), via: 'header' };
     }
     throw new CredentialError('credential_missing', 'no credential: send a bearer token or the configured subject header');
-  }
-
-  private async fromToken(verify: JwtVerifier, token: string): Promise<ResolvedSubject> {
-    const claims = await verify(token);
-    const name = this.cfg.jwt!.subject_claim;
-    const value = claims[name];
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new CredentialError('credential_invalid', `bearer token has no string claim ${name}`);
-    }
-    return { subject: value.trim(), via: 'jwt' };
   }
 }

@@ -1,5 +1,5 @@
 // Pure protocol parsing/formatting of the IdP hooks and the decision budget (no decider involved).
-import { decideNow, decideWithin, DecisionUnavailable } from '../../src/callers/budget';
+import { decideWithin, DecisionUnavailable } from '../../src/callers/budget';
 import { entraClaims, entraClaimsResponse, parseEntraHook } from '../../src/callers/entra';
 import { oktaAllow, oktaDeny, parseOktaHook } from '../../src/callers/okta';
 import type { Decision } from '../../src/callers/types';
@@ -113,12 +113,6 @@ describe('decision budget', () => {
     expect(rejected).toMatchObject({ why: 'error', causeCode: 'state_unavailable' });
     const malformed = await decideWithin(async () => ({ allow: 'yes' }) as unknown as Decision, req, 100).catch((e: unknown) => e);
     expect(malformed).toMatchObject({ why: 'error', causeCode: 'malformed_decision' });
-  });
-  test('decideNow hands a synchronous decision back synchronously, and throws for a malformed one', () => {
-    const d = decision();
-    expect(decideNow(() => d, req, 100)).toBe(d);
-    expect(() => decideNow(() => ({}) as Decision, req, 100)).toThrow(DecisionUnavailable);
-    expect(decideNow(async () => d, req, 100)).toBeInstanceOf(Promise);
   });
   test('a synchronous decision arms no timer', async () => {
     const spy = jest.spyOn(global, 'setTimeout');

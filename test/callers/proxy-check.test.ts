@@ -1,6 +1,5 @@
-// proxyCheck answers synchronously when nothing it needs is asynchronous (a trusted-header subject and
-// the in-process decider), so proxy checks run no microtask continuations; a bearer JWT or an
-// asynchronous decider make it a promise; either way it fails closed with only 200/401/403.
+// proxyCheck builds every decision request in one object shape (absent fields undefined, so the policy
+// input JSON is the same as before) and fails closed with only 200/401/403, whatever the decider does.
 import { parseCallersConfig } from '../../src/callers/config';
 import { proxyCheck, type ProxyDeps } from '../../src/callers/proxy-check';
 import { readNginx, type CheckRequest } from '../../src/callers/proxy-request';
@@ -20,38 +19,44 @@ function deps(decide: DecideFn, proxy: Record<string, unknown> = {}): ProxyDeps 
 const check = (headers: Record<string, string>): CheckRequest => ({
   method: 'GET',
   url: '/v1/authz/nginx?app=payroll',
-  headers: { host: 'payroll.example.com', 'x-original-uri': '/payroll/x', ...headers },
+  headers: { host: 'payroll.example.com', 'x-original-uri': '/payroll/x?q=1', ...headers },
   remoteAddress: '127.0.0.1',
 });
 
 const run = (d: ProxyDeps, c: CheckRequest) => proxyCheck(d, c, readNginx(c));
 
-test('a trusted-header subject and a synchronous decider give a synchronous answer', () => {
+test('every decision request has the same keys; absent ones are undefined and vanish from the JSON', async () => {
   const asked: DecideRequest[] = [];
-  const answer = run(deps((r) => (asked.push(r), allow())), check({ 'x-auth-request-email': 'alice@example.com', 'x-device-id': 'mac-1' }));
-  expect(answer).not.toBeInstanceOf(Promise);
-  expect(answer).toMatchObject({ status: 200, headers: { 'X-Tether-Subject': 'alice@example.com', 'X-Tether-Decision-Id': allow().decision_id } });
-  expect(asked).toEqual([expect.objectContaining({ action: 'access', subject: 'alice@example.com', device: 'mac-1', resource: { app: 'payroll' } })]);
+  const decide: DecideFn = (r) => (asked.push(r), allow());
+  await expect(run(deps(decide), check({ 'x-auth-request-email': 'alice@example.com', 'x-device-id': 'mac-1' }))).resolves.toMatchObject({
+    status: 200,
+    headers: { 'X-Tether-Subject': 'alice@example.com', 'X-Tether-Decision-Id': allow().decision_id },
+  });
+  await run(deps(decide), { ...check({ 'x-auth-request-email': 'bob@example.com' }), headers: { 'x-auth-request-email': 'bob@example.com', 'x-original-uri': '/payroll/y' } });
+  expect(asked.map((r) => Object.keys(r))).toEqual([
+    ['action', 'subject', 'device', 'resource', 'context'],
+    ['action', 'subject', 'device', 'resource', 'context'],
+  ]);
+  expect(asked.map((r) => Object.keys(r.context!))).toEqual([['ip', 'caller', 'method', 'path', 'host'], ['ip', 'caller', 'method', 'path', 'host']]);
+  expect(JSON.parse(JSON.stringify(asked[0]))).toEqual({
+    action: 'access', subject: 'alice@example.com', device: 'mac-1', resource: { app: 'payroll' },
+    context: { ip: '127.0.0.1', caller: 'nginx', method: 'GET', path: '/payroll/x', host: 'payroll.example.com' },
+  });
+  // No device header, no host: the JSON has no device and no host, as before the fixed shape.
+  expect(JSON.parse(JSON.stringify(asked[1]))).toEqual({
+    action: 'access', subject: 'bob@example.com', resource: { app: 'payroll' },
+    context: { ip: '127.0.0.1', caller: 'nginx', method: 'GET', path: '/payroll/y' },
+  });
 });
 
-test('no credential is a synchronous 401; a throwing decider a synchronous 403', () => {
-  expect(run(deps(() => allow()), check({}))).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="tether"' } });
-  const failing = deps(() => { throw Object.assign(new Error('x'), { code: 'not_ready' }); });
-  expect(run(failing, check({ 'x-auth-request-email': 'alice@example.com' }))).toMatchObject({ status: 403, headers: { 'X-Tether-Reasons': 'decision_unavailable' } });
-});
-
-test('a malformed synchronous decision, or one that cannot be formatted, is a 403, never a throw', () => {
-  const malformed = deps(() => ({ allow: 'yes' }) as unknown as Decision);
-  expect(run(malformed, check({ 'x-auth-request-email': 'a@example.com' }))).toMatchObject({ status: 403, headers: { 'X-Tether-Reasons': 'decision_unavailable' } });
-  // No obligations array: formatDecision cannot read it for an upstream header.
+test('no credential is a 401; a throwing, malformed or late decider a 403 decision_unavailable', async () => {
+  await expect(run(deps(() => allow()), check({}))).resolves.toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="tether"' } });
+  const denied = { status: 403, headers: { 'X-Tether-Reasons': 'decision_unavailable' } };
+  const who = check({ 'x-auth-request-email': 'a@example.com' });
+  await expect(run(deps(() => { throw Object.assign(new Error('x'), { code: 'not_ready' }); }), who)).resolves.toMatchObject(denied);
+  await expect(run(deps(() => ({ allow: 'yes' }) as unknown as Decision), who)).resolves.toMatchObject(denied);
+  await expect(run(deps(() => new Promise<Decision>(() => undefined), { timeout_ms: 20 }), who)).resolves.toMatchObject(denied);
+  // An answer without obligations cannot fill an obligations header: still a 403, never a throw.
   const partial = deps(() => ({ ...allow(), obligations: undefined }) as unknown as Decision, { upstream_headers: { 'X-Tether-Obligations': 'obligations' } });
-  expect(run(partial, check({ 'x-auth-request-email': 'a@example.com' }))).toMatchObject({ status: 403, headers: { 'X-Tether-Reasons': 'decision_unavailable' } });
-});
-
-test('an asynchronous decider makes it a promise with the same answers', async () => {
-  const answer = run(deps(async () => allow({ allow: false, reasons: ['device_not_compliant'] })), check({ 'x-auth-request-email': 'a@example.com' }));
-  expect(answer).toBeInstanceOf(Promise);
-  await expect(answer).resolves.toMatchObject({ status: 403, headers: { 'X-Tether-Reasons': 'device_not_compliant' } });
-  const late = run(deps(() => new Promise<Decision>(() => undefined), { timeout_ms: 20 }), check({ 'x-auth-request-email': 'a@example.com' }));
-  await expect(late).resolves.toMatchObject({ status: 403, headers: { 'X-Tether-Reasons': 'decision_unavailable' } });
+  await expect(run(partial, who)).resolves.toMatchObject(denied);
 });
