@@ -47,7 +47,6 @@ export const TETHER_START: StartCommand = parseStartScript(
 );
 
 /** Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). */
-
 export async function startChild(args: string[], env: Record<string, string>, readyUrl: string, timeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(args[0], args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + timeoutMs;

@@ -121,7 +121,7 @@ export async function answerEntraHook(deps: HookDeps, cfg: EntraConfig, body: un
     try {
       decision = (await decideForAliases(deps.decide, [input.userId, input.upn, input.mail].filter((a): a is string => !!a), {
         resource: { app },
-        context: { caller: 'entra', ip: input.ip || undefined },
+        context: { caller: 'entra', ip: input.ip },
       }, cfg.timeout_ms, deps.ownedDevices)).decision;
       reasons = decision.allow ? decision.reasons : decision.reasons.length ? decision.reasons : ['denied'];
     } catch (err) {

@@ -95,7 +95,7 @@ export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unkn
   try {
     const { decision } = await decideForAliases(deps.decide, aliases, {
       resource: { app },
-      context: { caller: 'okta', ip: input.ip || undefined },
+      context: { caller: 'okta', ip: input.ip },
     }, cfg.timeout_ms, deps.ownedDevices);
     return decision.allow ? oktaAllow(input, decision) : oktaDeny(decision.reasons.length ? decision.reasons : ['denied'], decision.decision_id);
   } catch (err) {
