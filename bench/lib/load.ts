@@ -54,13 +54,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   };
 }
 
-/** Formats results as a Markdown table with ratios against the first (baseline) row. */
-export function table(results: LoadResult[], baseline: LoadResult): string {
+/** Formats results as a Markdown table with req/s ratios against a baseline row (one, or one per row). */
+export function table(results: LoadResult[], baseline: LoadResult | ((r: LoadResult) => LoadResult)): string {
+  const baselineOf = typeof baseline === 'function' ? baseline : () => baseline;
   const rows = results.map((r) =>
-    `| ${r.label} | ${r.requestsPerSec.toFixed(0)} | ${(r.requestsPerSec / baseline.requestsPerSec).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.errors} | ${r.non2xx} |`,
+    `| ${r.label} | ${r.requestsPerSec.toFixed(0)} | ${(r.requestsPerSec / baselineOf(r).requestsPerSec).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.errors} | ${r.non2xx} |`,
   );
   return [
-    '| run | req/s | ratio to ' + baseline.label + ' | p50 ms | p99 ms | p99.9 ms | errors | non-2xx |',
+    `| run | req/s | ratio to ${typeof baseline === 'function' ? 'baseline (same round)' : baseline.label} | p50 ms | p99 ms | p99.9 ms | errors | non-2xx |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
