@@ -11,7 +11,8 @@ export const USAGE = `usage: tether <command> [args]
   serve                                         run the policy decision service
   build [paths...] -e <entrypoint>... -o <out>  compile policies into an OPA bundle (.tar.gz)
   eval [-d <path>]... [-i input.json] '<query>' evaluate a query, printing the result set as JSON
-  test [dir]                                    run test_* rules of *_test.rego files (default: policies)
+  test [-v] [dir]                               run test_* rules of *_test.rego files (default: policies);
+                                                print(...) output is shown for failures, for all with -v
   conformance [dir] [--case "<note>"]           run OPA's Rego conformance cases
   import ...                                    import records (see tether import --help)`;
 
@@ -62,6 +63,11 @@ export async function main(argv: string[], io: CommandIO = stdio): Promise<numbe
 }
 
 if (require.main === module) {
+  // `tether test | head`: a reader that went away is not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -11,6 +11,8 @@
 // | TETHER_DECISION_TOKEN           | unset (open)         | bearer token for decision routes; unset = open (sidecar use)   |
 // | TETHER_POLICY_DIR               | ./policies           | Rego policies + data.json compiled at start                    |
 // | TETHER_POLICY_WATCH             | true                 | recompile and swap on changes under the policy dir             |
+// | TETHER_POLICY_PRINT             | false                | compile print(...) calls and log their lines (info, "policy    |
+// |                                 |                      | print"); off, they are dropped at compile time                 |
 // | TETHER_POLICY_BUNDLE            | unset                | serve this OPA bundle (.tar.gz, `tether build` or `opa build   |
 // |                                 |                      | -t wasm`) instead of compiling TETHER_POLICY_DIR               |
 // | TETHER_BODY_LIMIT               | 1mb                  | largest JSON request body (413 payload_too_large beyond)       |
@@ -54,6 +56,7 @@ export interface Config {
   decisionToken?: string;
   policyDir: string;
   policyWatch: boolean;
+  policyPrint: boolean;
   /** An OPA bundle to serve instead of compiling policyDir. */
   policyBundle?: string;
   bodyLimitBytes: number;
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionToken: env.TETHER_DECISION_TOKEN || undefined,
     policyDir: path.resolve(env.TETHER_POLICY_DIR || './policies'),
     policyWatch: bool(env, 'TETHER_POLICY_WATCH', true),
+    policyPrint: bool(env, 'TETHER_POLICY_PRINT', false),
     policyBundle: env.TETHER_POLICY_BUNDLE ? path.resolve(env.TETHER_POLICY_BUNDLE) : undefined,
     bodyLimitBytes: parseBytes(env.TETHER_BODY_LIMIT || '1mb', 'TETHER_BODY_LIMIT'),
     importLimitBytes: parseBytes(env.TETHER_IMPORT_LIMIT || '2gb', 'TETHER_IMPORT_LIMIT'),

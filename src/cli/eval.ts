@@ -64,14 +64,15 @@ export async function runEval(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   }
   const { body, exprs } = instrumentQuery(q.body);
-  const r = await compile({ files: src.files, entrypoints: [], queries: [{ name: 'eval', body }], strictBuiltinErrors: a.flags.has('strict') });
+  const r = await compile({ files: src.files, entrypoints: [], queries: [{ name: 'eval', body }], strictBuiltinErrors: a.flags.has('strict'), printStatements: true });
   if (!r.ok || !r.wasm) {
     io.err(formatDiagnostics(r.diagnostics, { ...Object.fromEntries(src.files.map((f) => [f.name, f.text])), query: queryText }));
     return 1;
   }
   let rs;
   try {
-    const engine = loadEngine(r.wasm, { data: src.data, strictBuiltinErrors: a.flags.has('strict') });
+    // As opa eval: print(...) output goes to stderr, the result set to stdout.
+    const engine = loadEngine(r.wasm, { data: src.data, strictBuiltinErrors: a.flags.has('strict'), print: (line) => io.err(line) });
     rs = engine.evaluate('eval', input);
   } catch (e) {
     if (e instanceof EngineError) {

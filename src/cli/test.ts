@@ -12,6 +12,8 @@ export interface TestOutcome {
   status: 'PASS' | 'FAIL' | 'ERROR' | 'SKIPPED';
   ms: number;
   message?: string;
+  /** Lines the test's print(...) calls wrote, in order. */
+  output: string[];
 }
 
 /** Finds, compiles and runs the tests under the given paths. */
@@ -28,7 +30,7 @@ export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome
       // As opa test: todo_test_* rules are reported as skipped, not run.
       if (r.head.name.startsWith('todo_test_') && !seen.has(`todo:${r.head.name}`)) {
         seen.add(`todo:${r.head.name}`);
-        skipped.push({ name: `data.${[...pkg, r.head.name].join('.')}`, file: m.file, status: 'SKIPPED', ms: 0 });
+        skipped.push({ name: `data.${[...pkg, r.head.name].join('.')}`, file: m.file, status: 'SKIPPED', ms: 0, output: [] });
         continue;
       }
       if (!r.head.name.startsWith('test_') || r.head.kind === 'function' || r.head.ref.length > 1) continue;
@@ -39,22 +41,24 @@ export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome
     }
   }
   if (tests.length === 0) return { outcomes: skipped };
-  const r = await compile({ files: all, entrypoints: tests.map((t) => t.entrypoint) });
+  const r = await compile({ files: all, entrypoints: tests.map((t) => t.entrypoint), printStatements: true });
   if (!r.ok || !r.wasm) {
     return { outcomes: [], diagnostics: formatDiagnostics(r.diagnostics, Object.fromEntries(all.map((f) => [f.name, f.text]))) };
   }
-  const engine = loadEngine(r.wasm, { data: src.data });
+  let output: string[] = [];
+  const engine = loadEngine(r.wasm, { data: src.data, print: (line) => output.push(line) });
   const outcomes: TestOutcome[] = [];
   for (const t of tests) {
+    output = [];
     const t0 = performance.now();
     try {
       // As opa test: no input unless a test supplies one with `with input as`.
       const rs = engine.evaluate(t.entrypoint, undefined);
       const ok = rs.length > 0 && rs.every((x) => x.result !== false);
-      outcomes.push({ name: t.name, file: t.file, status: ok ? 'PASS' : 'FAIL', ms: performance.now() - t0, message: ok ? undefined : rs.length ? 'result was false' : 'result was undefined' });
+      outcomes.push({ name: t.name, file: t.file, status: ok ? 'PASS' : 'FAIL', ms: performance.now() - t0, message: ok ? undefined : rs.length ? 'result was false' : 'result was undefined', output });
     } catch (e) {
       const msg = e instanceof EngineError ? `${e.code}: ${e.message}` : String(e);
-      outcomes.push({ name: t.name, file: t.file, status: 'ERROR', ms: performance.now() - t0, message: msg });
+      outcomes.push({ name: t.name, file: t.file, status: 'ERROR', ms: performance.now() - t0, message: msg, output });
     }
   }
   return { outcomes: [...outcomes, ...skipped] };
@@ -81,6 +85,8 @@ export async function runTestCommand(argv: string[], io: CommandIO): Promise<num
       lastFile = o.file;
     }
     io.out(`${o.name}: ${o.status} (${fmtMs(o.ms)})${o.message && o.status !== 'PASS' ? `\n  ${o.message}` : ''}`);
+    // As opa test: print(...) output under failed tests, and under every test with -v.
+    if (o.output.length && (o.status === 'FAIL' || o.status === 'ERROR' || a.flags.has('verbose'))) io.out(`\n${o.output.map((l) => `  ${l}`).join('\n')}\n\n`);
   }
   const count = (s: TestOutcome['status']): number => outcomes.filter((o) => o.status === s).length;
   const [pass, fail, error, skip] = [count('PASS'), count('FAIL'), count('ERROR'), count('SKIPPED')];

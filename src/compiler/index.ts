@@ -32,6 +32,11 @@ export interface CompileInput {
    * forwarded to the wasm back end as `strictBuiltinErrors` (host built-ins get it from the engine).
    */
   strictBuiltinErrors?: boolean;
+  /**
+   * Compile `print(...)` calls into calls of the host built-in `internal.print` (as OPA with print
+   * statements enabled); otherwise they are dropped, so decisions pay nothing for them.
+   */
+  printStatements?: boolean;
 }
 
 /** The stage that stopped compilation (absent when ok). */
@@ -98,7 +103,7 @@ export async function compile(input: CompileInput): Promise<CompileResult> {
   if (isDiagnostic(checked)) return fail('check', [checked], parsed.modules);
   if (checked.length) return fail('check', sortDiagnostics(checked), parsed.modules);
 
-  const planned = guarded('plan', () => planPolicy(parsed.modules, { entrypoints: input.entrypoints, queries: parsed.queries, builtins: builtinArity }));
+  const planned = guarded('plan', () => planPolicy(parsed.modules, { entrypoints: input.entrypoints, queries: parsed.queries, builtins: builtinArity, print: input.printStatements }));
   if (isDiagnostic(planned)) return fail('plan', [planned], parsed.modules);
   if (!planned.policy || planned.diagnostics.length) return fail('plan', planned.diagnostics, parsed.modules);
   aliasHostBuiltins(planned.policy);

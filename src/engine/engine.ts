@@ -17,6 +17,8 @@ export interface EngineOptions {
   data?: unknown;
   /** Initial wasm memory pages (default: the SDK's 5). */
   memoryPages?: number;
+  /** Receives print(...) lines of policies compiled with print statements. */
+  print?: (line: string) => void;
 }
 
 type LoadedPolicy = ReturnType<typeof loadPolicySync>;
@@ -68,7 +70,7 @@ export class WasmEngine implements PolicyEngine {
   private readonly exact: boolean;
 
   constructor(wasm: Uint8Array, opts: EngineOptions = {}) {
-    const host = makeHostBuiltins({ strict: opts.strictBuiltinErrors });
+    const host = makeHostBuiltins({ strict: opts.strictBuiltinErrors, context: opts.print ? { print: opts.print } : undefined });
     this.context = host.context;
     try {
       const bytes = wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer;

@@ -26,7 +26,7 @@ export async function loadPolicyDirWithData(dir: string, opts: DirLoadOptions = 
     const parsed = parseAll({ files: src.files, entrypoints: [] });
     entrypoints = rulePaths(parsed.modules);
   }
-  const r = await compile({ files: src.files, entrypoints });
+  const r = await compile({ files: src.files, entrypoints, printStatements: opts.print !== undefined });
   if (!r.ok || !r.wasm) {
     const sources = Object.fromEntries(src.files.map((f) => [f.name, f.text]));
     throw new EngineError('compile_error', formatDiagnostics(r.diagnostics, sources), r.diagnostics);

@@ -114,3 +114,38 @@ describe('serving a prebuilt bundle (TETHER_POLICY_BUNDLE)', () => {
     }
   }, 120_000);
 });
+
+describe('TETHER_POLICY_PRINT', () => {
+  async function printingService(env: Record<string, string>) {
+    const dir = tempDir('tether-print-');
+    fs.writeFileSync(path.join(dir, 'p.rego'), 'package p\n\nimport rego.v1\n\nallow if {\n\tprint("asked by", input.user)\n\tinput.user == "ann"\n}\n');
+    const { ctx } = makeApp({ TETHER_POLICY_DIR: dir, TETHER_DECISION_LOG: 'off', ...env });
+    const logged: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+    jest.spyOn(ctx.logger, 'info').mockImplementation((msg: string, fields?: Record<string, unknown>) => void logged.push({ msg, fields }));
+    const service = await startPolicyService(ctx, { watch: false });
+    return { ctx, service, logged };
+  }
+
+  it('on: print(...) lines are logged with the revision that printed them', async () => {
+    const { ctx, service, logged } = await printingService({ TETHER_POLICY_PRINT: 'true' });
+    try {
+      expect(service.current()!.evaluate('p/allow', { user: 'ann' })).toEqual([{ result: true }]);
+      expect(logged.filter((l) => l.msg === 'policy print')).toEqual([{ msg: 'policy print', fields: { line: 'asked by ann', revision: service.revision } }]);
+    } finally {
+      service.stop();
+      ctx.store.close();
+    }
+  });
+
+  it('off (the default): nothing is printed and the result is the same', async () => {
+    const { ctx, service, logged } = await printingService({});
+    try {
+      expect(ctx.config.policyPrint).toBe(false);
+      expect(service.current()!.evaluate('p/allow', { user: 'ann' })).toEqual([{ result: true }]);
+      expect(logged.filter((l) => l.msg === 'policy print')).toEqual([]);
+    } finally {
+      service.stop();
+      ctx.store.close();
+    }
+  });
+});

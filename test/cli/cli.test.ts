@@ -69,6 +69,13 @@ describe('tether eval', () => {
     });
   });
 
+  test('print(...) output goes to stderr, the result set to stdout', async () => {
+    const r = await run('eval', '-d', dir, '-i', join(dir, 'input.json'), 'print("user", input.user, input.nope); x := 1');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('user ann <undefined>\n');
+    expect(JSON.parse(r.out).result[0].bindings).toEqual({ x: 1 });
+  });
+
   test('a false comparison is reported with value false; an undefined query prints {}', async () => {
     expect(JSON.parse((await run('eval', '1 > 2')).out).result[0].expressions[0].value).toBe(false);
     expect(JSON.parse((await run('eval', '-d', dir, 'data.app.rbac.nope')).out)).toEqual({});
@@ -94,6 +101,31 @@ describe('tether test', () => {
     expect(r.out).toContain('data.p_test.test_allow: FAIL');
     expect(r.out).toContain('FAIL: 1/3');
     expect(r.out).toContain('data.p_test.todo_test_later: SKIPPED');
+  });
+});
+
+describe('tether test print output', () => {
+  const printing = tree({
+    'p.rego': 'package p\n\nallow if input.n > 2\n',
+    'p_test.rego':
+      'package p_test\n\ntest_big if {\n\tprint("checking", 5)\n\tdata.p.allow with input as {"n": 5}\n}\n\n' +
+      'test_small if {\n\tprint("n is", 1, "and", input.missing)\n\tdata.p.allow with input as {"n": 1}\n}\n',
+  });
+
+  test('a failing test shows what it printed; a passing one does not', async () => {
+    const r = await run('test', printing);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('data.p_test.test_small: FAIL');
+    expect(r.out).toContain('\n  n is 1 and <undefined>\n');
+    expect(r.out).not.toContain('checking');
+  });
+
+  test('-v shows the output of every test, under that test', async () => {
+    const r = await run('test', '-v', printing);
+    const big = r.out.indexOf('data.p_test.test_big: PASS');
+    expect(big).toBeGreaterThanOrEqual(0);
+    expect(r.out.indexOf('  checking 5')).toBeGreaterThan(big);
+    expect(r.out.indexOf('  checking 5')).toBeLessThan(r.out.indexOf('data.p_test.test_small'));
   });
 });
 

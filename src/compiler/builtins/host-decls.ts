@@ -4,6 +4,8 @@
 
 /** Host built-ins Tether implements in src/engine/builtins (name → arity). */
 export const TETHER_HOST_BUILTINS: Readonly<Record<string, number>> = {
+  // print(...) when compiled with print statements (CompileInput.printStatements)
+  'internal.print': 1,
   // strings
   concat: 2,
   contains: 2,

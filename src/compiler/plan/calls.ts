@@ -18,8 +18,9 @@ type Callee =
   | { kind: 'builtin'; name: string; arity: number }
   | { kind: 'value'; value: Term; arity: number };
 
-/** Built-ins whose calls are dropped (printing has no effect on decisions). */
-const NOOP_CALLS = new Set(['print', 'internal.print', 'trace']);
+/** Built-ins whose calls are dropped (printing has no effect on decisions, unless Planner.print). */
+const NOOP_CALLS = new Set(['trace']);
+const PRINT_CALLS = new Set(['print', 'internal.print']);
 
 function resolveCallee(p: Planner, op: Term, loc: Location): Callee {
   const name = operatorName(op);
@@ -102,6 +103,10 @@ export function planExprCall(p: Planner, e: CallExpr, iter: Iter): void {
   const name = operatorName(e.operator);
   if ((name === 'eq' || name === 'assign') && e.args.length === 2) return planUnify(p, e.args[0], e.args[1], iter);
   if (name && NOOP_CALLS.has(name)) return iter();
+  if (name && PRINT_CALLS.has(name)) {
+    if (!p.print) return iter();
+    if (name === 'print') return planExprCall(p, printCall(p, e), iter);
+  }
   if (name && !p.mockFor(name) && e.args.length === 2 && (name === 'equal' || name === 'neq')) {
     // Comparisons as expressions need no call: compare the values directly.
     return planCallArgs(p, e.args, ([a, b]) => {
@@ -125,6 +130,26 @@ export function planExprCall(p: Planner, e: CallExpr, iter: Iter): void {
     );
   }
   p.fail('rego_type_error', `${name}: arity mismatch: ${n} arguments given, ${callee.arity} expected`, e.loc);
+}
+
+/**
+ * OPA's rewrite of print(a, b): internal.print([{x | x = a}, {y | y = b}]). Each operand becomes the
+ * set of its values, so an undefined one is an empty set (printed as <undefined>) instead of making
+ * the whole expression, and the rule, undefined.
+ */
+function printCall(p: Planner, e: CallExpr): CallExpr {
+  const operands: Term[] = e.args.map((arg) => {
+    const x: Term = { value: { type: 'var', name: p.gen.local('print') }, loc: arg.loc };
+    const bind: CallExpr = { kind: 'call', negated: false, with: [], loc: arg.loc, operator: nameTerm(['eq'], arg.loc), args: [x, arg] };
+    return { value: { type: 'setcomp', term: x, body: [bind] }, loc: arg.loc };
+  });
+  return { ...e, operator: nameTerm(['internal', 'print'], e.loc), args: [{ value: { type: 'array', items: operands }, loc: e.loc }] };
+}
+
+/** The operator term of a built-in named by its dotted path. */
+function nameTerm(path: string[], loc: Location): Term {
+  const [head, ...rest] = path;
+  return { value: { type: 'ref', terms: [{ value: { type: 'var', name: head }, loc }, ...rest.map((s): Term => ({ value: { type: 'string', value: s }, loc }))] }, loc };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface PlanOptions {
   queries?: Array<{ name: string; body: Body }>;
   /** Arity of a built-in by Rego name; undefined = unknown built-in. */
   builtins: (name: string) => number | undefined;
+  /** Plan print(...) as internal.print (see CompileInput.printStatements); default: drop it. */
+  print?: boolean;
 }
 
 export interface PlanResult {
@@ -69,6 +71,7 @@ export function planPolicy(modules: Module[], opts: PlanOptions): PlanResult {
   if (diagnostics.length > 0) return { diagnostics: sortDiagnostics(dedupe(diagnostics)) };
 
   const p = new Planner(RuleTrie.build(checked), opts.builtins, gen);
+  p.print = opts.print ?? false;
   try {
     for (const ep of opts.entrypoints) p.plans.push(planQueryPlan(p, ep, entrypointQuery(ep)));
     for (const q of queries) p.plans.push(planQueryPlan(p, q.name, q.body));

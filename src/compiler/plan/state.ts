@@ -39,6 +39,8 @@ export class Planner {
   private funcGen = 0;
   /** Paths whose rules are being planned right now (recursion guard). */
   readonly inProgress = new Set<string>();
+  /** Plan print(...) as a host call (PlanOptions.print); false drops it. */
+  print = false;
   /** Function/built-in replacements from enclosing `with` modifiers. */
   mocks: MockFrame[] = [];
 

@@ -7,6 +7,7 @@ import { goTimeBuiltins } from './go-time';
 import { jsonPathBuiltins } from './json-paths';
 import { matchBuiltins } from './match';
 import { netBuiltins } from './net';
+import { printBuiltins } from './print';
 import { semverBuiltins } from './semver';
 import { sprintf } from './sprintf';
 import { stringBuiltins } from './strings';
@@ -30,6 +31,7 @@ export const HOST_BUILTINS: Readonly<Record<string, HostImpl>> = {
   ...encodingBuiltins,
   ...collectionBuiltins,
   ...jsonPathBuiltins,
+  ...printBuiltins,
   sprintf: { arity: 2, fn: sprintf },
 };
 

@@ -3,6 +3,8 @@
 /** Evaluation-scoped state a built-in may read (one clock reading per evaluation, as OPA). */
 export interface EvalContext {
   nowNs?: bigint;
+  /** Where print(...) lines go (policies compiled with print statements); unset = dropped. */
+  print?: (line: string) => void;
 }
 
 /** A host built-in: throws BuiltinError on failure; `undefined` result means undefined. */
