@@ -47,7 +47,7 @@ function report(r: ReloadResult): ReloadReport {
 export async function startPolicyService(ctx: AppContext, opts: { watch?: boolean } = {}): Promise<PolicyService> {
   const bundle = ctx.config.policyBundle;
   const dir = bundle ?? ctx.config.policyDir;
-  // print(...) lines, when asked for, go to the log with the revision that printed them.
+  // print(...) lines, when asked for, go to the log with the serving policy revision.
   const print = ctx.config.policyPrint ? (line: string) => ctx.logger.info('policy print', { line, revision: reloader.current()?.revision }) : undefined;
   const reloader = new PolicyReloader(bundle ? { bundle, print } : { dir, print });
   let stopWatch: (() => void) | undefined;

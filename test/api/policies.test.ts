@@ -126,7 +126,7 @@ describe('TETHER_POLICY_PRINT', () => {
     return { ctx, service, logged };
   }
 
-  it('on: print(...) lines are logged with the revision that printed them', async () => {
+  it('on: print(...) lines are logged with the serving revision', async () => {
     const { ctx, service, logged } = await printingService({ TETHER_POLICY_PRINT: 'true' });
     try {
       expect(service.current()!.evaluate('p/allow', { user: 'ann' })).toEqual([{ result: true }]);
