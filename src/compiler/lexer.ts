@@ -3,7 +3,7 @@
 // Rego's grammar depends on adjacency (`a[x]` is a ref, `a [x]` is not) and on line breaks.
 
 /** Token kinds; keywords are identifiers the parser recognises by text. */
-export type TokenKind = 'ident' | 'string' | 'number' | 'punct' | 'eof' | 'illegal';
+export type TokenKind = 'ident' | 'string' | 'template' | 'number' | 'punct' | 'eof' | 'illegal';
 
 /** One token with its span and layout facts. */
 export interface Token {
@@ -21,6 +21,12 @@ export interface Token {
   nl: boolean;
   /** For strings: it was a raw (backtick) string. */
   raw?: boolean;
+  /**
+   * For template strings ($"a {x} b"), one token per text segment, value = the decoded text: `full`
+   * (no placeholder), or `head` (up to the first `{`), `middle` (between `}` and `{`) and `tail` (after
+   * the last `}`), with each placeholder's tokens in between.
+   */
+  tmpl?: 'full' | 'head' | 'middle' | 'tail';
   /** For illegal tokens: what is wrong. */
   error?: string;
 }
@@ -53,6 +59,8 @@ export function tokenize(text: string): Token[] {
   let lineStart = 0;
   let ws = false;
   let nl = false;
+  // Open template-string placeholders, innermost last: braces opened inside one, and its string kind.
+  const templates: Array<{ depth: number; raw: boolean }> = [];
   const push = (kind: TokenKind, value: string, start: number, extra?: Partial<Token>) => {
     const t: Token = { kind, value, start, end: i, row, col: start - lineStart + 1, ws, nl };
     if (extra !== undefined) Object.assign(t, extra);
@@ -94,6 +102,23 @@ export function tokenize(text: string): Token[] {
       if (err) push('illegal', text.slice(start, i), start, { error: err });
       else push('number', text.slice(start, i), start);
       continue;
+    }
+    if (c === 36 && (text.charCodeAt(i + 1) === 34 || text.charCodeAt(i + 1) === 96)) {
+      // $"..." or $`...`: a template string.
+      const raw = text.charCodeAt(i + 1) === 96;
+      i += 2;
+      templateText(start, raw, true);
+      continue;
+    }
+    if (templates.length > 0 && (c === 123 || c === 125)) {
+      const top = templates[templates.length - 1];
+      if (c === 123) top.depth++;
+      else if (top.depth === 0) {
+        // The `}` closing a placeholder: the template's text goes on.
+        i++;
+        templateText(start, top.raw, false);
+        continue;
+      } else top.depth--;
     }
     if (c === 34) {
       // "..." decoded with JSON rules, exactly as OPA does (json.Unmarshal).
@@ -174,6 +199,66 @@ export function tokenize(text: string): Token[] {
   }
   out.push({ kind: 'eof', value: '', start: n, end: n, row, col: n - lineStart + 1, ws, nl });
   return out;
+
+  // Scans a template string's text from i up to a placeholder's `{` or the closing quote, and pushes it
+  // as one token (see Token.tmpl). `\{` and `\}` stand for the braces themselves; in $"..." other
+  // escapes are JSON's, as in "..."; $`...` may span lines and has no other escapes.
+  function templateText(start: number, raw: boolean, opening: boolean): void {
+    const startRow = row;
+    const startCol = start - lineStart + 1;
+    const close = raw ? 96 : 34;
+    let lit = '';
+    let seg = i;
+    let ends: 'placeholder' | 'close' | undefined;
+    while (i < n) {
+      const d = text.charCodeAt(i);
+      if (d === 92 && (text.charCodeAt(i + 1) === 123 || text.charCodeAt(i + 1) === 125)) {
+        lit += text.slice(seg, i) + text[i + 1];
+        i += 2;
+        seg = i;
+        continue;
+      }
+      if (d === 92 && !raw) {
+        i += 2;
+        continue;
+      }
+      if (d === 10) {
+        if (!raw) break;
+        row++;
+        lineStart = i + 1;
+      }
+      if (d === close || d === 123) {
+        ends = d === close ? 'close' : 'placeholder';
+        lit += text.slice(seg, i);
+        i++;
+        break;
+      }
+      i++;
+    }
+    const emit = (t: Partial<Token> & Pick<Token, 'kind' | 'value'>) => {
+      out.push({ start, end: i, row: startRow, col: startCol, ws, nl, ...t });
+      ws = nl = false;
+    };
+    if (!ends) {
+      if (!opening) templates.pop();
+      return emit({ kind: 'illegal', value: text.slice(start, i), error: `non-terminated ${raw ? 'raw ' : ''}template string` });
+    }
+    let value = lit;
+    if (!raw) {
+      try {
+        value = JSON.parse(`"${lit}"`) as string;
+      } catch {
+        if (!opening) templates.pop();
+        return emit({ kind: 'illegal', value: text.slice(start, i), error: 'illegal template string literal: ' + text.slice(start, i) });
+      }
+    }
+    if (ends === 'placeholder') {
+      if (opening) templates.push({ depth: 0, raw });
+      return emit({ kind: 'template', value, tmpl: opening ? 'head' : 'middle', raw });
+    }
+    if (!opening) templates.pop();
+    emit({ kind: 'template', value, tmpl: opening ? 'full' : 'tail', raw });
+  }
 
   // Scans [digits][.digits][(e|E)[+-]digits] as OPA's scanner does; returns an error text or ''.
   function scanNumber(): string {

@@ -16,6 +16,37 @@ export abstract class TermParser extends ParserBase {
 
   // ----- plain terms --------------------------------------------------------------------------
 
+  /**
+   * A template string, $"a {x} b", lowered as OPA's compiler lowers it:
+   * internal.template_string(["a ", {v | v = x}, " b"]). Each placeholder becomes the set of its values,
+   * so an undefined one renders <undefined> instead of making the string undefined; the text parts
+   * stay strings. Without placeholders it is just the string.
+   */
+  // Numbers the comprehension vars holding template expressions' values: nested templates need their own.
+  private templateVars = 0;
+
+  private parseTemplate(): Term {
+    const first = this.advance();
+    if (first.tmpl === 'full') return this.mk({ type: 'string', value: first.value }, first);
+    const parts: Term[] = [];
+    const text = (t: Token) => {
+      if (t.value !== '') parts.push(this.mk({ type: 'string', value: t.value }, t, t.end));
+    };
+    text(first);
+    for (let seg = first; seg.tmpl === 'head' || seg.tmpl === 'middle'; ) {
+      const expr = this.parseTermInfixCall();
+      const v: Term = { value: { type: 'var', name: `__template${this.templateVars++}__` }, loc: expr.loc };
+      const bind = { kind: 'call' as const, negated: false, with: [], loc: expr.loc, operator: this.opRef('eq', seg), args: [v, expr] };
+      parts.push({ value: { type: 'setcomp', term: v, body: [bind] }, loc: expr.loc });
+      seg = this.cur;
+      if (seg.kind !== 'template' || (seg.tmpl !== 'middle' && seg.tmpl !== 'tail')) this.illegal('expected } closing the template expression');
+      this.advance();
+      text(seg);
+    }
+    const loc = this.locFrom(first);
+    return this.call(this.opRef('internal.template_string', first), [{ value: { type: 'array', items: parts }, loc }], loc);
+  }
+
   /** A single term (no infix operators), followed by ref/call suffixes written without spaces. */
   parseTerm(): Term {
     const t = this.cur;
@@ -27,6 +58,9 @@ export abstract class TermParser extends ParserBase {
       case 'string':
         this.advance();
         term = this.mk({ type: 'string', value: t.value }, t);
+        break;
+      case 'template':
+        term = this.parseTemplate();
         break;
       case 'ident':
         if (t.value === 'null') {

@@ -43,4 +43,34 @@ describe('tokenize', () => {
     expect(tokenize('"\\q"')[0]).toMatchObject({ kind: 'illegal' });
     expect(tokenize('1a')[0]).toMatchObject({ kind: 'illegal', error: 'illegal number format' });
   });
+
+  describe('template strings', () => {
+    const kinds = (src: string) => tokenize(src).map((t) => (t.kind === 'template' ? `${t.tmpl}:${t.value}` : `${t.kind}:${t.value}`));
+
+    it('split into text segments around the tokens of each placeholder', () => {
+      expect(kinds('$"a {x} b {y.z} c"')).toEqual(['head:a ', 'ident:x', 'middle: b ', 'ident:y', 'punct:.', 'ident:z', 'tail: c', 'eof:']);
+      expect(kinds('$"plain"')).toEqual(['full:plain', 'eof:']);
+      expect(kinds('$"{x}"')).toEqual(['head:', 'ident:x', 'tail:', 'eof:']);
+    });
+
+    it('tell the brace closing a placeholder from braces of sets, objects and nested templates inside it', () => {
+      expect(kinds('$"o {{"k": {1}}} n {$"<{x}>"}!"')).toEqual([
+        'head:o ', 'punct:{', 'string:k', 'punct::', 'punct:{', 'number:1', 'punct:}', 'punct:}',
+        'middle: n ', 'head:<', 'ident:x', 'tail:>', 'tail:!', 'eof:',
+      ]);
+    });
+
+    it('decode JSON escapes and \\{ \\} as braces; raw ones span lines and keep backslashes', () => {
+      expect(kinds('$"q \\"x\\" \\t \\{n} \\\\{y}"')).toEqual(['head:q "x" \t {n} \\', 'ident:y', 'tail:', 'eof:']);
+      const raw = tokenize('$`a\\b\n{x}\n`');
+      expect(raw.map((t) => t.value)).toEqual(['a\\b\n', 'x', '\n', '']);
+      expect(raw[1]).toMatchObject({ row: 2, col: 2 });
+    });
+
+    it('report a template left open, by line for "..." and by file end for `...`', () => {
+      expect(tokenize('$"a {x} b\ny')[2]).toMatchObject({ kind: 'illegal', error: 'non-terminated template string' });
+      expect(tokenize('$`a')[0]).toMatchObject({ kind: 'illegal', error: 'non-terminated raw template string' });
+      expect(tokenize('$"a')[0]).toMatchObject({ kind: 'illegal' });
+    });
+  });
 });

@@ -4,8 +4,9 @@
 
 /** Host built-ins Tether implements in src/engine/builtins (name → arity). */
 export const TETHER_HOST_BUILTINS: Readonly<Record<string, number>> = {
-  // print(...) when compiled with print statements (CompileInput.printStatements)
+  // print(...) when compiled with print statements (CompileInput.printStatements); $"..." strings
   'internal.print': 1,
+  'internal.template_string': 1,
   // strings
   concat: 2,
   contains: 2,

@@ -3,11 +3,15 @@
 /** OPA's runtime error codes a built-in can raise. */
 export type BuiltinErrorCode = 'eval_type_error' | 'eval_builtin_error';
 
-/** A built-in failure; non-strict evaluation turns it into "undefined", strict mode raises it. */
+/**
+ * A built-in failure; non-strict evaluation turns it into "undefined", strict mode raises it. A
+ * halting one (OPA's halt errors) is raised in either mode.
+ */
 export class BuiltinError extends Error {
   constructor(
     readonly code: BuiltinErrorCode,
     message: string,
+    readonly halt = false,
   ) {
     super(message);
     this.name = 'BuiltinError';

@@ -7,7 +7,7 @@ import { goTimeBuiltins } from './go-time';
 import { jsonPathBuiltins } from './json-paths';
 import { matchBuiltins } from './match';
 import { netBuiltins } from './net';
-import { printBuiltins } from './print';
+import { renderBuiltins } from './render';
 import { semverBuiltins } from './semver';
 import { sprintf } from './sprintf';
 import { stringBuiltins } from './strings';
@@ -31,7 +31,7 @@ export const HOST_BUILTINS: Readonly<Record<string, HostImpl>> = {
   ...encodingBuiltins,
   ...collectionBuiltins,
   ...jsonPathBuiltins,
-  ...printBuiltins,
+  ...renderBuiltins,
   sprintf: { arity: 2, fn: sprintf },
 };
 
@@ -63,7 +63,7 @@ export function makeHostBuiltins(opts: HostBuiltinOptions = {}): HostBuiltinSet 
         // A result carrying big integers (passed through from exact operands) goes back as exact JSON text.
         return bigintSeen() && !(out instanceof ArrayBuffer) && hasBigint(out) ? rawJson(stringifyExact(out)) : out;
       } catch (e) {
-        if (e instanceof BuiltinError && !opts.strict) return undefined;
+        if (e instanceof BuiltinError && !opts.strict && !e.halt) return undefined;
         throw e;
       }
     };
