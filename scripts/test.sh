@@ -2,7 +2,8 @@
 # The whole test suite, as `npm test` runs it (and .ci/run on a clean clone):
 #   1. services the integration tests need (nginx), installed and checked by our own script;
 #   2. a strict type check of src/, test/ and bench/;
-#   3. the shipped policies' Rego unit tests through `tether test`;
+#   3. the shipped policies' Rego unit tests through `tether test --strict` (OPA's strict mode: no unused
+#      imports or := vars);
 #   4. jest (unit, HTTP, integration and Rego conformance tests).
 # Ends with one summary line "N passed, N failed, N skipped" over all jest tests.
 set -euo pipefail
@@ -15,8 +16,8 @@ fi
 echo "== type check"
 npx tsc -p tsconfig.json --noEmit
 
-echo "== policy unit tests (tether test policies)"
-npx tsx src/cli.ts test policies
+echo "== policy unit tests (tether test --strict policies)"
+npx tsx src/cli.ts test --strict policies
 
 echo "== jest"
 report="$(mktemp)"

@@ -11,8 +11,9 @@ export const USAGE = `usage: tether <command> [args]
   serve                                         run the policy decision service
   build [paths...] -e <entrypoint>... -o <out>  compile policies into an OPA bundle (.tar.gz)
   eval [-d <path>]... [-i input.json] '<query>' evaluate a query, printing the result set as JSON
-  test [-v] [dir]                               run test_* rules of *_test.rego files (default: policies);
-                                                print(...) output is shown for failures, for all with -v
+  test [-v] [--strict] [dir]                    run test_* rules of *_test.rego files (default: policies);
+                                                print(...) output is shown for failures, for all with -v;
+                                                --strict (also build, eval): unused imports and := vars are errors
   conformance [dir] [--case "<note>"]           run OPA's Rego conformance cases
   import ...                                    import records (see tether import --help)`;
 

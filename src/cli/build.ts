@@ -7,10 +7,10 @@ import { writeBundle } from '../engine/bundle';
 import { collectSources } from '../engine/sources';
 import { parseArgs, UsageError, type CommandIO } from './args';
 
-export const BUILD_USAGE = 'usage: tether build [paths...] -e <entrypoint>... [-o bundle.tar.gz] [--revision <rev>]';
+export const BUILD_USAGE = 'usage: tether build [paths...] -e <entrypoint>... [-o bundle.tar.gz] [--revision <rev>] [--strict]';
 
 export async function runBuild(argv: string[], io: CommandIO): Promise<number> {
-  const a = parseArgs(argv, { values: { '-e': 'e', '--entrypoint': 'e', '-o': 'o', '--output': 'o', '-r': 'rev', '--revision': 'rev' } });
+  const a = parseArgs(argv, { values: { '-e': 'e', '--entrypoint': 'e', '-o': 'o', '--output': 'o', '-r': 'rev', '--revision': 'rev' }, booleans: { '--strict': 'strict' } });
   const entrypoints = (a.values.e ?? []).map((e) => e.replace(/^data\./, '').replace(/\./g, '/').replace(/^\/+/, ''));
   if (entrypoints.length === 0) throw new UsageError(`at least one -e entrypoint is required\n${BUILD_USAGE}`);
   const paths = a.positionals.length ? a.positionals : ['.'];
@@ -18,7 +18,7 @@ export async function runBuild(argv: string[], io: CommandIO): Promise<number> {
   const t0 = performance.now();
   const src = collectSources(paths);
   io.err(`compiling ${src.files.length} policy file(s), ${entrypoints.length} entrypoint(s)...`);
-  const r = await compile({ files: src.files, entrypoints });
+  const r = await compile({ files: src.files, entrypoints, strict: a.flags.has('strict') });
   if (!r.ok || !r.wasm) {
     io.err(formatDiagnostics(r.diagnostics, Object.fromEntries(src.files.map((f) => [f.name, f.text]))));
     io.err(`${r.diagnostics.length} error(s)`);

@@ -11,7 +11,7 @@ import { EngineError } from '../engine/errors';
 import { collectSources } from '../engine/sources';
 import { parseArgs, UsageError, type CommandIO } from './args';
 
-export const EVAL_USAGE = "usage: tether eval [-d <path>]... [-i input.json] [--strict-builtin-errors] '<query>'";
+export const EVAL_USAGE = "usage: tether eval [-d <path>]... [-i input.json] [--strict] [--strict-builtin-errors] '<query>'";
 
 // Not starting with '_' (hidden vars are left out of query results).
 const EXPR_VAR = 'tether__expr';
@@ -50,7 +50,7 @@ export function instrumentQuery(body: Body): { body: Body; exprs: Array<{ text: 
 export async function runEval(argv: string[], io: CommandIO): Promise<number> {
   const a = parseArgs(argv, {
     values: { '-d': 'd', '--data': 'd', '-i': 'i', '--input': 'i', '-f': 'format', '--format': 'format' },
-    booleans: { '--strict-builtin-errors': 'strict' },
+    booleans: { '--strict-builtin-errors': 'strict', '--strict': 'strictMode' },
   });
   if (a.positionals.length !== 1) throw new UsageError(EVAL_USAGE);
   const format = a.values.format?.[0] ?? 'json';
@@ -64,7 +64,7 @@ export async function runEval(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   }
   const { body, exprs } = instrumentQuery(q.body);
-  const r = await compile({ files: src.files, entrypoints: [], queries: [{ name: 'eval', body }], strictBuiltinErrors: a.flags.has('strict'), printStatements: true });
+  const r = await compile({ files: src.files, entrypoints: [], queries: [{ name: 'eval', body }], strictBuiltinErrors: a.flags.has('strict'), printStatements: true, strict: a.flags.has('strictMode') });
   if (!r.ok || !r.wasm) {
     io.err(formatDiagnostics(r.diagnostics, { ...Object.fromEntries(src.files.map((f) => [f.name, f.text])), query: queryText }));
     return 1;

@@ -17,7 +17,7 @@ export interface TestOutcome {
 }
 
 /** Finds, compiles and runs the tests under the given paths. */
-export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome[]; diagnostics?: string }> {
+export async function runTests(paths: string[], opts: { strict?: boolean } = {}): Promise<{ outcomes: TestOutcome[]; diagnostics?: string }> {
   const src = collectSources(paths);
   const all = [...src.files, ...src.tests];
   const parsed = parseAll({ files: src.tests, entrypoints: [] });
@@ -41,7 +41,7 @@ export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome
     }
   }
   if (tests.length === 0) return { outcomes: skipped };
-  const r = await compile({ files: all, entrypoints: tests.map((t) => t.entrypoint), printStatements: true });
+  const r = await compile({ files: all, entrypoints: tests.map((t) => t.entrypoint), printStatements: true, strict: opts.strict });
   if (!r.ok || !r.wasm) {
     return { outcomes: [], diagnostics: formatDiagnostics(r.diagnostics, Object.fromEntries(all.map((f) => [f.name, f.text]))) };
   }
@@ -67,9 +67,9 @@ export async function runTests(paths: string[]): Promise<{ outcomes: TestOutcome
 const fmtMs = (ms: number): string => (ms < 1 ? `${Math.round(ms * 1000)}µs` : `${ms.toFixed(1)}ms`);
 
 export async function runTestCommand(argv: string[], io: CommandIO): Promise<number> {
-  const a = parseArgs(argv, { values: {}, booleans: { '-v': 'verbose', '--verbose': 'verbose' } });
+  const a = parseArgs(argv, { values: {}, booleans: { '-v': 'verbose', '--verbose': 'verbose', '--strict': 'strict' } });
   const paths = a.positionals.length ? a.positionals : ['policies'];
-  const { outcomes, diagnostics } = await runTests(paths);
+  const { outcomes, diagnostics } = await runTests(paths, { strict: a.flags.has('strict') });
   if (diagnostics) {
     io.err(diagnostics);
     return 1;

@@ -5,6 +5,7 @@ import { diagnosticAt, sortDiagnostics, type Diagnostic } from './diagnostics';
 import type { Policy } from './ir/ir';
 import { parseModule, parseQuery } from './parser';
 import { checkModules, checkQuery } from './check';
+import { strictDiagnostics } from './check/strict';
 import { planPolicy } from './plan';
 import { emitWasm, type EmitOptions } from './wasm';
 import { builtinArity } from './builtins/catalog';
@@ -37,6 +38,8 @@ export interface CompileInput {
    * statements enabled); otherwise they are dropped, so decisions pay nothing for them.
    */
   printStatements?: boolean;
+  /** OPA's strict mode: unused imports and unused `:=` vars are compile errors (check/strict.ts). */
+  strict?: boolean;
 }
 
 /** The stage that stopped compilation (absent when ok). */
@@ -99,7 +102,11 @@ export async function compile(input: CompileInput): Promise<CompileResult> {
   if (isDiagnostic(parsed)) return fail('parse', [parsed]);
   if (parsed.diagnostics.length) return fail('parse', sortDiagnostics(parsed.diagnostics), parsed.modules);
 
-  const checked = guarded('check', () => [...checkModules(parsed.modules, builtinArity), ...parsed.queries.flatMap((q) => checkQuery(q.body, parsed.modules, builtinArity))]);
+  const checked = guarded('check', () => [
+    ...checkModules(parsed.modules, builtinArity),
+    ...parsed.queries.flatMap((q) => checkQuery(q.body, parsed.modules, builtinArity)),
+    ...(input.strict ? strictDiagnostics(parsed.modules) : []),
+  ]);
   if (isDiagnostic(checked)) return fail('check', [checked], parsed.modules);
   if (checked.length) return fail('check', sortDiagnostics(checked), parsed.modules);
 

@@ -129,6 +129,27 @@ describe('tether test print output', () => {
   });
 });
 
+describe('--strict', () => {
+  const loose = tree({
+    'p.rego': 'package p\n\nimport data.unused\n\nallow if {\n\tx := 1\n\ttrue\n}\n',
+    'p_test.rego': 'package p_test\n\ntest_allow if data.p.allow\n',
+  });
+
+  test('tether test --strict rejects unused imports and vars with their locations; without it the tests run', async () => {
+    const strict = await run('test', '--strict', loose);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toContain('p.rego:3:1: rego_compile_error: import data.unused unused');
+    expect(strict.err).toContain('p.rego:6:2: rego_compile_error: assigned var x unused');
+    expect((await run('test', loose)).code).toBe(0);
+  });
+
+  test('tether build --strict fails the build the same way', async () => {
+    const r = await run('build', '--strict', loose, '-e', 'p/allow', '-o', join(loose, 'b.tar.gz'));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('assigned var x unused');
+  });
+});
+
 describe('tether conformance', () => {
   test('runs one case by note and ends with the totals line', async () => {
     const cases = tree({
