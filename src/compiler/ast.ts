@@ -281,6 +281,15 @@ export function refFromPath(path: string | string[], loc: Location = NO_LOCATION
   const parts = typeof path === 'string' ? path.split('.') : path;
   return refTerm(parts.map((p, i) => (i === 0 ? varTerm(p, loc) : stringTerm(p, loc))), loc);
 }
+/**
+ * `{name | name = expr}`: the set of expr's values, empty when it is undefined. OPA's lowering of print
+ * arguments and template-string placeholders, so an undefined one does not make the whole call undefined.
+ */
+export function valuesOf(expr: Term, name: string): Term {
+  const v = varTerm(name, expr.loc);
+  const bind: CallExpr = { kind: 'call', negated: false, with: [], loc: expr.loc, operator: refFromPath('eq', expr.loc), args: [v, expr] };
+  return { value: { type: 'setcomp', term: v, body: [bind] }, loc: expr.loc };
+}
 /** Builds a call term with an operator given by name (e.g. "plus") or as a ref term. */
 export function callTerm(operator: string | Term, args: Term[], loc: Location = NO_LOCATION): Term {
   const op = typeof operator === 'string' ? refFromPath(operator, loc) : operator;
@@ -603,14 +612,19 @@ export function forEachOuterVar(t: Term, fn: (name: string) => void): void {
   }
 }
 
-/** Calls fn on every term of a rule: head ref, args, key, value, body, then the else chain. */
-export function walkRuleTerms(r: Rule, fn: (t: Term) => void): void {
+/** Walks a rule: head ref, args, key, value, body, then the else chain. */
+export function walkRule(r: Rule, walk: Walker): void {
   for (let cur: Rule | undefined = r; cur; cur = cur.else) {
     const h = cur.head;
-    for (const t of h.ref) walkTerms(t, fn);
-    for (const t of h.args ?? []) walkTerms(t, fn);
-    if (h.key) walkTerms(h.key, fn);
-    if (h.value) walkTerms(h.value, fn);
-    walkBodyTerms(cur.body, fn);
+    h.ref.forEach(walk.term);
+    (h.args ?? []).forEach(walk.term);
+    if (h.key) walk.term(h.key);
+    if (h.value) walk.term(h.value);
+    walk.body(cur.body);
   }
+}
+
+/** Calls fn on every term of a rule: head ref, args, key, value, body, then the else chain. */
+export function walkRuleTerms(r: Rule, fn: (t: Term) => void): void {
+  walkRule(r, allTerms(fn));
 }

@@ -2,6 +2,7 @@
 // sets, objects and comprehensions, following OPA's parser (comprehensions win over binary `|`).
 
 import type { Body, Location, Term, Value } from './ast';
+import { valuesOf } from './ast';
 import { KEYWORDS, Token } from './lexer';
 import { ParserBase, isParseFail } from './parser-base';
 
@@ -34,10 +35,7 @@ export abstract class TermParser extends ParserBase {
     };
     text(first);
     for (let seg = first; seg.tmpl === 'head' || seg.tmpl === 'middle'; ) {
-      const expr = this.parseTermInfixCall();
-      const v: Term = { value: { type: 'var', name: `__template${this.templateVars++}__` }, loc: expr.loc };
-      const bind = { kind: 'call' as const, negated: false, with: [], loc: expr.loc, operator: this.opRef('eq', seg), args: [v, expr] };
-      parts.push({ value: { type: 'setcomp', term: v, body: [bind] }, loc: expr.loc });
+      parts.push(valuesOf(this.parseTermInfixCall(), `__template${this.templateVars++}__`));
       seg = this.cur;
       if (seg.kind !== 'template' || (seg.tmpl !== 'middle' && seg.tmpl !== 'tail')) this.illegal('expected } closing the template expression');
       this.advance();

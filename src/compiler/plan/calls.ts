@@ -4,7 +4,7 @@
 // unified with it instead.
 
 import type { CallExpr, CallValue, Location, Term } from '../ast';
-import { operatorName } from '../ast';
+import { operatorName, refFromPath, valuesOf } from '../ast';
 import type { Operand } from '../ir/ir';
 import { planRules } from './rules';
 import type { Iter, Planner } from './state';
@@ -138,18 +138,8 @@ export function planExprCall(p: Planner, e: CallExpr, iter: Iter): void {
  * the whole expression, and the rule, undefined.
  */
 function printCall(p: Planner, e: CallExpr): CallExpr {
-  const operands: Term[] = e.args.map((arg) => {
-    const x: Term = { value: { type: 'var', name: p.gen.local('print') }, loc: arg.loc };
-    const bind: CallExpr = { kind: 'call', negated: false, with: [], loc: arg.loc, operator: nameTerm(['eq'], arg.loc), args: [x, arg] };
-    return { value: { type: 'setcomp', term: x, body: [bind] }, loc: arg.loc };
-  });
-  return { ...e, operator: nameTerm(['internal', 'print'], e.loc), args: [{ value: { type: 'array', items: operands }, loc: e.loc }] };
-}
-
-/** The operator term of a built-in named by its dotted path. */
-function nameTerm(path: string[], loc: Location): Term {
-  const [head, ...rest] = path;
-  return { value: { type: 'ref', terms: [{ value: { type: 'var', name: head }, loc }, ...rest.map((s): Term => ({ value: { type: 'string', value: s }, loc }))] }, loc };
+  const operands = e.args.map((arg) => valuesOf(arg, p.gen.local('print')));
+  return { ...e, operator: refFromPath('internal.print', e.loc), args: [{ value: { type: 'array', items: operands }, loc: e.loc }] };
 }
 
 /**
