@@ -97,20 +97,23 @@ async function pacedRuns(label: string, port: number, warm: PacedVariant[], meas
   return out;
 }
 
+/** One saturation run of a target in a round. */
+type RoundResult = LoadResult & { target: string; round: number };
+
 /**
  * Saturation throughput in interleaved rounds: each round runs autocannon against every target in turn (a short
  * warm-up, then one measured run), so the host's noise, which drifts over minutes on this VM, falls on every
  * target alike; the figure is the median over the rounds of Tether's req/s over express's in the same round.
  */
-async function throughputRounds(targets: Array<{ label: string; url: string }>, rounds: number): Promise<LoadResult[]> {
+async function throughputRounds(targets: Array<{ label: string; url: string }>, rounds: number): Promise<RoundResult[]> {
   const bodies = decideBodies(IDENTITIES);
-  const out: LoadResult[] = [];
+  const out: RoundResult[] = [];
   for (let r = 1; r <= rounds; r++) {
     for (const t of targets) {
       await runLoad({ label: 'warmup', url: t.url, method: 'POST', bodies, durationSec: 3 });
       const res = await runLoad({ label: `${t.label} (round ${r})`, url: t.url, method: 'POST', bodies, durationSec: DURATION });
       process.stderr.write(`${res.label}: ${res.requestsPerSec.toFixed(0)} req/s\n`);
-      out.push(res);
+      out.push({ ...res, target: t.label, round: r });
     }
   }
   return out;
@@ -123,7 +126,7 @@ async function main() {
 
   // The baseline servers stay up (idle) until the throughput rounds, which interleave them with Tether.
   const baselines: Array<{ label: string; url: string; child: ChildProcess }> = [];
-  let results: LoadResult[] = [];
+  let results: RoundResult[] = [];
   let t: Loaded | undefined;
   try {
     for (const kind of ['raw', 'express'] as const) {
@@ -143,9 +146,8 @@ async function main() {
     await Promise.all(baselines.map((b) => stopChild(b.child)));
   }
 
-  const round = (r: LoadResult) => r.label.slice(r.label.lastIndexOf('('));
-  const expressOf = (r: LoadResult) => results.find((x) => x.label.startsWith('express hello') && round(x) === round(r))!;
-  const ratios = results.filter((r) => r.label.startsWith('tether')).map((r) => r.requestsPerSec / expressOf(r).requestsPerSec);
+  const expressOf = (r: RoundResult) => results.find((x) => x.target === 'express hello' && x.round === r.round)!;
+  const ratios = results.filter((r) => r.target === 'tether /v1/decide').map((r) => r.requestsPerSec / expressOf(r).requestsPerSec);
   console.log(`## /v1/decide with ${IDENTITIES} identities and ${2 * IDENTITIES} devices\n`);
   console.log(`Throughput (autocannon, 32 connections, ${REPS} interleaved rounds of a 3 s warm-up and a ${DURATION} s run per server; ratios against express in the same round):\n`);
   console.log(table(results, expressOf));

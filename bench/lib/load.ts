@@ -55,7 +55,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 }
 
 /** Formats results as a Markdown table with req/s ratios against a baseline row (one, or one per row). */
-export function table(results: LoadResult[], baseline: LoadResult | ((r: LoadResult) => LoadResult)): string {
+export function table<R extends LoadResult>(results: R[], baseline: LoadResult | ((r: R) => LoadResult)): string {
   const baselineOf = typeof baseline === 'function' ? baseline : () => baseline;
   const rows = results.map((r) =>
     `| ${r.label} | ${r.requestsPerSec.toFixed(0)} | ${(r.requestsPerSec / baselineOf(r).requestsPerSec).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.errors} | ${r.non2xx} |`,
