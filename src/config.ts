@@ -38,6 +38,8 @@
 // |                                 |                      | changes are found by per-identity deadlines, not by this sweep |
 // | TETHER_LIFECYCLE_CATCHUP_PERCENT| 10                   | share of one core a long lifecycle backlog (bulk import,       |
 // |                                 |                      | policy change, sweep) may use; 100 = back to back, fastest     |
+// | TETHER_WARMUP_REQUESTS          | 5000                 | sample decisions a server serves itself before it listens, so  |
+// |                                 |                      | its first real requests run warm (not logged or counted); 0=off|
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,6 +81,8 @@ export interface Config {
   lifecycleSweepSeconds: number;
   /** Share of one core (1–100 %) a long lifecycle recheck backlog or a sweep may use. */
   lifecycleCatchupPercent: number;
+  /** Requests of the start-up warm-up (src/api/warmup.ts); 0 = none. */
+  warmupRequests: number;
 }
 
 /** A configuration value that cannot be used; names the variable. */
@@ -157,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: int(env, 'TETHER_REQUEST_TIMEOUT_MS', 3_600_000, 1_000, 86_400_000),
     lifecycleSweepSeconds: int(env, 'TETHER_LIFECYCLE_SWEEP_SECONDS', 86_400, 0, 30 * 86_400),
     lifecycleCatchupPercent: int(env, 'TETHER_LIFECYCLE_CATCHUP_PERCENT', 10, 1, 100),
+    warmupRequests: int(env, 'TETHER_WARMUP_REQUESTS', 5000, 0, 1_000_000),
   };
 }
 

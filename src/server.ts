@@ -11,6 +11,9 @@ import { createContext, createLogger, type AppContext, type Logger } from './api
 import { Metrics } from './api/metrics';
 import { serviceModules, type ServiceModule } from './api/routes';
 import { openSqliteStore } from './state/store';
+import { warmUp } from './api/warmup';
+import type { TetherApp } from './api/app';
+import type { DecisionLog } from './engine/decision-log';
 
 /** Options of serve(); all optional (the CLI passes none). */
 export interface ServeOptions {
@@ -91,6 +94,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       logger.info('service started', { service: svc.name });
     }
     const app = createApp(ctx);
+    if (config.warmupRequests > 0) await warmUpQuietly(app, ctx);
     server = http.createServer(app);
     server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
     // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
@@ -137,6 +141,22 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     process.on('SIGINT', onSignal);
   }
   return { ctx, server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, shutdown };
+}
+
+// The start-up warm-up (src/api/warmup.ts) before the port opens: its synthetic decisions are kept out of
+// the decision log and the request metrics, and a failure only costs the warm-up, never the start.
+async function warmUpQuietly(app: TetherApp, ctx: AppContext): Promise<void> {
+  const log = ctx.decisionLog as DecisionLog | undefined;
+  log?.mute(true);
+  try {
+    const r = await warmUp(app, app.warmup, { requests: ctx.config.warmupRequests });
+    ctx.logger.info('warmed up', { requests: r.requests, ms: Math.round(r.ms), statuses: r.statuses });
+  } catch (err) {
+    ctx.logger.warn('warm-up failed; serving without it', { error: String((err as Error)?.message ?? err) });
+  } finally {
+    log?.mute(false);
+    ctx.metrics.resetRequestCounts();
+  }
 }
 
 // Stops accepting, lets in-flight requests finish (closing keep-alive sockets as they go idle), and

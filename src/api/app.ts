@@ -10,24 +10,33 @@ import { writeJson } from './direct/reply';
 import { withDirectRoutes, type DirectRoute } from './direct/routes';
 import { ApiError, toApiError } from './errors';
 import { routeModules, type ModuleRoutes, type RouteModule } from './routes';
+import type { WarmupRequest } from './warmup';
 
 export { requireApiToken, requireDecisionToken, bearerToken, tokenMatches } from './auth';
+
+/** Tether's request listener, with the modules' sample requests for the start-up warm-up. */
+export type TetherApp = RequestListener & { warmup: WarmupRequest[] };
 
 /**
  * Creates Tether's request listener around `ctx` (no socket is opened; supertest or serve() does that):
  * the modules' direct routes first, then the express app with their routers.
  */
-export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): RequestListener {
+export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): TetherApp {
   const direct: DirectRoute[] = [];
-  const app = createExpressApp(ctx, modules, (routes) => direct.push(...routes));
-  return withDirectRoutes(direct, app, {
+  const warmup: WarmupRequest[] = [];
+  const app = createExpressApp(ctx, modules, (built) => {
+    direct.push(...(built.direct ?? []));
+    warmup.push(...(built.warmup ?? []));
+  });
+  const listener = withDirectRoutes(direct, app, {
     httpRequests: ctx.metrics.httpRequests,
     toError: toApiError,
     onError: (err, req) => ctx.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], error: String((err as Error)?.stack ?? err) }),
   });
+  return Object.assign(listener, { warmup });
 }
 
-function createExpressApp(ctx: AppContext, modules: RouteModule[], addDirect: (routes: DirectRoute[]) => void): Express {
+function createExpressApp(ctx: AppContext, modules: RouteModule[], collect: (built: ModuleRoutes) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -36,8 +45,9 @@ function createExpressApp(ctx: AppContext, modules: RouteModule[], addDirect: (r
   app.use(jsonBody(ctx, modules.flatMap((m) => m.rawBodyPaths ?? [])));
   for (const m of hotPathFirst(modules)) {
     const built = m.create(ctx);
-    const { router, direct }: ModuleRoutes = typeof built === 'function' ? { router: built } : built;
-    if (direct) addDirect(direct);
+    const routes: ModuleRoutes = typeof built === 'function' ? { router: built } : built;
+    collect(routes);
+    const { router } = routes;
     if (!router) continue;
     if (m.mount) app.use(m.mount, router);
     else app.use(router);

@@ -228,6 +228,13 @@ export class Metrics {
     this.decisionLogBuffered.set(n);
   }
 
+  /** Zeroes the per-request series (decisions, their durations, HTTP requests): serve() calls it after its warm-up. */
+  resetRequestCounts(): void {
+    this.decisions.reset();
+    this.decisionDuration.reset();
+    this.httpRequests.reset();
+  }
+
   /** Prometheus text exposition. */
   async text(): Promise<string> {
     return this.registry.metrics();

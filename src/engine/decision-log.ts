@@ -64,6 +64,7 @@ export class DecisionLog {
   private readonly intervalMs: number;
   private writing: Promise<void> | null = null;
   private closed = false;
+  private muted = false;
 
   constructor(opts: DecisionLogOptions) {
     this.capacity = Math.max(1, opts.capacity ?? 10_000);
@@ -109,10 +110,19 @@ export class DecisionLog {
     } catch {
       return false;
     }
+    if (this.muted) return false;
     (keep ? this.protectedItems : this.allows).push({ seq: this.seq++, line });
     this.metrics?.setDecisionLogBuffered(this.buffered);
     this.schedule();
     return true;
+  }
+
+  /**
+   * While muted, entries are serialized (the same work) but not queued: serve()'s start-up warm-up runs
+   * its synthetic decisions so, before the server listens.
+   */
+  mute(on: boolean): void {
+    this.muted = on;
   }
 
   /** Writes everything buffered; resolves once the sink accepted it. */

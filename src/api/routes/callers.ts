@@ -20,6 +20,8 @@ import type { StateStore } from '../../state/store';
 import { requireDecisionToken } from '../auth';
 import type { AppContext } from '../context';
 import type { DirectRoute } from '../direct/routes';
+import type { WarmupRequest } from '../warmup';
+import { WARMUP_SUBJECT } from './decide';
 import type { ModuleRoutes, RouteModule } from './index';
 
 /** The service's decider as the callers use it; looked up per request so start-up order does not matter. */
@@ -68,7 +70,45 @@ export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCalle
     const d = ctx.decider as Partial<DataEvaluator> | undefined;
     return typeof d?.evaluatePath === 'function' ? (d as DataEvaluator) : undefined;
   }));
-  return { router, direct };
+  return { router, direct, warmup: callersWarmup(config) };
+}
+
+/**
+ * Warm-up samples shaped as each proxy and Okta send them, for a subject no store holds. Proxy checks are
+ * included when a trusted subject header is configured (a JWT we cannot sign would only warm the 401 path),
+ * the Okta hook when it authenticates with a static header; Entra's JWT-authenticated calls are left out.
+ */
+export function callersWarmup(config: CallersConfig): WarmupRequest[] {
+  const samples: WarmupRequest[] = [];
+  const p = config.proxy;
+  if (p.subject_header) {
+    const who = { [p.subject_header.toLowerCase()]: WARMUP_SUBJECT, [p.device_header.toLowerCase()]: 'tether-warmup-device' };
+    const fwd = { ...who, 'x-forwarded-host': 'tether-warmup.invalid', 'x-forwarded-proto': 'https', 'x-forwarded-for': '127.0.0.1' };
+    samples.push(
+      { method: 'GET', path: '/v1/authz/nginx?app=tether-warmup', headers: { ...fwd, 'x-original-uri': '/warmup?q=1', 'x-original-method': 'GET' } },
+      { method: 'GET', path: '/v1/authz/nginx?app=tether-warmup', headers: { ...fwd, 'x-original-uri': '/warmup/page', 'x-original-method': 'POST' } },
+      { method: 'GET', path: '/v1/authz/traefik?app=tether-warmup', headers: { ...fwd, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/warmup' } },
+      { method: 'GET', path: `${p.envoy_prefix}/warmup?app=tether-warmup`, headers: fwd },
+    );
+  }
+  const auth = config.okta.auth;
+  if (auth?.type === 'header') {
+    const body = {
+      eventType: 'com.okta.oauth2.tokens.transform',
+      eventId: 'tether-warmup',
+      data: {
+        context: {
+          user: { id: '00utetherwarmup00000', profile: { login: WARMUP_SUBJECT } },
+          protocol: { client: { id: 'tether-warmup' } },
+          request: { ipAddress: '127.0.0.1' },
+        },
+        identity: { claims: {} },
+        access: { claims: {} },
+      },
+    };
+    samples.push({ method: 'POST', path: '/v1/hooks/okta/token', headers: { [auth.header.toLowerCase()]: auth.secret, accept: 'application/json' }, body });
+  }
+  return samples;
 }
 
 /** The entry for routes/index.ts routeModules. */

@@ -10,6 +10,7 @@ import type { DirectRoute } from '../direct/routes';
 import type { ModuleRoutes } from './index';
 import { ApiError, invalidInput } from '../errors';
 import { bodyValidator, type BodyValidator } from '../validate';
+import type { WarmupRequest } from '../warmup';
 
 const ACTIONS = ['access', 'token', 'entitle', 'activate'];
 
@@ -62,7 +63,22 @@ export function decideRoutes(ctx: AppContext): ModuleRoutes {
       writeJson(res, 200, deciderOf(ctx).decide(body));
     },
   };
-  return { router: decideRouter(ctx, validateOne), direct: [decide] };
+  return { router: decideRouter(ctx, validateOne), direct: [decide], warmup: decideWarmup(ctx) };
+}
+
+/** A subject no store holds (`.invalid` is reserved, RFC 2606): warm-up decisions deny identity_unknown. */
+export const WARMUP_SUBJECT = 'tether-warmup@tether.invalid';
+
+// Mostly /v1/decide (the hot path), a batch and a Data API query so express's routes are warm too.
+function decideWarmup(ctx: AppContext): WarmupRequest[] {
+  const headers = { authorization: `Bearer ${ctx.config.apiToken ?? ''}` };
+  const one = (action: string) => ({ action, subject: WARMUP_SUBJECT, device: 'tether-warmup-device', resource: { app: 'tether-warmup' } });
+  const decide = (action: string): WarmupRequest => ({ method: 'POST', path: '/v1/decide', headers, body: one(action) });
+  return [
+    decide('access'), decide('token'), decide('access'), decide('entitle'), decide('access'), decide('activate'),
+    { method: 'POST', path: '/v1/decide/batch', headers, body: { requests: [one('access'), one('token')] } },
+    { method: 'POST', path: '/v1/data/tether/decision', headers, body: { input: one('access') } },
+  ];
 }
 
 // The express router of /v1/decide/batch and the OPA Data API.

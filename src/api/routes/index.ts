@@ -2,6 +2,7 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context';
 import type { DirectRoute } from '../direct/routes';
+import type { WarmupRequest } from '../warmup';
 import { healthRouter } from './health';
 import { stateRouter } from './state';
 import { adaptersRouteModule, adaptersServiceModule } from './adapters';
@@ -17,6 +18,8 @@ import { policiesRouter } from './policies';
 export interface ModuleRoutes {
   router?: Router;
   direct?: DirectRoute[];
+  /** Sample requests for serve()'s start-up warm-up (src/api/warmup.ts), e.g. one per direct route. */
+  warmup?: WarmupRequest[];
 }
 
 /** A feature router. */
