@@ -6,13 +6,12 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { apiTokenPath, loadConfig, resolveApiToken, type Config } from './config';
-import { createApp } from './api/app';
+import { createApp, type TetherApp } from './api/app';
 import { createContext, createLogger, type AppContext, type Logger } from './api/context';
 import { Metrics } from './api/metrics';
 import { serviceModules, type ServiceModule } from './api/routes';
 import { openSqliteStore } from './state/store';
 import { warmUp } from './api/warmup';
-import type { TetherApp } from './api/app';
 import type { DecisionLog } from './engine/decision-log';
 
 /** Options of serve(); all optional (the CLI passes none). */
