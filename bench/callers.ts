@@ -14,7 +14,7 @@ import { f2, median, pacedLoad, summarize, type PacedExpect, type PacedSummary }
 import { cpuMs, waitIdle } from './lib/cpu';
 import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
 import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from '../test/callers/helpers/nginx';
-import { oktaBodyFor } from '../test/callers/helpers/idp-payloads';
+import { oktaBodyFor } from '../src/callers/okta-example';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

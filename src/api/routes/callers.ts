@@ -11,6 +11,7 @@ import { envoyHandler } from '../../callers/envoy';
 import type { HookDeps, OwnedDevicesFn } from '../../callers/hook-decide';
 import { nginxHandler } from '../../callers/nginx';
 import { oktaHookHandler } from '../../callers/okta';
+import { oktaBodyFor } from '../../callers/okta-example';
 import { opaDefaultDecisionHandler, type DataEvaluator } from '../../callers/opa-default';
 import type { ProxyDeps } from '../../callers/proxy-check';
 import { SubjectResolver } from '../../callers/subject';
@@ -93,19 +94,7 @@ export function callersWarmup(config: CallersConfig): WarmupRequest[] {
   }
   const auth = config.okta.auth;
   if (auth?.type === 'header') {
-    const body = {
-      eventType: 'com.okta.oauth2.tokens.transform',
-      eventId: 'tether-warmup',
-      data: {
-        context: {
-          user: { id: '00utetherwarmup00000', profile: { login: WARMUP_SUBJECT } },
-          protocol: { client: { id: 'tether-warmup' } },
-          request: { ipAddress: '127.0.0.1' },
-        },
-        identity: { claims: {} },
-        access: { claims: {} },
-      },
-    };
+    const body = oktaBodyFor('00utetherwarmup00000', WARMUP_SUBJECT);
     samples.push({ method: 'POST', path: '/v1/hooks/okta/token', headers: { [auth.header.toLowerCase()]: auth.secret, accept: 'application/json' }, body });
   }
   return samples;
