@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { rawRequest, responseFrame } from '../../src/api/raw-http';
 
 /** One request variant (used round-robin). */
 export interface PacedVariant {
@@ -71,11 +72,7 @@ export function percentile(sorted: Float64Array, p: number): number {
 }
 
 function serialize(v: PacedVariant, host: string, port: number): Buffer {
-  const body = v.body === undefined ? undefined : Buffer.from(v.body);
-  const headers: Record<string, string> = { host: `${host}:${port}`, ...v.headers };
-  if (body) headers['content-length'] = String(body.length);
-  const head = `${v.method} ${v.path} HTTP/1.1\r\n` + Object.entries(headers).map(([k, val]) => `${k}: ${val}\r\n`).join('') + '\r\n';
-  return body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1');
+  return rawRequest(v.method, v.path, { host: `${host}:${port}`, ...v.headers }, v.body === undefined ? undefined : Buffer.from(v.body));
 }
 
 interface Pending {
@@ -120,24 +117,11 @@ class Conn {
   }
   private data(d: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    const end = this.buf.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const head = this.buf.subarray(0, end).toString('latin1');
-    const status = Number(head.slice(9, 12));
-    const len = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-    let bodyEnd: number;
-    if (len) {
-      bodyEnd = end + 4 + Number(len[1]);
-      if (this.buf.length < bodyEnd) return;
-    } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-      const term = this.buf.indexOf('\r\n0\r\n\r\n', end + 2);
-      if (term < 0) return;
-      bodyEnd = term + 7;
-    } else {
-      bodyEnd = end + 4; // no body (e.g. 204)
-    }
-    const body = this.buf.subarray(end + 4, bodyEnd).toString('utf8');
-    this.buf = this.buf.subarray(bodyEnd);
+    const frame = responseFrame(this.buf);
+    if (!frame) return;
+    const { status, head } = frame;
+    const body = this.buf.subarray(frame.bodyStart, frame.bodyEnd).toString('utf8');
+    this.buf = this.buf.subarray(frame.bodyEnd);
     if (/\r\nconnection:\s*close/i.test(head)) {
       // The server closes after this answer (e.g. nginx's keepalive_requests): the next send reconnects.
       this.dead = true;

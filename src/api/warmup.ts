@@ -4,11 +4,12 @@
 // (bench/README "Start-up warm-up", ten restarts each): the p99 of the first 10 s of decisions at
 // 1,000 req/s was 6.5–46 ms (median 13) without it and 3.5–11.7 ms (median 5.4) with 5,000 requests.
 //
-// The client writes raw HTTP/1.1 on net sockets rather than using node's http client: the client's
-// ClientRequest/IncomingMessage objects would go through the same shared HTTP code and widen exactly the
-// caches this is meant to keep narrow.
+// The client writes raw HTTP/1.1 on net sockets (raw-http.ts) rather than using node's http client: the
+// client's ClientRequest/IncomingMessage objects would go through the same shared HTTP code and widen
+// exactly the caches this is meant to keep narrow.
 import http, { type RequestListener } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { rawRequest, responseFrame } from './raw-http';
 
 /** A sample request a route module offers for the warm-up (answers are read and discarded). */
 export interface WarmupRequest {
@@ -78,14 +79,10 @@ export async function warmUp(listener: RequestListener, samples: readonly Warmup
 }
 
 function serialize(r: WarmupRequest): Buffer {
-  const body = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
   const headers: Record<string, string> = { host: '127.0.0.1', ...(r.headers ?? {}) };
-  if (body) {
-    headers['content-type'] ??= 'application/json';
-    headers['content-length'] = String(body.length);
-  }
-  const head = `${r.method} ${r.path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
-  return body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1');
+  if (r.body === undefined) return rawRequest(r.method, r.path, headers);
+  headers['content-type'] ??= 'application/json';
+  return rawRequest(r.method, r.path, headers, Buffer.from(JSON.stringify(r.body)));
 }
 
 // Sends the requests one after another on one keep-alive connection and returns each answer's status.
@@ -111,16 +108,10 @@ function exchange(port: number, requests: Buffer[], deadline: number): Promise<s
     socket.on('close', finish);
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = pending.subarray(0, end).toString('latin1');
-        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        if (!length) return finish();
-        const total = end + 4 + Number(length[1]);
-        if (pending.length < total) return;
-        statuses.push(head.slice(9, 12));
-        pending = pending.subarray(total);
+      for (let frame; (frame = responseFrame(pending)); ) {
+        if (frame.framing !== 'length') return finish();
+        statuses.push(String(frame.status));
+        pending = pending.subarray(frame.bodyEnd);
         send();
       }
     });
