@@ -204,6 +204,8 @@ export function tokenize(text: string): Token[] {
   // as one token (see Token.tmpl). `\{` and `\}` stand for the braces themselves; in $"..." other
   // escapes are JSON's, as in "..."; $`...` may span lines and has no other escapes.
   function templateText(start: number, raw: boolean, opening: boolean): void {
+    // A segment after a `}` ends that placeholder; one that stops at a `{` opens the next (pushed below).
+    if (!opening) templates.pop();
     const startRow = row;
     const startCol = start - lineStart + 1;
     const close = raw ? 96 : 34;
@@ -240,7 +242,6 @@ export function tokenize(text: string): Token[] {
       ws = nl = false;
     };
     if (!ends) {
-      if (!opening) templates.pop();
       return emit({ kind: 'illegal', value: text.slice(start, i), error: `non-terminated ${raw ? 'raw ' : ''}template string` });
     }
     let value = lit;
@@ -248,15 +249,13 @@ export function tokenize(text: string): Token[] {
       try {
         value = JSON.parse(`"${lit}"`) as string;
       } catch {
-        if (!opening) templates.pop();
         return emit({ kind: 'illegal', value: text.slice(start, i), error: 'illegal template string literal: ' + text.slice(start, i) });
       }
     }
     if (ends === 'placeholder') {
-      if (opening) templates.push({ depth: 0, raw });
+      templates.push({ depth: 0, raw });
       return emit({ kind: 'template', value, tmpl: opening ? 'head' : 'middle', raw });
     }
-    if (!opening) templates.pop();
     emit({ kind: 'template', value, tmpl: opening ? 'full' : 'tail', raw });
   }
 
