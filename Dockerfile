@@ -35,5 +35,5 @@ EXPOSE 8181
 VOLUME ["/var/lib/tether"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8181)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# --max-semi-space-size=2: short young-generation GC pauses (README "Memory and GC").
-CMD ["node", "--max-semi-space-size=2", "--require", "tsx/cjs", "src/cli.ts", "serve"]
+# --max-semi-space-size=2: short young-generation GC pauses; --expose-gc: one full GC after bulk work (README "Memory and GC").
+CMD ["node", "--max-semi-space-size=2", "--expose-gc", "--require", "tsx/cjs", "src/cli.ts", "serve"]

@@ -40,6 +40,8 @@
 // |                                 |                      | policy change, sweep) may use; 100 = back to back, fastest     |
 // | TETHER_WARMUP_REQUESTS          | 5000                 | sample decisions a server serves itself before it listens, so  |
 // |                                 |                      | its first real requests run warm (not logged or counted); 0=off|
+// | TETHER_HEAP_SETTLE              | 16mb                 | once bulk work (import, catch-up, resident fill) is over, run  |
+// |                                 |                      | one full GC if the heap grew this much (needs --expose-gc); 0=off|
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -83,6 +85,8 @@ export interface Config {
   lifecycleCatchupPercent: number;
   /** Requests of the start-up warm-up (src/api/warmup.ts); 0 = none. */
   warmupRequests: number;
+  /** Heap growth after bulk work that makes serve() run one full GC (src/api/heap-settle.ts); 0 = off. */
+  heapSettleBytes: number;
 }
 
 /** A configuration value that cannot be used; names the variable. */
@@ -162,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lifecycleSweepSeconds: int(env, 'TETHER_LIFECYCLE_SWEEP_SECONDS', 86_400, 0, 30 * 86_400),
     lifecycleCatchupPercent: int(env, 'TETHER_LIFECYCLE_CATCHUP_PERCENT', 10, 1, 100),
     warmupRequests: int(env, 'TETHER_WARMUP_REQUESTS', 5000, 0, 1_000_000),
+    heapSettleBytes: parseBytes(env.TETHER_HEAP_SETTLE || '16mb', 'TETHER_HEAP_SETTLE'),
   };
 }
 

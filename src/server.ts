@@ -12,6 +12,8 @@ import { Metrics } from './api/metrics';
 import { serviceModules, type ServiceModule } from './api/routes';
 import { openSqliteStore } from './state/store';
 import { warmUp } from './api/warmup';
+import { exposedGc, HeapSettler, type HeapSettlerOptions } from './api/heap-settle';
+import type { LifecycleService } from './lifecycle/service';
 import type { DecisionLog } from './engine/decision-log';
 
 /** Options of serve(); all optional (the CLI passes none). */
@@ -25,6 +27,8 @@ export interface ServeOptions {
   services?: ServiceModule[];
   /** Install SIGTERM/SIGINT handlers that shut down and exit (default true). */
   handleSignals?: boolean;
+  /** Overrides of the heap settle's gc and heap reading (tests). */
+  heapSettle?: Partial<Pick<HeapSettlerOptions, 'gc' | 'heapUsed'>>;
 }
 
 /** A running server. */
@@ -65,6 +69,8 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     process.stdout.write(`tether: generated API token (stored in ${apiTokenPath(config)}):\n${token}\n`);
   }
 
+  // Created before the store so its resident fills count as bulk work; checks start once listening.
+  let settler: HeapSettler | undefined;
   const store = openSqliteStore({
     path: path.join(config.dataDir, 'tether.db'),
     synchronous: config.sqliteSync,
@@ -73,8 +79,10 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     residentBytes: config.residentBytes,
     releaseFileCache: true,
     onResidentEvent: (event, fields) => {
-      if (event === 'filled') logger.info('resident copy filled', fields);
-      else if (event === 'released') logger.info("resident copy complete: dropped the store file's pages from the OS page cache", fields);
+      if (event === 'filled') {
+        logger.info('resident copy filled', fields);
+        settler?.noteBulk();
+      } else if (event === 'released') logger.info("resident copy complete: dropped the store file's pages from the OS page cache", fields);
       else if (event === 'full') logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields);
       else logger.warn('resident copy: background read failed, retrying', fields);
     },
@@ -82,6 +90,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
   });
   const ctx = createContext({ config, store, logger, metrics: new Metrics({ defaultMetrics: true }) });
+  settler = heapSettler(ctx, opts.heapSettle);
 
   // Anything failing before we listen (a service, a bad callers config in createApp, a port in use)
   // stops what already started and closes the store, so a failed start leaks nothing.
@@ -94,6 +103,10 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     }
     const app = createApp(ctx);
     if (config.warmupRequests > 0) await warmUpQuietly(app, ctx);
+    if (settler) {
+      const r = settler.start();
+      logger.info('heap settled before listening', { ms: Math.round(r.ms), heap_before_mb: mb(r.beforeBytes), heap_after_mb: mb(r.afterBytes) });
+    }
     server = http.createServer(app);
     server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
     // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
@@ -156,6 +169,32 @@ async function warmUpQuietly(app: TetherApp, ctx: AppContext): Promise<void> {
     log?.mute(false);
     ctx.metrics.resetRequestCounts();
   }
+}
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+// One full GC once bulk work is over (src/api/heap-settle.ts), when node exposes gc and it is not off.
+function heapSettler(ctx: AppContext, over: ServeOptions['heapSettle'] = {}): HeapSettler | undefined {
+  const { config, store, logger } = ctx;
+  if (config.heapSettleBytes === 0) return undefined;
+  const gc = over.gc ?? exposedGc();
+  if (!gc) {
+    logger.debug('heap settle off: node runs without --expose-gc');
+    return undefined;
+  }
+  const settler = new HeapSettler({
+    gc,
+    ...(over.heapUsed ? { heapUsed: over.heapUsed } : {}),
+    minGrowthBytes: config.heapSettleBytes,
+    busy: () => (ctx.lifecycle as LifecycleService | undefined)?.catchingUp === true || store.residentStats().some((r) => r.busy),
+    onSettle: (r) => logger.info('heap settled after bulk work', { ms: Math.round(r.ms), heap_before_mb: mb(r.beforeBytes), heap_after_mb: mb(r.afterBytes) }),
+  });
+  const unsubscribe = store.onChange(() => settler.noteWrite());
+  ctx.onShutdown(() => {
+    settler.stop();
+    unsubscribe();
+  }, 'heap-settle');
+  return settler;
 }
 
 // Stops accepting, lets in-flight requests finish (closing keep-alive sockets as they go idle), and

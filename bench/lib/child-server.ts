@@ -46,9 +46,12 @@ export const TETHER_START: StartCommand = parseStartScript(
   (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start,
 );
 
-/** Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). */
+/**
+ * Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). Its stdout is
+ * dropped unless BENCH_CHILD_STDOUT is set (for node's --trace-gc through `--tether-flags`); stderr is shown.
+ */
 export async function startChild(args: string[], env: Record<string, string>, readyUrl: string, timeoutMs = 120_000): Promise<ChildProcess> {
-  const child = spawn(args[0], args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(args[0], args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'] });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);

@@ -206,6 +206,11 @@ export class LifecycleService {
     }
   }
 
+  /** True while a backlog of due rechecks is being drained or a sweep runs (bulk work in progress). */
+  get catchingUp(): boolean {
+    return this.drainTimer !== undefined || this.sweeping !== undefined;
+  }
+
   /** Re-derives every identity whose recheck is due now, synchronously (tests, shutdown). */
   flushRefresh(): void {
     while (this.recheckDue(Infinity)) {

@@ -39,6 +39,8 @@ export interface ReplicaStats {
   bytes: number;
   dirty: number;
   complete: boolean;
+  /** Background work is left: the fill, or re-reading written keys. */
+  busy: boolean;
 }
 
 /** Options of ResidentReplica. */
@@ -56,7 +58,7 @@ export interface ReplicaOptions {
   /** Called when memory runs out (once per fill; the replica stays correct, but incomplete). */
   onFull?: () => void;
   /** Called when a fill has read every table (the replica is complete unless memory ran out). */
-  onFilled?: (stats: Omit<ReplicaStats, 'dirty'> & { ms: number }) => void;
+  onFilled?: (stats: Omit<ReplicaStats, 'dirty' | 'busy'> & { ms: number }) => void;
   /** Called when a background read failed (it is retried a second later). */
   onError?: (err: unknown) => void;
   /** Longest background step, ms (default 2). */
@@ -110,9 +112,9 @@ export class ResidentReplica {
     return this.filled && !this.full;
   }
 
-  /** Entries held, bytes reserved, keys waiting to be re-read. */
+  /** Entries held, bytes reserved, keys waiting to be re-read, whether background work is left. */
   get stats(): ReplicaStats {
-    return { entries: this.map.size, bytes: this.map.bytes, dirty: this.dirty.size, complete: this.complete };
+    return { entries: this.map.size, bytes: this.map.bytes, dirty: this.dirty.size, complete: this.complete, busy: !this.idle() };
   }
 
   /** The committed value (string), known absent (null), or unknown (undefined: ask SQLite). */

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serve, type RunningServer } from '../../src/server';
+import { serve, type RunningServer, type ServeOptions } from '../../src/server';
 
 /** A running Tether in its own temp dir. */
 export interface TempServer {
@@ -17,7 +17,9 @@ export interface TempServer {
   stop(): Promise<void>;
 }
 
-export async function serveTemp(opts: { prefix: string; env?: Record<string, string>; processEnv?: (dir: string) => Record<string, string> }): Promise<TempServer> {
+export async function serveTemp(
+  opts: { prefix: string; env?: Record<string, string>; processEnv?: (dir: string) => Record<string, string> } & Pick<ServeOptions, 'logger' | 'heapSettle'>,
+): Promise<TempServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
   const dataDir = path.join(dir, 'data');
   const apiToken = 'test-api-token-0123456789';
@@ -42,6 +44,8 @@ export async function serveTemp(opts: { prefix: string; env?: Record<string, str
         ...opts.env,
       },
       handleSignals: false,
+      logger: opts.logger,
+      heapSettle: opts.heapSettle,
     });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
