@@ -69,7 +69,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     process.stdout.write(`tether: generated API token (stored in ${apiTokenPath(config)}):\n${token}\n`);
   }
 
-  // Created before the store so its resident fills count as bulk work; checks start once listening.
+  // Declared before the store so its resident fills reach it; it settles once before listening, then checks.
   let settler: HeapSettler | undefined;
   const store = openSqliteStore({
     path: path.join(config.dataDir, 'tether.db'),

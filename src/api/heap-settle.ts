@@ -1,7 +1,7 @@
 // Settling the heap after bulk work. An import, a lifecycle catch-up or a resident fill leaves tens of MB
 // of garbage in V8's old generation. Left alone, V8 collects it minutes later, under traffic, in one
 // large (often memory-reducing) incremental mark-compact; on a 2-vCPU VM that stalled the event loop for
-// 100–200 ms and was the worst p99 of every callers benchmark run (bench/README "Heap settle"). One full
+// 100–200 ms and was the worst p99 of every callers benchmark run (bench/README "Heap settle after bulk work"). One full
 // GC as soon as the bulk work is over takes that pause at a known moment instead, shorter (~30 ms at
 // 10,000 identities) and before traffic depends on it. Needs `node --expose-gc` (npm start and the
 // image pass it); without it nothing happens.
@@ -19,7 +19,7 @@ export interface SettleReport {
 export interface HeapSettlerOptions {
   /** A full garbage collection (globalThis.gc under --expose-gc). */
   gc: () => void;
-  /** True while background bulk work still runs (lifecycle catch-up, a resident fill, dirty keys). */
+  /** True while background bulk work runs (lifecycle catch-up or sweep, a resident fill, dirty keys). */
   busy: () => boolean;
   /** Settle only when the heap grew at least this much since the last settle (or the start). */
   minGrowthBytes: number;
@@ -67,13 +67,16 @@ export class HeapSettler {
   }
 
   /**
-   * Settles when bulk work happened since the last check that settled, it is over (no write for
-   * quietMs, nothing busy) and the heap grew by minGrowthBytes. Returns the report when it ran a GC.
+   * Settles when bulk work happened since the last episode, it is over (no write for quietMs, nothing
+   * busy) and the heap grew by minGrowthBytes since the last settle. Returns the report when it ran a GC.
    */
   check(): SettleReport | undefined {
     const o = this.opts;
+    const busy = o.busy();
+    // A catch-up, sweep (a policy change re-derives every identity) or fill seen running is bulk work too.
+    if (busy) this.bulkDone = true;
     if (!this.bulkDone && this.writes < o.bulkWrites) return undefined;
-    if (o.now() - this.lastWrite < o.quietMs || o.busy()) return undefined;
+    if (busy || o.now() - this.lastWrite < o.quietMs) return undefined;
     this.bulkDone = false;
     this.writes = 0;
     const used = o.heapUsed();

@@ -105,6 +105,17 @@ test('a finished resident fill counts as bulk work', () => {
   expect(settler.check()).toBeDefined(); // no write ever: quiet already
 });
 
+test('background work seen running (a sweep after a policy change) counts as bulk work', () => {
+  const { s, settler } = rig();
+  s.heap = 150 * MB;
+  s.busy = true;
+  expect(settler.check()).toBeUndefined();
+  s.busy = false;
+  expect(settler.check()).toBeDefined();
+  expect(s.gcs).toBe(1);
+  expect(settler.check()).toBeUndefined(); // once
+});
+
 test('start() settles at once and measures growth from what that GC left', () => {
   const { s, settler, writes } = rig();
   s.heap = 180 * MB; // start-up garbage
