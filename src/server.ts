@@ -12,7 +12,7 @@ import { Metrics } from './api/metrics';
 import { serviceModules, type ServiceModule } from './api/routes';
 import { openSqliteStore } from './state/store';
 import { warmUp } from './api/warmup';
-import { exposedGc, HeapSettler, type HeapSettlerOptions } from './api/heap-settle';
+import { exposedGc, HeapSettler, type HeapSettlerOptions, type SettleReport } from './api/heap-settle';
 import type { LifecycleService } from './lifecycle/service';
 import type { DecisionLog } from './engine/decision-log';
 
@@ -105,7 +105,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     if (config.warmupRequests > 0) await warmUpQuietly(app, ctx);
     if (settler) {
       const r = settler.start();
-      logger.info('heap settled before listening', { ms: Math.round(r.ms), heap_before_mb: mb(r.beforeBytes), heap_after_mb: mb(r.afterBytes) });
+      logger.info('heap settled before listening', settleFields(r));
     }
     server = http.createServer(app);
     server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
@@ -172,6 +172,7 @@ async function warmUpQuietly(app: TetherApp, ctx: AppContext): Promise<void> {
 }
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+const settleFields = (r: SettleReport) => ({ ms: Math.round(r.ms), heap_before_mb: mb(r.beforeBytes), heap_after_mb: mb(r.afterBytes) });
 
 // One full GC once bulk work is over (src/api/heap-settle.ts), when node exposes gc and it is not off.
 function heapSettler(ctx: AppContext, over: ServeOptions['heapSettle'] = {}): HeapSettler | undefined {
@@ -187,7 +188,7 @@ function heapSettler(ctx: AppContext, over: ServeOptions['heapSettle'] = {}): He
     ...(over.heapUsed ? { heapUsed: over.heapUsed } : {}),
     minGrowthBytes: config.heapSettleBytes,
     busy: () => (ctx.lifecycle as LifecycleService | undefined)?.catchingUp === true || store.residentStats().some((r) => r.busy),
-    onSettle: (r) => logger.info('heap settled after bulk work', { ms: Math.round(r.ms), heap_before_mb: mb(r.beforeBytes), heap_after_mb: mb(r.afterBytes) }),
+    onSettle: (r) => logger.info('heap settled after bulk work', settleFields(r)),
   });
   const unsubscribe = store.onChange(() => settler.noteWrite());
   ctx.onShutdown(() => {

@@ -3,7 +3,7 @@
 // threshold since the last settle, and once per bulk episode. Through serve(), an import triggers it.
 import { exposedGc, HeapSettler, type HeapSettlerOptions } from '../../src/api/heap-settle';
 import type { Logger } from '../../src/api/context';
-import { serveTemp } from '../helpers/serve-temp';
+import { serveTemp, type TempServer } from '../helpers/serve-temp';
 
 const MB = 2 ** 20;
 
@@ -155,8 +155,13 @@ describe('through serve()', () => {
     return { logger: { debug: at, info: at, warn: at, error: at }, lines };
   }
 
-  const ndjson = (n: number) =>
-    Array.from({ length: n }, (_, i) => JSON.stringify({ kind: 'identity', record: { id: `u${i}`, status: 'active' } })).join('\n') + '\n';
+  /** Imports n active identities through POST /v1/state/import and returns how many it acknowledged. */
+  async function importIdentities(t: TempServer, n: number): Promise<number> {
+    const body = Array.from({ length: n }, (_, i) => JSON.stringify({ kind: 'identity', record: { id: `u${i}`, status: 'active' } })).join('\n') + '\n';
+    const res = await fetch(`${t.url}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${t.apiToken}`, 'content-type': 'application/x-ndjson' }, body });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { imported: number }).imported;
+  }
 
   test('an import of 1,500 identities is followed by one full GC once the lifecycle caught up', async () => {
     let calls = 0;
@@ -172,9 +177,7 @@ describe('through serve()', () => {
     try {
       expect(calls).toBe(1); // before listening
       expect(lines.find((l) => l.msg === 'heap settled before listening')?.fields).toEqual({ ms: expect.any(Number), heap_before_mb: 140, heap_after_mb: 120 });
-      const res = await fetch(`${t.url}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${t.apiToken}`, 'content-type': 'application/x-ndjson' }, body: ndjson(1500) });
-      expect(res.status).toBe(200);
-      expect(((await res.json()) as { imported: number }).imported).toBe(1500);
+      expect(await importIdentities(t, 1500)).toBe(1500);
       const deadline = Date.now() + 15_000;
       while (calls === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(calls).toBe(2);
@@ -190,8 +193,7 @@ describe('through serve()', () => {
     let calls = 0;
     const t = await serveTemp({ prefix: 'tether-settle-', env: { TETHER_HEAP_SETTLE: '0' }, heapSettle: { gc: () => void calls++ } });
     try {
-      const res = await fetch(`${t.url}/v1/state/import`, { method: 'POST', headers: { authorization: `Bearer ${t.apiToken}`, 'content-type': 'application/x-ndjson' }, body: ndjson(1500) });
-      expect(res.status).toBe(200);
+      expect(await importIdentities(t, 1500)).toBe(1500);
       await new Promise((r) => setTimeout(r, 4000));
       expect(calls).toBe(0);
     } finally {
