@@ -15,19 +15,16 @@ import { cpuMs, waitIdle } from './lib/cpu';
 import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
 import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from '../test/callers/helpers/nginx';
 import { oktaBodyFor } from '../src/callers/okta-example';
+import { numberArg } from './lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const IDENTITIES = arg('identities', 10_000);
-const DURATION = arg('duration', 10);
-const RATE = arg('rate', 1000);
+const IDENTITIES = numberArg('identities', 10_000);
+const DURATION = numberArg('duration', 10);
+const RATE = numberArg('rate', 1000);
 // --rates 1000,500: run the whole set once per rate (default: just --rate).
 const RATES = process.argv.includes('--rates') ? process.argv[process.argv.indexOf('--rates') + 1].split(',').map(Number) : [RATE];
-const WARMUP = arg('warmup', 10);
+const WARMUP = numberArg('warmup', 10);
 // --reps 3: rounds of the whole set per rate, interleaved so the VM's noise spreads over every path.
-const REPS = arg('reps', 3);
+const REPS = numberArg('reps', 3);
 // --profile DIR: write a V8 CPU profile of the Tether process there (for finding where its time goes).
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 // --tether-flags "--single-threaded-gc": extra node flags for the Tether process only (tuning experiments).

@@ -10,12 +10,9 @@ import { join } from 'node:path';
 import { loadPolicyDir } from '../src/engine/loader';
 import { collectSources } from '../src/engine/sources';
 import { compile } from '../src/compiler';
+import { numberArg } from './lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const EVALS = arg('evals', 1_000_000);
+const EVALS = numberArg('evals', 1_000_000);
 const POLICY_DIR = join(__dirname, '..', 'policies');
 const HOUR_NS = 3_600_000_000_000;
 

@@ -19,15 +19,12 @@ import { waitIdle } from './lib/cpu';
 import { BENCH_TOKEN, decideBodies, decideVariants, importFixture, waitForLifecycleCatchUp, waitForResident } from './lib/fixture';
 import { runLoad, table, LoadResult } from './lib/load';
 import { median, pacedLoad, pacedTable, summarize, type PacedSummary, type PacedVariant } from './lib/paced';
+import { numberArg } from './lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const IDENTITIES = arg('identities', 100_000);
-const DURATION = arg('duration', 10);
-const REPS = arg('reps', 3);
-const SCALE_REPS = arg('scale-reps', 5);
+const IDENTITIES = numberArg('identities', 100_000);
+const DURATION = numberArg('duration', 10);
+const REPS = numberArg('reps', 3);
+const SCALE_REPS = numberArg('scale-reps', 5);
 const SIZES = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1].split(',').map(Number) : [];
 const RATE = 1000;
 // Run TypeScript in the server process itself (the tsx CLI would fork a child that outlives SIGTERM/SIGKILL).

@@ -7,13 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startChild, stopChild } from './lib/child-server';
+import { numberArg } from './lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const USERS = arg('users', 10_000);
-const CONCURRENCY = arg('concurrency', 8);
+const USERS = numberArg('users', 10_000);
+const CONCURRENCY = numberArg('concurrency', 8);
 const SYNC = process.argv.includes('--sync-normal') ? 'normal' : 'full';
 const SCIM_TOKEN = 'bench-scim-token';
 const API_TOKEN = 'bench-api-token-0123456789';

@@ -19,6 +19,8 @@ export interface EngineOptions {
   memoryPages?: number;
   /** Receives print(...) lines of policies compiled with print statements. */
   print?: (line: string) => void;
+  /** The same wasm already compiled (e.g. on a worker thread, ./off-thread.ts): only instantiated here. */
+  module?: WebAssembly.Module;
 }
 
 type LoadedPolicy = ReturnType<typeof loadPolicySync>;
@@ -73,7 +75,7 @@ export class WasmEngine implements PolicyEngine {
     const host = makeHostBuiltins({ strict: opts.strictBuiltinErrors, context: opts.print ? { print: opts.print } : undefined });
     this.context = host.context;
     try {
-      const bytes = wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer;
+      const bytes = opts.module ?? (wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer);
       this.policy = loadPolicySync(bytes, opts.memoryPages ? { initial: opts.memoryPages } : {}, host.builtins);
     } catch (e) {
       throw new EngineError('policy_load_error', `cannot load policy wasm: ${toEngineError(e).message}`);

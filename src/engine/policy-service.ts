@@ -8,6 +8,8 @@ import type { ServiceModule } from '../api/routes';
 import type { Diagnostic } from '../compiler/diagnostics';
 import { collectSources } from './sources';
 import { PolicyReloader, type ReloadResult } from './reload';
+import { decisionSamples } from './sample-inputs';
+import { EngineWorker } from './off-thread';
 
 /** What GET /v1/policies reports about the last load or reload. */
 export interface ReloadReport {
@@ -15,6 +17,8 @@ export interface ReloadReport {
   at: string;
   ms: number;
   revision?: string;
+  /** Sample decisions the new engine ran on the compile thread before it was swapped in (reloads). */
+  warmup?: { evaluations: number; ms: number };
   error?: { code: string; message: string; diagnostics: Diagnostic[] };
 }
 
@@ -39,6 +43,7 @@ function report(r: ReloadResult): ReloadReport {
     at: new Date().toISOString(),
     ms: Math.round(r.ms),
     ...(r.revision && { revision: r.revision }),
+    ...(r.warmed && { warmup: { evaluations: r.warmed.evaluations, ms: Math.round(r.warmed.ms) } }),
     ...(r.error && { error: { code: r.error.code, message: r.error.message, diagnostics: (r.error.details as Diagnostic[] | undefined) ?? [] } }),
   };
 }
@@ -49,7 +54,11 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
   const dir = bundle ?? ctx.config.policyDir;
   // print(...) lines, when asked for, go to the log with the serving policy revision.
   const print = ctx.config.policyPrint ? (line: string) => ctx.logger.info('policy print', { line, revision: reloader.current()?.revision }) : undefined;
-  const reloader = new PolicyReloader(bundle ? { bundle, print } : { dir, print });
+  // Reloads compile and warm the new engine on this service's worker thread (./off-thread.ts) with
+  // synthetic decisions; stop() ends the worker.
+  const worker = new EngineWorker();
+  const shared = { print, offThread: { worker }, warmup: (data: Record<string, unknown>) => decisionSamples(data, Date.now()) };
+  const reloader = new PolicyReloader(bundle ? { bundle, ...shared } : { dir, ...shared });
   let stopWatch: (() => void) | undefined;
   let modules: string[] = [];
   const service: PolicyService = {
@@ -61,7 +70,10 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
     current: () => reloader.current(),
     baseData: () => reloader.baseData(),
     modules: () => modules,
-    stop: () => stopWatch?.(),
+    stop: () => {
+      stopWatch?.();
+      worker.close();
+    },
     reload: async () => {
       const r = await reloader.reload();
       apply(r, false);
@@ -74,7 +86,7 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
       modules = bundle ? [bundle] : collectSources([dir]).files.map((f) => f.name);
       ctx.readiness.policiesLoaded = true;
       ctx.metrics.setPolicyRevision(r.revision ?? '');
-      ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms) });
+      ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms), ...(r.warmed && { warmup_evaluations: r.warmed.evaluations }) });
     } else {
       ctx.metrics.policyReloadFailed();
       ctx.logger.error(first ? 'policies failed to compile; not ready' : 'policy reload failed; previous policies keep serving', {

@@ -1,10 +1,11 @@
 // Hot reload: serves the last good engine while recompiling a policy directory (or re-reading a
 // bundle) on demand or on file changes; a failed reload keeps the old engine and reports why.
+// Once an engine serves, recompiling happens on a worker thread: decisions go on meanwhile.
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readBundle } from './bundle';
 import { loadEngine, type WasmEngine } from './engine';
 import { EngineError } from './errors';
-import { loadPolicyDirWithData, type DirLoadOptions } from './loader';
+import { loadPolicyDirWithData, prepareEngine, type DirLoadOptions } from './loader';
 import type { PolicyEngine } from './types';
 
 export interface ReloaderOptions extends DirLoadOptions {
@@ -19,6 +20,8 @@ export interface ReloadResult {
   revision?: string;
   error?: EngineError;
   ms: number;
+  /** Warm-up evaluations on the worker thread before the swap (reloads; absent for the first load). */
+  warmed?: { evaluations: number; ms: number };
 }
 
 /** Holds the serving engine; satisfies the decider's EngineSource (current(), baseData()). */
@@ -53,8 +56,11 @@ export class PolicyReloader {
     try {
       let engine: WasmEngine;
       let data: unknown;
+      let warmed: ReloadResult['warmed'];
+      // The first load runs inline: nothing is serving yet, and it is quicker without a worker to start.
+      const offThread = this.engine ? (this.opts.offThread ?? true) : false;
       if (this.opts.dir) {
-        ({ engine, data } = await loadPolicyDirWithData(this.opts.dir, this.opts));
+        ({ engine, data, warmed } = await loadPolicyDirWithData(this.opts.dir, { ...this.opts, offThread }));
       } else {
         let bytes: Buffer;
         try {
@@ -64,12 +70,15 @@ export class PolicyReloader {
         }
         const b = readBundle(bytes);
         data = b.data;
-        engine = loadEngine(b.wasm, { ...this.opts, revision: b.manifest.revision || undefined, data: this.opts.data ?? b.data });
+        const engineData = this.opts.data ?? b.data;
+        const prepared = offThread ? await prepareEngine({ wasm: b.wasm, data: engineData, samples: this.opts.warmup?.(b.data) }, { ...this.opts, offThread }) : undefined;
+        warmed = prepared?.warmed;
+        engine = loadEngine(b.wasm, { ...this.opts, revision: b.manifest.revision || undefined, data: engineData, module: prepared?.module });
       }
       this.engine = engine;
       this.data = data;
       this.lastError = undefined;
-      return { ok: true, revision: engine.revision, ms: performance.now() - t0 };
+      return { ok: true, revision: engine.revision, ms: performance.now() - t0, ...(warmed && { warmed }) };
     } catch (e) {
       const err = e instanceof EngineError ? e : new EngineError('compile_error', (e as Error).message ?? String(e));
       this.lastError = err;

@@ -72,6 +72,8 @@ describe('policies routes', () => {
     }
     const ok = await request(s.app).post('/v1/policies/reload').set(auth).expect(200);
     expect(ok.body.revision).toBe(before);
+    // Compiled and warmed with sample decisions on the worker thread before the swap.
+    expect(ok.body.last_reload.warmup.evaluations).toBeGreaterThanOrEqual(100);
   }, 120_000);
 });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile } from '../../src/compiler';
 import { writeBundle } from '../../src/engine/bundle';
+import { EngineWorker } from '../../src/engine/off-thread';
 import { PolicyReloader } from '../../src/engine/reload';
 
 jest.setTimeout(180_000);
@@ -43,5 +44,56 @@ describe('PolicyReloader', () => {
     expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 9 }]);
     const missing = new PolicyReloader({ bundle: join(dir, 'nope.tar.gz') });
     expect((await missing.reload()).error!.code).toBe('bundle_not_found');
+  });
+
+  test('once an engine serves, reloads compile and warm on the worker thread; the first load runs inline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-w-'));
+    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := data.limit\n');
+    writeFileSync(join(dir, 'data.json'), '{"limit": 1}');
+    const worker = new EngineWorker();
+    try {
+      const r = new PolicyReloader({ dir, offThread: { worker }, warmup: (data) => [{ entrypoint: 'app/limit', input: { seen: data.limit } }] });
+      const first = await r.reload();
+      expect(first).toMatchObject({ ok: true });
+      expect(first.warmed).toBeUndefined();
+      expect(worker.threadId).toBeUndefined();
+
+      writeFileSync(join(dir, 'data.json'), '{"limit": 2}');
+      const second = await r.reload();
+      expect(second.ok).toBe(true);
+      expect(second.warmed!.evaluations).toBeGreaterThan(0);
+      expect(worker.threadId).toBeDefined();
+      expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 2 }]);
+
+      // Diagnostics from the worker read as an inline compile's: file, line, code.
+      writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := y\n');
+      const broken = await r.reload();
+      expect(broken.ok).toBe(false);
+      expect(broken.error!.code).toBe('compile_error');
+      expect(broken.error!.message).toContain('rego_unsafe_var_error');
+      expect(broken.error!.details).toEqual([expect.objectContaining({ file: join(dir, 'p.rego'), row: 3 })]);
+      expect(r.current()!.revision).toBe(second.revision);
+    } finally {
+      worker.close();
+    }
+  });
+
+  test('bundle reloads are warmed on the worker thread too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-bw-'));
+    const file = join(dir, 'b.tar.gz');
+    const c = await compile({ files: [{ name: 'p.rego', text: 'package app\n\nlimit := data.limit\n' }], entrypoints: ['app/limit'] });
+    const worker = new EngineWorker();
+    try {
+      writeFileSync(file, writeBundle({ wasm: c.wasm!, entrypoints: ['app/limit'], data: { limit: 1 }, revision: 'r1' }));
+      const r = new PolicyReloader({ bundle: file, offThread: { worker }, warmup: () => [{ entrypoint: 'app/limit', input: {} }] });
+      expect((await r.reload()).warmed).toBeUndefined();
+      writeFileSync(file, writeBundle({ wasm: c.wasm!, entrypoints: ['app/limit'], data: { limit: 2 }, revision: 'r2' }));
+      const second = await r.reload();
+      expect(second).toMatchObject({ ok: true, revision: 'r2' });
+      expect(second.warmed!.evaluations).toBeGreaterThan(0);
+      expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 2 }]);
+    } finally {
+      worker.close();
+    }
   });
 });
