@@ -77,6 +77,23 @@ describe('policies routes', () => {
   }, 120_000);
 });
 
+describe('a reload that fails without diagnostics', () => {
+  it('names the error itself: a policy directory left with no .rego files', async () => {
+    const s = await setup();
+    try {
+      const before = s.service.revision;
+      for (const f of fs.readdirSync(path.join(s.dir, 'tether'))) fs.rmSync(path.join(s.dir, 'tether', f));
+      const res = await request(s.app).post('/v1/policies/reload').set(auth).expect(422);
+      expect(res.body.code).toBe('policy_compile_failed');
+      expect(res.body.errors).toEqual([{ path: s.dir, message: expect.stringContaining('no .rego policies found') }]);
+      expect(s.service.revision).toBe(before);
+    } finally {
+      s.service.stop();
+      s.ctx.store.close();
+    }
+  }, 120_000);
+});
+
 describe('policy hot reload', () => {
   it('recompiles and swaps when a policy file changes', async () => {
     const s = await setup({ watch: true });

@@ -78,6 +78,26 @@ describe('PolicyReloader', () => {
     }
   });
 
+  test('a compile over its time limit fails the reload with compile_error and leaves the old engine serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-t-'));
+    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
+    const worker = new EngineWorker();
+    try {
+      const r = new PolicyReloader({ dir, offThread: { worker, timeoutMs: 1 } });
+      const first = await r.reload();
+      expect(first.ok).toBe(true);
+      writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 2\n');
+      const late = await r.reload();
+      expect(late.ok).toBe(false);
+      expect(late.error!.code).toBe('compile_error');
+      expect(late.error!.message).toContain('did not finish within 1 ms');
+      expect(r.current()!.revision).toBe(first.revision);
+      expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 1 }]);
+    } finally {
+      worker.close();
+    }
+  });
+
   test('bundle reloads are warmed on the worker thread too', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tether-reload-bw-'));
     const file = join(dir, 'b.tar.gz');

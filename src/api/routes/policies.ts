@@ -36,11 +36,11 @@ export function policiesRouter(ctx: AppContext): Router {
       const result = await s.reload();
       if (!result.ok) {
         const diags = (result.error?.details as Array<{ file: string; row: number; col: number; code: string; message: string }> | undefined) ?? [];
-        throw new ApiError(
-          'policy_compile_failed',
-          'policies failed to compile; the previous policies keep serving',
-          diags.map((d) => ({ path: `${relative(s.dir, d.file) || d.file}:${d.row}:${d.col}`, message: `${d.code}: ${d.message}` })),
-        );
+        // No diagnostics (no policy files, a compile over its time limit): the error itself is the one entry.
+        const errors = diags.length
+          ? diags.map((d) => ({ path: `${relative(s.dir, d.file) || d.file}:${d.row}:${d.col}`, message: `${d.code}: ${d.message}` }))
+          : [{ path: s.dir, message: result.error?.message ?? 'unknown error' }];
+        throw new ApiError('policy_compile_failed', 'policies failed to compile; the previous policies keep serving', errors);
       }
       res.json(describe(s));
     } catch (e) {
