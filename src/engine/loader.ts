@@ -5,7 +5,7 @@ import { compile, formatDiagnostics, parseAll } from '../compiler';
 import { loadEngine, type EngineOptions, type WasmEngine } from './engine';
 import { EngineError } from './errors';
 import { prepareOffThread, PrepareWorkerError, type OffThreadOptions, type PrepareReply, type PrepareRequest, type WarmupSample } from './off-thread';
-import { collectSources, rulePaths, type SourceFile } from './sources';
+import { collectSources, rulePaths, type PolicySources, type SourceFile } from './sources';
 
 export interface DirLoadOptions extends EngineOptions {
   /** Entrypoints to export (slash paths); default: every rule the policies define. */
@@ -22,11 +22,27 @@ export async function loadPolicyDir(dir: string, opts: DirLoadOptions = {}): Pro
 }
 
 /** As loadPolicyDir, also returning the merged data.json document and a content revision. */
-export async function loadPolicyDirWithData(
-  dir: string,
-  opts: DirLoadOptions = {},
-): Promise<{ engine: WasmEngine; data: Record<string, unknown>; warmed?: PrepareReply['warmed'] }> {
-  const src = collectSources([dir]);
+export function loadPolicyDirWithData(dir: string, opts: DirLoadOptions = {}): Promise<LoadedPolicies> {
+  return loadPolicySources(collectSources([dir]), dir, opts);
+}
+
+/** What loadPolicySources gives back. */
+export interface LoadedPolicies {
+  engine: WasmEngine;
+  data: Record<string, unknown>;
+  warmed?: PrepareReply['warmed'];
+}
+
+/** The revision of a policy set: names the sources and data, so a data.json edit is a new revision too. */
+export function policyRevision(src: PolicySources): string {
+  const hash = createHash('sha256');
+  for (const f of src.files) hash.update(f.name).update('\0').update(f.text).update('\0');
+  hash.update(JSON.stringify(src.data));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Compiles and loads sources already read from `dir` (named in errors). */
+export async function loadPolicySources(src: PolicySources, dir: string, opts: DirLoadOptions = {}): Promise<LoadedPolicies> {
   if (src.files.length === 0) throw new EngineError('compile_error', `no .rego policies found in ${dir}`);
   const data = opts.data ?? src.data;
   const printStatements = opts.print !== undefined;
@@ -37,11 +53,7 @@ export async function loadPolicyDirWithData(
     const sources = Object.fromEntries(src.files.map((f) => [f.name, f.text]));
     throw new EngineError('compile_error', formatDiagnostics(built.diagnostics, sources), built.diagnostics);
   }
-  // The revision names the sources and data, so a data.json edit is a new revision too.
-  const hash = createHash('sha256');
-  for (const f of src.files) hash.update(f.name).update('\0').update(f.text).update('\0');
-  hash.update(JSON.stringify(src.data));
-  const revision = opts.revision ?? hash.digest('hex').slice(0, 16);
+  const revision = opts.revision ?? policyRevision(src);
   return { engine: loadEngine(built.wasm, { ...opts, revision, data, module: built.module }), data: src.data, warmed: built.warmed };
 }
 

@@ -17,6 +17,8 @@ export interface ReloadReport {
   at: string;
   ms: number;
   revision?: string;
+  /** The sources were those already serving: nothing was compiled. */
+  unchanged?: boolean;
   /** Sample decisions the new engine ran on the compile thread before it was swapped in (reloads). */
   warmup?: { evaluations: number; ms: number };
   error?: { code: string; message: string; diagnostics: Diagnostic[] };
@@ -43,6 +45,7 @@ function report(r: ReloadResult): ReloadReport {
     at: new Date().toISOString(),
     ms: Math.round(r.ms),
     ...(r.revision && { revision: r.revision }),
+    ...(r.unchanged && { unchanged: true }),
     ...(r.warmed && { warmup: { evaluations: r.warmed.evaluations, ms: Math.round(r.warmed.ms) } }),
     ...(r.error && { error: { code: r.error.code, message: r.error.message, diagnostics: (r.error.details as Diagnostic[] | undefined) ?? [] } }),
   };
@@ -86,7 +89,8 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
       modules = bundle ? [bundle] : collectSources([dir]).files.map((f) => f.name);
       ctx.readiness.policiesLoaded = true;
       ctx.metrics.setPolicyRevision(r.revision ?? '');
-      ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms), ...(r.warmed && { warmup_evaluations: r.warmed.evaluations }) });
+      if (r.unchanged) ctx.logger.debug('policies unchanged; nothing to reload', { revision: r.revision });
+      else ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms), ...(r.warmed && { warmup_evaluations: r.warmed.evaluations }) });
     } else {
       ctx.metrics.policyReloadFailed();
       ctx.logger.error(first ? 'policies failed to compile; not ready' : 'policy reload failed; previous policies keep serving', {

@@ -5,7 +5,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readBundle } from './bundle';
 import { loadEngine, type WasmEngine } from './engine';
 import { EngineError } from './errors';
-import { loadPolicyDirWithData, prepareEngine, type DirLoadOptions } from './loader';
+import { loadPolicySources, policyRevision, prepareEngine, type DirLoadOptions } from './loader';
+import { collectSources } from './sources';
 import type { PolicyEngine } from './types';
 
 export interface ReloaderOptions extends DirLoadOptions {
@@ -22,6 +23,8 @@ export interface ReloadResult {
   ms: number;
   /** Warm-up evaluations on the worker thread before the swap (reloads; absent for the first load). */
   warmed?: { evaluations: number; ms: number };
+  /** The sources are those of the serving engine: nothing was compiled or swapped. */
+  unchanged?: boolean;
 }
 
 /** Holds the serving engine; satisfies the decider's EngineSource (current(), baseData()). */
@@ -60,7 +63,14 @@ export class PolicyReloader {
       // The first load runs inline: nothing is serving yet, and it is quicker without a worker to start.
       const offThread = this.engine ? (this.opts.offThread ?? true) : false;
       if (this.opts.dir) {
-        ({ engine, data, warmed } = await loadPolicyDirWithData(this.opts.dir, { ...this.opts, offThread }));
+        const src = collectSources([this.opts.dir]);
+        // Nothing that makes a revision changed (a file touched or saved unchanged, an editor's swap file, a
+        // broken edit reverted): the serving engine is already this revision, so there is nothing to build.
+        if (this.engine && src.files.length && this.engine.revision === (this.opts.revision ?? policyRevision(src))) {
+          this.lastError = undefined;
+          return { ok: true, revision: this.engine.revision, ms: performance.now() - t0, unchanged: true };
+        }
+        ({ engine, data, warmed } = await loadPolicySources(src, this.opts.dir, { ...this.opts, offThread }));
       } else {
         let bytes: Buffer;
         try {

@@ -70,10 +70,26 @@ describe('policies routes', () => {
     } finally {
       fs.rmSync(broken);
     }
+    // The broken file is gone: the sources are the serving ones again, so nothing is rebuilt.
     const ok = await request(s.app).post('/v1/policies/reload').set(auth).expect(200);
     expect(ok.body.revision).toBe(before);
-    // Compiled and warmed with sample decisions on the worker thread before the swap.
-    expect(ok.body.last_reload.warmup.evaluations).toBeGreaterThanOrEqual(100);
+    expect(ok.body.last_reload).toEqual(expect.objectContaining({ ok: true, unchanged: true }));
+  }, 120_000);
+
+  it('compiles a changed policy set and warms it with sample decisions before the swap', async () => {
+    const before = s.service.revision;
+    const extra = path.join(s.dir, 'tether', 'extra_warm.rego');
+    fs.writeFileSync(extra, 'package tether.extra_warm\n\nanswer := 7\n');
+    try {
+      const res = await request(s.app).post('/v1/policies/reload').set(auth).expect(200);
+      expect(res.body.revision).not.toBe(before);
+      expect(res.body.last_reload.unchanged).toBeUndefined();
+      expect(res.body.last_reload.warmup.evaluations).toBeGreaterThanOrEqual(100);
+      expect(s.service.current()!.evaluate('tether/extra_warm/answer', {})).toEqual([{ result: 7 }]);
+    } finally {
+      fs.rmSync(extra);
+    }
+    expect((await request(s.app).post('/v1/policies/reload').set(auth).expect(200)).body.revision).toBe(before);
   }, 120_000);
 });
 

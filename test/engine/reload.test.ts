@@ -78,6 +78,31 @@ describe('PolicyReloader', () => {
     }
   });
 
+  test('a reload of unchanged sources keeps the serving engine and compiles nothing, also after a broken edit is reverted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-u-'));
+    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
+    const worker = new EngineWorker();
+    try {
+      const r = new PolicyReloader({ dir, offThread: { worker } });
+      await r.reload();
+      const serving = r.current();
+      const again = await r.reload();
+      expect(again).toMatchObject({ ok: true, unchanged: true, revision: serving!.revision });
+      expect(r.current()).toBe(serving);
+      expect(worker.threadId).toBeUndefined();
+
+      writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := \n');
+      expect((await r.reload()).ok).toBe(false);
+      expect(r.lastError).toBeDefined();
+      writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
+      expect(await r.reload()).toMatchObject({ ok: true, unchanged: true });
+      expect(r.lastError).toBeUndefined();
+      expect(r.current()).toBe(serving);
+    } finally {
+      worker.close();
+    }
+  });
+
   test('a compile over its time limit fails the reload with compile_error and leaves the old engine serving', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tether-reload-t-'));
     writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
