@@ -39,7 +39,11 @@ function warm(req: PrepareRequest, wasm: Uint8Array, module: WebAssembly.Module)
   const samples = (req.samples ?? []).filter((s) => engine.entrypoints.includes(s.entrypoint));
   const total = samples.length ? req.warmupEvaluations ?? 2000 : 0;
   let n = 0;
-  for (; n < total && (n % 100 !== 0 || performance.now() - started < WARMUP_MAX_MS); n++) attempt(samples[n % samples.length].entrypoint, samples[n % samples.length].input);
+  for (; n < total; n++) {
+    if (n % 100 === 0 && performance.now() - started >= WARMUP_MAX_MS) break;
+    const s = samples[n % samples.length];
+    attempt(s.entrypoint, s.input);
+  }
   return { evaluations: n, ms: performance.now() - started };
 }
 
