@@ -6,7 +6,6 @@
 import type { AppContext, PolicyHandle } from '../api/context';
 import type { ServiceModule } from '../api/routes';
 import type { Diagnostic } from '../compiler/diagnostics';
-import { collectSources } from './sources';
 import { PolicyReloader, type ReloadResult } from './reload';
 import { decisionSamples } from './sample-inputs';
 import { EngineWorker } from './off-thread';
@@ -63,7 +62,6 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
   const shared = { print, offThread: { worker }, warmup: (data: Record<string, unknown>) => decisionSamples(data, Date.now()) };
   const reloader = new PolicyReloader(bundle ? { bundle, ...shared } : { dir, ...shared });
   let stopWatch: (() => void) | undefined;
-  let modules: string[] = [];
   const service: PolicyService = {
     reloader,
     dir,
@@ -72,7 +70,7 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
     },
     current: () => reloader.current(),
     baseData: () => reloader.baseData(),
-    modules: () => modules,
+    modules: () => reloader.modules(),
     stop: () => {
       stopWatch?.();
       worker.close();
@@ -86,7 +84,6 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
   const apply = (r: ReloadResult, first: boolean) => {
     service.lastReload = report(r);
     if (r.ok) {
-      modules = bundle ? [bundle] : collectSources([dir]).files.map((f) => f.name);
       ctx.readiness.policiesLoaded = true;
       ctx.metrics.setPolicyRevision(r.revision ?? '');
       if (r.unchanged) ctx.logger.debug('policies unchanged; nothing to reload', { revision: r.revision });

@@ -32,6 +32,7 @@ export class PolicyReloader {
   private engine: WasmEngine | undefined;
   private data: unknown = {};
   private pending: Promise<ReloadResult> | undefined;
+  private files: string[] = [];
   lastError: EngineError | undefined;
 
   constructor(private readonly opts: ReloaderOptions) {
@@ -41,6 +42,11 @@ export class PolicyReloader {
   /** The engine serving now (undefined until the first successful load). */
   current(): PolicyEngine | undefined {
     return this.engine;
+  }
+
+  /** The policy files the serving engine was built from (the bundle file for a bundle). */
+  modules(): string[] {
+    return this.files;
   }
 
   /** The policies' base data document (data.json files / bundle data). */
@@ -60,6 +66,7 @@ export class PolicyReloader {
       let engine: WasmEngine;
       let data: unknown;
       let warmed: ReloadResult['warmed'];
+      let files: string[];
       // The first load runs inline: nothing is serving yet, and it is quicker without a worker to start.
       const offThread = this.engine ? (this.opts.offThread ?? true) : false;
       if (this.opts.dir) {
@@ -71,6 +78,7 @@ export class PolicyReloader {
           return { ok: true, revision: this.engine.revision, ms: performance.now() - t0, unchanged: true };
         }
         ({ engine, data, warmed } = await loadPolicySources(src, this.opts.dir, { ...this.opts, offThread }));
+        files = src.files.map((f) => f.name);
       } else {
         let bytes: Buffer;
         try {
@@ -84,8 +92,10 @@ export class PolicyReloader {
         const prepared = offThread ? await prepareEngine({ wasm: b.wasm, data: engineData, samples: this.opts.warmup?.(b.data) }, { ...this.opts, offThread }) : undefined;
         warmed = prepared?.warmed;
         engine = loadEngine(b.wasm, { ...this.opts, revision: b.manifest.revision || undefined, data: engineData, module: prepared?.module });
+        files = [this.opts.bundle!];
       }
       this.engine = engine;
+      this.files = files;
       this.data = data;
       this.lastError = undefined;
       return { ok: true, revision: engine.revision, ms: performance.now() - t0, ...(warmed && { warmed }) };

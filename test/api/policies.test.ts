@@ -86,6 +86,7 @@ describe('policies routes', () => {
       expect(res.body.last_reload.unchanged).toBeUndefined();
       expect(res.body.last_reload.warmup.evaluations).toBeGreaterThanOrEqual(100);
       expect(s.service.current()!.evaluate('tether/extra_warm/answer', {})).toEqual([{ result: 7 }]);
+      expect((await request(s.app).get('/v1/policies').set(auth).expect(200)).body.modules).toContain('tether/extra_warm.rego');
     } finally {
       fs.rmSync(extra);
     }

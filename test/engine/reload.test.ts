@@ -20,6 +20,7 @@ describe('PolicyReloader', () => {
     expect(first.ok).toBe(true);
     expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 1 }]);
     expect(r.baseData()).toEqual({ limit: 1 });
+    expect(r.modules()).toEqual([join(dir, 'p.rego')]);
 
     writeFileSync(join(dir, 'data.json'), '{"limit": 2}');
     const second = await r.reload();
