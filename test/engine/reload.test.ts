@@ -9,11 +9,16 @@ import { PolicyReloader } from '../../src/engine/reload';
 
 jest.setTimeout(180_000);
 
+/** A new temp directory holding `files` (name → text). */
+function policyDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-reload-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
 describe('PolicyReloader', () => {
   test('directory: reloads changes; a broken edit keeps the previous engine serving', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-'));
-    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := data.limit\n');
-    writeFileSync(join(dir, 'data.json'), '{"limit": 1}');
+    const dir = policyDir({ 'p.rego': 'package app\n\nlimit := data.limit\n', 'data.json': '{"limit": 1}' });
     const r = new PolicyReloader({ dir });
     expect(r.current()).toBeUndefined();
     const first = await r.reload();
@@ -37,7 +42,7 @@ describe('PolicyReloader', () => {
   });
 
   test('bundle: loads data and revision from the bundle; a missing file is bundle_not_found', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-b-'));
+    const dir = policyDir({});
     const c = await compile({ files: [{ name: 'p.rego', text: 'package app\n\nlimit := data.limit\n' }], entrypoints: ['app/limit'] });
     writeFileSync(join(dir, 'b.tar.gz'), writeBundle({ wasm: c.wasm!, entrypoints: ['app/limit'], data: { limit: 9 }, revision: 'r9' }));
     const r = new PolicyReloader({ bundle: join(dir, 'b.tar.gz') });
@@ -47,12 +52,16 @@ describe('PolicyReloader', () => {
     expect((await missing.reload()).error!.code).toBe('bundle_not_found');
   });
 
-  test('once an engine serves, reloads compile and warm on the worker thread; the first load runs inline', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-w-'));
-    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := data.limit\n');
-    writeFileSync(join(dir, 'data.json'), '{"limit": 1}');
-    const worker = new EngineWorker();
-    try {
+  // Each test gets its own worker, ended after it.
+  describe('on a worker thread', () => {
+    let worker: EngineWorker;
+    beforeEach(() => {
+      worker = new EngineWorker();
+    });
+    afterEach(() => worker.close());
+
+    test('once an engine serves, reloads compile and warm on the worker thread; the first load runs inline', async () => {
+      const dir = policyDir({ 'p.rego': 'package app\n\nlimit := data.limit\n', 'data.json': '{"limit": 1}' });
       const r = new PolicyReloader({ dir, offThread: { worker }, warmup: (data) => [{ entrypoint: 'app/limit', input: { seen: data.limit } }] });
       const first = await r.reload();
       expect(first).toMatchObject({ ok: true });
@@ -74,16 +83,10 @@ describe('PolicyReloader', () => {
       expect(broken.error!.message).toContain('rego_unsafe_var_error');
       expect(broken.error!.details).toEqual([expect.objectContaining({ file: join(dir, 'p.rego'), row: 3 })]);
       expect(r.current()!.revision).toBe(second.revision);
-    } finally {
-      worker.close();
-    }
-  });
+    });
 
-  test('a reload of unchanged sources keeps the serving engine and compiles nothing, also after a broken edit is reverted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-u-'));
-    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
-    const worker = new EngineWorker();
-    try {
+    test('a reload of unchanged sources keeps the serving engine and compiles nothing, also after a broken edit is reverted', async () => {
+      const dir = policyDir({ 'p.rego': 'package app\n\nlimit := 1\n' });
       const r = new PolicyReloader({ dir, offThread: { worker } });
       await r.reload();
       const serving = r.current();
@@ -99,16 +102,10 @@ describe('PolicyReloader', () => {
       expect(await r.reload()).toMatchObject({ ok: true, unchanged: true });
       expect(r.lastError).toBeUndefined();
       expect(r.current()).toBe(serving);
-    } finally {
-      worker.close();
-    }
-  });
+    });
 
-  test('a compile over its time limit fails the reload with compile_error and leaves the old engine serving', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-t-'));
-    writeFileSync(join(dir, 'p.rego'), 'package app\n\nlimit := 1\n');
-    const worker = new EngineWorker();
-    try {
+    test('a compile over its time limit fails the reload with compile_error and leaves the old engine serving', async () => {
+      const dir = policyDir({ 'p.rego': 'package app\n\nlimit := 1\n' });
       const r = new PolicyReloader({ dir, offThread: { worker, timeoutMs: 1 } });
       const first = await r.reload();
       expect(first.ok).toBe(true);
@@ -119,17 +116,11 @@ describe('PolicyReloader', () => {
       expect(late.error!.message).toContain('did not finish within 1 ms');
       expect(r.current()!.revision).toBe(first.revision);
       expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 1 }]);
-    } finally {
-      worker.close();
-    }
-  });
+    });
 
-  test('bundle reloads are warmed on the worker thread too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tether-reload-bw-'));
-    const file = join(dir, 'b.tar.gz');
-    const c = await compile({ files: [{ name: 'p.rego', text: 'package app\n\nlimit := data.limit\n' }], entrypoints: ['app/limit'] });
-    const worker = new EngineWorker();
-    try {
+    test('bundle reloads are warmed on the worker thread too', async () => {
+      const file = join(policyDir({}), 'b.tar.gz');
+      const c = await compile({ files: [{ name: 'p.rego', text: 'package app\n\nlimit := data.limit\n' }], entrypoints: ['app/limit'] });
       writeFileSync(file, writeBundle({ wasm: c.wasm!, entrypoints: ['app/limit'], data: { limit: 1 }, revision: 'r1' }));
       const r = new PolicyReloader({ bundle: file, offThread: { worker }, warmup: () => [{ entrypoint: 'app/limit', input: {} }] });
       expect((await r.reload()).warmed).toBeUndefined();
@@ -138,8 +129,6 @@ describe('PolicyReloader', () => {
       expect(second).toMatchObject({ ok: true, revision: 'r2' });
       expect(second.warmed!.evaluations).toBeGreaterThan(0);
       expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 2 }]);
-    } finally {
-      worker.close();
-    }
+    });
   });
 });
