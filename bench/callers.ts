@@ -9,7 +9,7 @@ import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort, startChild, stopChild, TETHER_START } from './lib/child-server';
+import { freePort, startChild, stopChild, TETHER_START, tetherServeArgs } from './lib/child-server';
 import { f2, median, pacedLoad, summarize, type PacedExpect, type PacedSummary } from './lib/paced';
 import { cpuMs, waitIdle } from './lib/cpu';
 import { BENCH_TOKEN as TOKEN, importFixture, waitForLifecycleCatchUp } from './lib/fixture';
@@ -198,7 +198,7 @@ async function main() {
     const base = `http://127.0.0.1:${tetherPort}`;
     const t0 = performance.now();
     const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-    children.push(await startChild([process.execPath, ...TETHER_START.nodeFlags, ...prof, ...TETHER_FLAGS, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], {
+    children.push(await startChild(tetherServeArgs([...prof, ...TETHER_FLAGS]), {
       ...TETHER_START.env, PORT: String(tetherPort), HOST: '127.0.0.1', TETHER_DATA_DIR: join(dir, 'data'), TETHER_API_TOKEN: TOKEN,
       TETHER_CALLERS_CONFIG: callersFile, TETHER_POLICY_WATCH: 'false', TETHER_LOG_LEVEL: 'warn', TETHER_LIFECYCLE_CATCHUP_PERCENT: '100',
     }, `${base}/health/ready`));

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, stopChild, TETHER_START } from './lib/child-server';
+import { freePort, startChild, stopChild, TETHER_START, tetherServeArgs } from './lib/child-server';
 import { waitIdle } from './lib/cpu';
 import { BENCH_TOKEN, decideBodies, decideVariants, importFixture, waitForLifecycleCatchUp, waitForResident } from './lib/fixture';
 import { runLoad, table, LoadResult } from './lib/load';
@@ -47,7 +47,7 @@ async function startTether(dataDir: string): Promise<{ child: ChildProcess; port
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = { ...TETHER_START.env, PORT: String(port), TETHER_DATA_DIR: dataDir, TETHER_API_TOKEN: BENCH_TOKEN, TETHER_LIFECYCLE_CATCHUP_PERCENT: '100', TETHER_LOG_LEVEL: 'warn' };
-  const child = await startChild([process.execPath, ...TETHER_START.nodeFlags, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], env, `${base}/health/ready`);
+  const child = await startChild(tetherServeArgs(), env, `${base}/health/ready`);
   return { child, port, base };
 }
 

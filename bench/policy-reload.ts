@@ -7,7 +7,7 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, stopChild, TETHER_START } from './lib/child-server';
+import { freePort, startChild, stopChild, TETHER_START, tetherServeArgs } from './lib/child-server';
 import { waitIdle } from './lib/cpu';
 import { BENCH_TOKEN, decideVariants, importFixture, waitForLifecycleCatchUp, waitForResident } from './lib/fixture';
 import { f2, median, pacedLoad, pacedTable, summarize, type PacedSummary } from './lib/paced';
@@ -18,7 +18,6 @@ const DURATION = numberArg('duration', 10);
 const REPS = numberArg('reps', 3);
 const EVERY_MS = numberArg('every', 1000);
 const RATE = 1000;
-const tsNode = [process.execPath, '--require', 'tsx/cjs'];
 
 /** What the reloads of one run did. */
 interface ReloadStats {
@@ -69,7 +68,7 @@ async function main(): Promise<void> {
     TETHER_LOG_LEVEL: 'warn',
   };
   const report: string[] = [`Load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}.`];
-  const child = await startChild([process.execPath, ...TETHER_START.nodeFlags, ...tsNode.slice(1), join(__dirname, '..', 'src', 'cli.ts'), 'serve'], env, `${base}/health/ready`);
+  const child = await startChild(tetherServeArgs(), env, `${base}/health/ready`);
   const rows: Array<PacedSummary & { reloads?: ReloadStats }> = [];
   try {
     const rate = await importFixture(base, IDENTITIES);

@@ -46,6 +46,11 @@ export const TETHER_START: StartCommand = parseStartScript(
   (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start,
 );
 
+/** The command line of `tether serve` as `npm start` runs it, with `extraNodeFlags` (profiling, tuning) added. */
+export function tetherServeArgs(extraNodeFlags: string[] = []): string[] {
+  return [process.execPath, ...TETHER_START.nodeFlags, ...extraNodeFlags, '--require', 'tsx/cjs', join(__dirname, '..', '..', 'src', 'cli.ts'), 'serve'];
+}
+
 /**
  * Spawns `args` with env, then polls readyUrl until it answers 200 (or fails after timeoutMs). Its stdout is
  * dropped unless BENCH_CHILD_STDOUT is set (for node's --trace-gc through `--tether-flags`); stderr is shown.
