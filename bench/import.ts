@@ -10,6 +10,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { Decider } from '../src/engine/decider';
+import { loadPolicyDir } from '../src/engine/loader';
+import type { PolicyEngine } from '../src/engine/types';
+import { LifecycleService } from '../src/lifecycle/service';
 import { openSqliteStore, type ImportLine, type StateStore } from '../src/state/store';
 import { fixture } from './lib/fixture';
 import { TETHER_START } from './lib/child-server';
@@ -57,11 +61,8 @@ type Listeners = 'none' | 'lifecycle' | 'engine';
 
 async function withLifecycle(store: StateStore, mode: Listeners): Promise<() => Promise<void>> {
   if (mode === 'none') return async () => undefined;
-  const { LifecycleService } = await import('../src/lifecycle/service');
-  let engine: (() => import('../src/engine/types').PolicyEngine | undefined) = () => undefined;
+  let engine: () => PolicyEngine | undefined = () => undefined;
   if (mode === 'engine') {
-    const { loadPolicyDir } = await import('../src/engine/loader');
-    const { Decider } = await import('../src/engine/decider');
     // Policies are compiled by our own compiler; when it is mid-edit the run is reported as skipped.
     const wasm = await loadPolicyDir(path.join(ROOT, 'policies')).catch((err: Error) => {
       throw new Error(`policies did not compile (${err.message.slice(0, 200)})`);
