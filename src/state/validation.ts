@@ -19,6 +19,9 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix =
   const out: FieldError[] = [];
   const seen = new Set<string>();
   for (const e of errors ?? []) {
+    // An if/then schema reports "must match "then" schema" on the object besides the errors of the
+    // branch itself, which already name the fields: the wrapper would only add schema mechanics.
+    if (e.keyword === 'if') continue;
     let path = e.instancePath;
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'required') {

@@ -31,3 +31,23 @@ test('a valid value passes through unchanged', () => {
   const value = { subject: 'alice', devices: [] };
   expect(v(value)).toBe(value);
 });
+
+test('a conditional requirement names the missing field, not the if/then schema around it', () => {
+  const cond = bodyValidator<unknown>({
+    type: 'object',
+    properties: { action: { type: 'string' }, resource: { type: 'object', properties: { app: { type: 'string' } } } },
+    if: { properties: { action: { const: 'access' } } },
+    then: { required: ['resource'], properties: { resource: { required: ['app'] } } },
+  });
+  const errorsOf = (body: unknown) => {
+    try {
+      cond(body);
+    } catch (err) {
+      return (err as ApiError).errors;
+    }
+    throw new Error('expected ApiError');
+  };
+  expect(errorsOf({ action: 'access' })).toEqual([{ path: '/resource', message: 'is required' }]);
+  expect(errorsOf({ action: 'access', resource: {} })).toEqual([{ path: '/resource/app', message: 'is required' }]);
+  expect(cond({ action: 'activate' })).toEqual({ action: 'activate' });
+});
