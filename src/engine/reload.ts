@@ -33,6 +33,8 @@ export class PolicyReloader {
   private data: unknown = {};
   private pending: Promise<ReloadResult> | undefined;
   private files: string[] = [];
+  /** policyRevision() of the directory sources the serving engine was built from (unset for a bundle). */
+  private sourceRevision: string | undefined;
   lastError: EngineError | undefined;
 
   constructor(private readonly opts: ReloaderOptions) {
@@ -67,17 +69,20 @@ export class PolicyReloader {
       let data: unknown;
       let warmed: ReloadResult['warmed'];
       let files: string[];
+      let sourceRevision: string | undefined;
       // The first load runs inline: nothing is serving yet, and it is quicker without a worker to start.
       const offThread = this.engine ? (this.opts.offThread ?? true) : false;
       if (this.opts.dir) {
         const src = collectSources([this.opts.dir]);
+        sourceRevision = policyRevision(src);
         // Nothing that makes a revision changed (a file touched or saved unchanged, an editor's swap file, a
-        // broken edit reverted): the serving engine is already this revision, so there is nothing to build.
-        if (this.engine && src.files.length && this.engine.revision === (this.opts.revision ?? policyRevision(src))) {
+        // broken edit reverted): the serving engine was built from these sources, so there is nothing to build.
+        // Compared on the sources, not engine.revision, which a fixed `revision` option would pin.
+        if (this.engine && src.files.length && sourceRevision === this.sourceRevision) {
           this.lastError = undefined;
           return { ok: true, revision: this.engine.revision, ms: performance.now() - t0, unchanged: true };
         }
-        ({ engine, data, warmed } = await loadPolicySources(src, this.opts.dir, { ...this.opts, offThread }));
+        ({ engine, data, warmed } = await loadPolicySources(src, this.opts.dir, { ...this.opts, offThread, revision: this.opts.revision ?? sourceRevision }));
         files = src.files.map((f) => f.name);
       } else {
         let bytes: Buffer;
@@ -96,6 +101,7 @@ export class PolicyReloader {
       }
       this.engine = engine;
       this.files = files;
+      this.sourceRevision = sourceRevision;
       this.data = data;
       this.lastError = undefined;
       return { ok: true, revision: engine.revision, ms: performance.now() - t0, ...(warmed && { warmed }) };

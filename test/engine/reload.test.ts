@@ -41,6 +41,18 @@ describe('PolicyReloader', () => {
     expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 2 }]);
   });
 
+  test('directory with a fixed revision: an edit is still compiled and served, not taken for unchanged', async () => {
+    const dir = policyDir({ 'p.rego': 'package app\n\nlimit := data.limit\n', 'data.json': '{"limit": 1}' });
+    const r = new PolicyReloader({ dir, revision: 'pinned' });
+    expect(await r.reload()).toMatchObject({ ok: true, revision: 'pinned' });
+    writeFileSync(join(dir, 'data.json'), '{"limit": 2}');
+    const second = await r.reload();
+    expect(second).toMatchObject({ ok: true, revision: 'pinned' });
+    expect(second.unchanged).toBeUndefined();
+    expect(r.current()!.evaluate('app/limit', {})).toEqual([{ result: 2 }]);
+    expect((await r.reload()).unchanged).toBe(true);
+  });
+
   test('bundle: loads data and revision from the bundle; a missing file is bundle_not_found', async () => {
     const dir = policyDir({});
     const c = await compile({ files: [{ name: 'p.rego', text: 'package app\n\nlimit := data.limit\n' }], entrypoints: ['app/limit'] });
