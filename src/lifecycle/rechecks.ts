@@ -77,8 +77,14 @@ export function applyRecheckSchema(db: Database.Database): void {
 /** The durable queue of identity rechecks (writes belong inside the caller's transaction). */
 export class Rechecks {
   private readonly st: Record<'set' | 'mark' | 'remove' | 'get' | 'due' | 'count' | 'getMeta' | 'setMeta', Database.Statement>;
+  // Identities marked in the current transaction, with the due time each row is known to be at or
+  // before: a bulk import marks each owner once per device, and all but the first are no-ops that still
+  // cost a statement. Valid while the store's writeEpoch stays the same (no rollback, same transaction).
+  private readonly marked = new Map<string, number>();
+  private markedEpoch = -1;
 
-  constructor(db: Database.Database) {
+  /** `epoch`: the store's writeEpoch (without it every mark runs its statement). */
+  constructor(db: Database.Database, private readonly epoch?: () => number) {
     applyRecheckSchema(db);
     this.st = {
       set: db.prepare('INSERT INTO lifecycle_rechecks (identity, due_ms) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET due_ms = excluded.due_ms'),
@@ -96,17 +102,29 @@ export class Rechecks {
 
   /** Sets (or, with null, clears) the identity's next deadline. */
   set(identity: string, dueMs: number | null): void {
+    this.marked.delete(identity);
     if (dueMs === null) this.st.remove.run(identity);
     else this.st.set.run(identity, dueMs);
   }
 
   /** Asks for a recheck of the identity at `dueMs` or earlier (a write touched it). */
   mark(identity: string, dueMs: number): void {
+    const epoch = this.epoch?.();
+    if (epoch !== undefined) {
+      if (epoch !== this.markedEpoch) {
+        this.marked.clear();
+        this.markedEpoch = epoch;
+      }
+      const known = this.marked.get(identity);
+      if (known !== undefined && known <= dueMs) return;
+    }
     this.st.mark.run(identity, dueMs);
+    if (epoch !== undefined) this.marked.set(identity, dueMs);
   }
 
   /** Forgets the identity (deleted). */
   remove(identity: string): void {
+    this.marked.delete(identity);
     this.st.remove.run(identity);
   }
 

@@ -12,6 +12,10 @@ import { Deadlines, revocationTriggers } from './triggers';
 
 /** Slices run back to back (setImmediate) before a backlog is paced at `catchupPercent` of a core. */
 const EAGER_SLICES = 20;
+/** A bulk import counts as running while its batches commit less than this apart (ms). */
+const IMPORT_QUIET_MS = 250;
+/** The longest a running bulk import holds the recheck drain back (ms). */
+const MAX_IMPORT_HOLD_MS = 30_000;
 /** Due rows read per query. */
 const DUE_BATCH = 64;
 /** A recheck whose evaluation failed is retried after this long (no hot loop on a policy error). */
@@ -36,6 +40,8 @@ export interface LifecycleServiceOptions {
   sweepMs?: number;
   /** Share of one core (1–100) a long recheck backlog or a sweep may use (default 10; 100 = back to back). */
   catchupPercent?: number;
+  /** Bulk-import hold tuning (tests): quiet gap that ends an import, longest hold (ms). */
+  importHold?: { quietMs?: number; maxMs?: number };
   /** Outbox retry tuning (tests). */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; timeoutMs?: number };
   onError?: (msg: string, fields: Record<string, unknown>) => void;
@@ -59,6 +65,10 @@ export class LifecycleService {
   private eagerSlices = 0;
   /** Pause between slices of a long backlog, ms (0 = back to back). */
   private readonly restMs: number;
+  private readonly importQuietMs: number;
+  private readonly maxImportHoldMs: number;
+  /** performance.now() when the drain was first held back by the bulk import running now. */
+  private heldSince?: number;
   private sweeping?: Promise<void>;
   private stopped = false;
   // Thresholds cached per data document (the reloader swaps the object on reload).
@@ -75,6 +85,8 @@ export class LifecycleService {
     this.sweepMs = opts.sweepMs ?? 86_400_000;
     const percent = Math.min(100, Math.max(1, opts.catchupPercent ?? 10));
     this.restMs = (SLICE_MS * (100 - percent)) / percent;
+    this.importQuietMs = opts.importHold?.quietMs ?? IMPORT_QUIET_MS;
+    this.maxImportHoldMs = opts.importHold?.maxMs ?? MAX_IMPORT_HOLD_MS;
     this.onError = opts.onError ?? (() => undefined);
     this.policyData = opts.policyData ?? (() => undefined);
     this.engineOf = opts.engine;
@@ -269,6 +281,13 @@ export class LifecycleService {
     if (this.drainTimer || this.stopped) return;
     const run = () => {
       this.drainTimer = undefined;
+      const hold = this.importHoldMs();
+      if (hold > 0 && !this.stopped) {
+        const t = setTimeout(run, hold);
+        t.unref();
+        this.drainTimer = { timeout: t };
+        return;
+      }
       let more = false;
       try {
         more = this.recheckDue(SLICE_MS);
@@ -289,6 +308,23 @@ export class LifecycleService {
       }
     };
     this.drainTimer = { immediate: setImmediate(run) };
+  }
+
+  // While a bulk import is committing batches, the rechecks it leaves wait until it ends: deriving
+  // between its batches takes the import's CPU for work its next batches mark again (an owner's
+  // devices follow it). Revocation events do not wait (they are written with the change), nor do
+  // decisions (they read the state). A long import holds the drain for MAX_IMPORT_HOLD_MS at most;
+  // after that the backlog drains at its paced share while the import goes on.
+  private importHoldMs(): number {
+    const now = performance.now();
+    const sinceImport = now - this.store.lastImportAt;
+    if (sinceImport >= this.importQuietMs) {
+      this.heldSince = undefined;
+      return 0;
+    }
+    this.heldSince ??= now;
+    if (now - this.heldSince >= this.maxImportHoldMs) return 0;
+    return Math.max(1, this.importQuietMs - sinceImport);
   }
 
   private cancelDrain(): void {

@@ -12,6 +12,7 @@ import { composeLifecycleInput, policyDevice, type PolicyDevice, type PolicyInpu
 import type { PolicyEngine } from '../engine/types';
 import { makeEvent, type Outbox } from './outbox';
 import { nextChangeMs, Rechecks, type LifecycleThresholds } from './rechecks';
+import { applyLifecycleSchema } from './schema';
 
 /** The lifecycle entrypoint. */
 export const LIFECYCLE_ENTRYPOINT = 'tether/lifecycle/report';
@@ -63,23 +64,6 @@ export interface TrackerOptions {
 
 type StateRow = { identity: string; status: string; status_since: string; state: string | null; state_since: string | null; kind: string | null; reasons: string | null };
 
-/** Creates the lifecycle table (idempotent). */
-export function applyLifecycleSchema(db: Database.Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS lifecycle_identities (
-      identity TEXT PRIMARY KEY,
-      status TEXT NOT NULL,
-      status_since TEXT NOT NULL,
-      state TEXT,
-      state_since TEXT,
-      kind TEXT,
-      reasons TEXT
-    );
-    CREATE INDEX IF NOT EXISTS lifecycle_identities_kind ON lifecycle_identities (kind);
-    CREATE INDEX IF NOT EXISTS lifecycle_identities_state ON lifecycle_identities (state);
-  `);
-}
-
 /** Longest run of background work (a sweep, a recheck drain) per event-loop turn, ms. */
 export const BACKGROUND_SLICE_MS = 0.5;
 
@@ -128,7 +112,7 @@ export class LifecycleTracker {
     this.thresholds = opts.thresholds ?? (() => undefined);
     const db = this.store.db;
     applyLifecycleSchema(db);
-    this.rechecks = new Rechecks(db);
+    this.rechecks = new Rechecks(db, () => this.store.writeEpoch);
     this.stmts = {
       get: db.prepare('SELECT * FROM lifecycle_identities WHERE identity = ?'),
       since: db.prepare('SELECT status_since FROM lifecycle_identities WHERE identity = ?').pluck(),

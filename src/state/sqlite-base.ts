@@ -98,6 +98,7 @@ export abstract class SqliteBase {
   private pendingCommit: ChangeEvent[] = [];
   private readonly touched = new Set<string>();
   private depth = 0;
+  private epoch = 0;
   private open = true;
   /**
    * Records per kind, counted once and then kept in step by every committed change event: counting
@@ -171,6 +172,7 @@ export abstract class SqliteBase {
   transaction<T>(fn: () => T): T {
     if (!this.open) throw new StateUnavailableError('state store is closed');
     const mark = this.pendingCommit.length;
+    if (this.depth === 0) this.epoch++;
     if (this.db.inTransaction) {
       this.tx.savepoint.run();
       try {
@@ -184,6 +186,7 @@ export abstract class SqliteBase {
           this.tx.rollbackTo.run();
           this.tx.release.run();
         }
+        this.epoch++;
         this.rolledBack();
         this.liveCounts = undefined;
         this.pendingCommit.length = mark;
@@ -202,12 +205,21 @@ export abstract class SqliteBase {
     } catch (err) {
       this.depth--;
       if (this.db.inTransaction) this.tx.rollback.run();
+      this.epoch++;
       this.rolledBack();
       this.liveCounts = undefined;
       this.pendingCommit.length = 0;
       this.flushTouched();
       throw wrapWriteError(err);
     }
+  }
+
+  /**
+   * Changes when a top-level transaction() starts and when any part of one is rolled back: what a
+   * component remembers of its own writes stays true while this stays the same.
+   */
+  get writeEpoch(): number {
+    return this.epoch;
   }
 
   /** Called after a transaction or savepoint was rolled back (drop state derived from undone writes). */

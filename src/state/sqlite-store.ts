@@ -45,6 +45,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // and on every rollback.
   private mayHaveTombstones = true;
   private mayHavePendingDevices = true;
+  lastImportAt = -Infinity;
   // Source marks are rewritten at most once per second per (kind, source): the metric has 1 s precision.
   private readonly markedAt = new Map<string, number>();
   private readonly st: ReturnType<SqliteStateStore['prepare']>;
@@ -665,6 +666,14 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- bulk import
 
   importBatch(lines: ImportLine[]): ImportBatchResult {
+    try {
+      return this.importLines(lines);
+    } finally {
+      this.lastImportAt = performance.now();
+    }
+  }
+
+  private importLines(lines: ImportLine[]): ImportBatchResult {
     // A bulk load touches every record once: its owner lookups must not evict the decisions' working set.
     return this.withoutCaching(() => applyImportBatch(this, lines, (kind, record) => {
       // The same checks as putIdentity/putDevice (the path id is the record's own id).

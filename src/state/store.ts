@@ -153,6 +153,8 @@ export interface StateStore {
    * rejected alone (savepoint) and never aborts the rest. When this returns, the batch is durable.
    */
   importBatch(lines: ImportLine[]): ImportBatchResult;
+  /** performance.now() when the last importBatch returned (-Infinity: none yet): tells background work a bulk import is running. */
+  readonly lastImportAt: number;
 
   /** Records per kind: counted once (O(n)), then kept in step with every write. */
   counts(): Record<RecordKind, number>;
@@ -167,6 +169,11 @@ export interface StateStore {
   onChange(listener: ChangeListener): () => void;
   /** Registers a listener called after the transaction holding the change committed. */
   onCommit(listener: ChangeListener): () => void;
+  /**
+   * Changes when a top-level transaction() starts and when any part of one is rolled back, so a
+   * component may remember what it wrote inside one transaction while this stays the same.
+   */
+  readonly writeEpoch: number;
   /** Runs fn in a transaction (a savepoint when nested); onCommit listeners fire after the outermost commit. */
   transaction<T>(fn: () => T): T;
   /** Closes the store (idempotent). */
