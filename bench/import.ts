@@ -4,7 +4,7 @@
 // and CPU µs per record of the importing process (process.cpuUsage, or /proc/<pid>/stat for the
 // server), because on a shared machine wall-clock alone says little.
 // Usage: tsx bench/import.ts [--identities 20000] [--runs 3] [--batch 1000] [--sync full|normal]
-//                            [--only direct|direct-lifecycle|direct-engine|http|http-bare]
+//                            [--only direct|direct-lifecycle|direct-engine|http|http-bare] [--ids sequential|random]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -28,6 +28,7 @@ const RUNS = Number(opt('runs', '3'));
 const BATCH = Number(opt('batch', '0')) || undefined; // undefined: the store's / server's default
 const SYNC = opt('sync', 'full') as 'full' | 'normal';
 const ONLY = opt('only', '');
+const RANDOM_IDS = opt('ids', 'sequential') === 'random';
 const TOKEN = 'bench-token-0123456789abcdef';
 const ROOT = path.resolve(__dirname, '..');
 
@@ -44,7 +45,7 @@ const fmt = (f: Figure) =>
 function lines(n: number): ImportLine[] {
   const out: ImportLine[] = [];
   let line = 0;
-  for (const text of fixture(n)) out.push({ line: ++line, text });
+  for (const text of fixture(n, undefined, RANDOM_IDS)) out.push({ line: ++line, text });
   return out;
 }
 
@@ -229,7 +230,7 @@ async function main() {
     ['http-bare', () => overHttp(all, true)],
     ['http', () => overHttp(all, false)],
   ];
-  console.log(`## Bulk import: ${N} identities + ${2 * N} devices (${all.length} records), ${RUNS} runs each, load avg ${os.loadavg()[0].toFixed(1)}\n`);
+  console.log(`## Bulk import: ${N} identities + ${2 * N} devices (${all.length} records, ${RANDOM_IDS ? 'GUID' : 'sequential'} ids), ${RUNS} runs each, load avg ${os.loadavg()[0].toFixed(1)}\n`);
   console.log('| run | records | seconds | records/s | CPU µs/record | records per CPU-second |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [name, run] of cases) {

@@ -86,6 +86,8 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       else if (event === 'full') logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields);
       else logger.warn('resident copy: background read failed, retrying', fields);
     },
+    onMigrate: (phase, report) =>
+      logger.info(phase === 'start' ? 'state store: migrating its tables to the current layout (once; a large store takes a while)' : 'state store: tables migrated', report),
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
   });

@@ -1,6 +1,7 @@
 // The benchmark state fixture: N identities with two devices each, imported through POST
 // /v1/state/import, then waiting until the lifecycle service has re-derived every imported identity,
 // so decision figures measure decisions alone, not decisions competing with the background catch-up.
+import { createHash } from 'node:crypto';
 import type { PacedVariant } from './paced';
 
 /** Bearer token the benchmark servers run with. */
@@ -10,14 +11,26 @@ export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 export type AliasesOf = (i: number) => string[];
 const emailOnly: AliasesOf = (i) => [`user-${i}@example.com`];
 
-/** NDJSON lines for n identities (each with two devices; every tenth user's second one non-compliant). */
-export function* fixture(n: number, aliases: AliasesOf = emailOnly): Generator<string> {
+/** A GUID-shaped id fixed by its seed: how Entra, Intune and Jamf name users and devices (no order to them). */
+export function guid(seed: string): string {
+  const h = createHash('sha1').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * NDJSON lines for n identities (each with two devices; every tenth user's second one non-compliant).
+ * Ids are `user-<i>` / `dev-<i>-a|b` (ascending runs, what the decision benchmarks ask for), or with
+ * `randomIds` GUIDs, with emails to match: a store then writes every batch all over its B-trees.
+ */
+export function* fixture(n: number, aliases: AliasesOf = emailOnly, randomIds = false): Generator<string> {
   const now = new Date().toISOString();
   for (let i = 0; i < n; i++) {
-    const id = `user-${i}`;
-    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: aliases(i), activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
+    const id = randomIds ? guid(`user-${i}`) : `user-${i}`;
+    const names = randomIds ? [`${guid(`mail-${i}`).slice(0, 13)}@example.com`] : aliases(i);
+    yield JSON.stringify({ kind: 'identity', record: { id, status: 'active', type: 'employee', risk_tier: 'standard', proofed: true, aliases: names, activated_at: '2026-01-01T00:00:00Z', source: 'bench', observed_at: now, version: 1 } });
     for (const [suffix, compliant] of [['a', true], ['b', i % 10 !== 0]] as const) {
-      yield JSON.stringify({ kind: 'device', record: { id: `dev-${i}-${suffix}`, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
+      const device = randomIds ? guid(`dev-${i}-${suffix}`) : `dev-${i}-${suffix}`;
+      yield JSON.stringify({ kind: 'device', record: { id: device, owner: id, enrolled: true, compliant, encrypted: true, platform: 'macos', os_version: '14.6.1', ownership: 'corporate', source: 'bench', observed_at: now, version: 1 } });
     }
   }
 }

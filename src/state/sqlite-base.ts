@@ -15,7 +15,7 @@ import { dropFileCache } from './file-cache';
 import { StaleUpdateError, StateError, StateUnavailableError } from './errors';
 import { MemoryBudget } from './memory-budget';
 import { type ReplicaSpec, type ReplicaStats, ResidentReplica } from './resident-replica';
-import { applySchema } from './sqlite-schema';
+import { applySchema, type MigrationReport } from './sqlite-schema';
 import type { ChangeListener } from './store';
 import type { ChangeEvent, RecordKind } from './types';
 
@@ -49,6 +49,8 @@ export interface SqliteStoreOptions {
    * page cache (./file-cache.ts): decisions no longer read them. The server turns it on with residency.
    */
   releaseFileCache?: boolean;
+  /** Told before and after the store's tables are migrated from an earlier layout (the server logs it). */
+  onMigrate?: (phase: 'start' | 'done', report: Partial<MigrationReport>) => void;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
   busyTimeoutMs?: number;
   /** Clock (tests). */
@@ -128,7 +130,7 @@ export abstract class SqliteBase {
       db.pragma('temp_store = MEMORY');
       db.pragma('cache_size = -65536');
       if (opts.path !== ':memory:') db.pragma(`mmap_size = ${Math.max(0, Math.floor(opts.mmapBytes ?? 0))}`);
-      applySchema(this.db);
+      applySchema(this.db, opts.onMigrate);
       this.tx = {
         begin: this.db.prepare('BEGIN IMMEDIATE'),
         commit: this.db.prepare('COMMIT'),
