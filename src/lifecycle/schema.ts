@@ -1,6 +1,7 @@
 // DDL of lifecycle_identities (status start and derived state per identity), with the migration from
 // the first layout.
 import type Database from 'better-sqlite3';
+import { withoutRowid } from '../state/sqlite-schema';
 
 const TABLE = `
   CREATE TABLE IF NOT EXISTS lifecycle_identities (
@@ -24,13 +25,13 @@ const INDEXES = `
  * full indexes on kind and state) is copied into the current one in one transaction.
  */
 export function applyLifecycleSchema(db: Database.Database): void {
-  const existing = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'lifecycle_identities'").pluck().get() as string | undefined;
-  if (existing !== undefined && !/WITHOUT\s+ROWID/i.test(existing)) {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lifecycle_identities'").get() !== undefined;
+  if (exists && !withoutRowid(db, 'lifecycle_identities')) {
     db.transaction(() => {
       db.exec('ALTER TABLE lifecycle_identities RENAME TO lifecycle_identities_v1');
       db.exec('DROP INDEX IF EXISTS lifecycle_identities_kind; DROP INDEX IF EXISTS lifecycle_identities_state');
       db.exec(TABLE);
-      db.exec('INSERT INTO lifecycle_identities SELECT identity, status, status_since, state, state_since, kind, reasons FROM lifecycle_identities_v1');
+      db.exec('INSERT INTO lifecycle_identities SELECT identity, status, status_since, state, state_since, kind, reasons FROM lifecycle_identities_v1 ORDER BY identity');
       db.exec('DROP TABLE lifecycle_identities_v1');
       db.exec(INDEXES);
     })();

@@ -63,7 +63,8 @@ export function applySchema(db: Database.Database, onMigrate: (phase: 'start' | 
   })();
 }
 
-function withoutRowid(db: Database.Database, table: string): boolean {
+/** True when `table` exists as a WITHOUT ROWID table (how layout migrations recognise an old layout). */
+export function withoutRowid(db: Database.Database, table: string): boolean {
   const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string | undefined;
   return sql !== undefined && /WITHOUT\s+ROWID/i.test(sql);
 }
