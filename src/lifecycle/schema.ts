@@ -1,7 +1,7 @@
 // DDL of lifecycle_identities (status start and derived state per identity), with the migration from
 // the first layout.
 import type Database from 'better-sqlite3';
-import { withoutRowid } from '../state/sqlite-schema';
+import { rebuildTable, withoutRowid } from '../state/sqlite-schema';
 
 const TABLE = `
   CREATE TABLE IF NOT EXISTS lifecycle_identities (
@@ -25,17 +25,10 @@ const INDEXES = `
  * full indexes on kind and state) is copied into the current one in one transaction.
  */
 export function applyLifecycleSchema(db: Database.Database): void {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lifecycle_identities'").get() !== undefined;
-  if (exists && !withoutRowid(db, 'lifecycle_identities')) {
-    db.transaction(() => {
-      db.exec('ALTER TABLE lifecycle_identities RENAME TO lifecycle_identities_v1');
-      db.exec('DROP INDEX IF EXISTS lifecycle_identities_kind; DROP INDEX IF EXISTS lifecycle_identities_state');
-      db.exec(TABLE);
-      db.exec('INSERT INTO lifecycle_identities SELECT identity, status, status_since, state, state_since, kind, reasons FROM lifecycle_identities_v1 ORDER BY identity');
-      db.exec('DROP TABLE lifecycle_identities_v1');
-      db.exec(INDEXES);
-    })();
-    return;
-  }
-  db.exec(`${TABLE};${INDEXES}`);
+  db.transaction(() => {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lifecycle_identities'").get() !== undefined;
+    if (exists && !withoutRowid(db, 'lifecycle_identities'))
+      rebuildTable(db, 'lifecycle_identities', 'identity, status, status_since, state, state_since, kind, reasons', 'identity', TABLE);
+    db.exec(`${TABLE};${INDEXES}`);
+  })();
 }

@@ -279,15 +279,15 @@ export class LifecycleService {
   // catchupPercent of a core for a long backlog (bulk import, policy change) so decisions keep their latency.
   private scheduleDrain(): void {
     if (this.drainTimer || this.stopped) return;
+    const runAfter = (ms: number) => {
+      const t = setTimeout(run, ms);
+      t.unref();
+      this.drainTimer = { timeout: t };
+    };
     const run = () => {
       this.drainTimer = undefined;
       const hold = this.importHoldMs();
-      if (hold > 0 && !this.stopped) {
-        const t = setTimeout(run, hold);
-        t.unref();
-        this.drainTimer = { timeout: t };
-        return;
-      }
+      if (hold > 0 && !this.stopped) return runAfter(hold);
       let more = false;
       try {
         more = this.recheckDue(SLICE_MS);
@@ -301,11 +301,7 @@ export class LifecycleService {
       }
       if (this.stopped) return;
       if (++this.eagerSlices < EAGER_SLICES || this.restMs === 0) this.drainTimer = { immediate: setImmediate(run) };
-      else {
-        const t = setTimeout(run, this.restMs);
-        t.unref();
-        this.drainTimer = { timeout: t };
-      }
+      else runAfter(this.restMs);
     };
     this.drainTimer = { immediate: setImmediate(run) };
   }

@@ -19,9 +19,10 @@ export interface MigrationReport {
 // every ~450-byte record was placed by id, so an import of GUID-named records (Entra, Intune, Jamf)
 // dirtied about one page per record and wrote it twice (WAL, checkpoint): 5,900 records/s through
 // `tether serve` against 23,600 for ascending ids (bench/README "Import with GUID ids").
-const RECORD_TABLES = `
+const IDENTITIES_TABLE = `
   CREATE TABLE IF NOT EXISTS identities (
-    id TEXT PRIMARY KEY, version INTEGER NOT NULL, observed_at TEXT, body TEXT NOT NULL);
+    id TEXT PRIMARY KEY, version INTEGER NOT NULL, observed_at TEXT, body TEXT NOT NULL);`;
+const DEVICES_TABLE = `
   CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY, owner TEXT, owner_key TEXT NOT NULL, version INTEGER NOT NULL, observed_at TEXT,
     body TEXT NOT NULL);`;
@@ -58,7 +59,7 @@ export function applySchema(db: Database.Database, onMigrate: (phase: 'start' | 
     throw new Error(`state schema version ${stored} is newer than this build understands (${SCHEMA_VERSION})`);
   db.transaction(() => {
     if (withoutRowid(db, 'identities') || withoutRowid(db, 'devices')) migrateRecordTables(db, Number(stored ?? 1), onMigrate);
-    db.exec(RECORD_TABLES + RECORD_INDEXES + OTHER_TABLES);
+    db.exec(IDENTITIES_TABLE + DEVICES_TABLE + RECORD_INDEXES + OTHER_TABLES);
     db.prepare("INSERT INTO state_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
   })();
 }
@@ -69,24 +70,29 @@ export function withoutRowid(db: Database.Database, table: string): boolean {
   return sql !== undefined && /WITHOUT\s+ROWID/i.test(sql);
 }
 
+/**
+ * Moves `table`'s rows into the layout `createSql` creates (a CREATE TABLE of the same name and columns),
+ * in `orderBy` order. The old table's indexes go with it; the caller creates the new ones afterwards
+ * (with IF NOT EXISTS, as on every start). Call inside a transaction.
+ */
+export function rebuildTable(db: Database.Database, table: string, columns: string, orderBy: string, createSql: string): void {
+  const old = `${table}_old_layout`;
+  db.exec(`ALTER TABLE ${table} RENAME TO ${old}`);
+  // Dropped before the new table exists: a new index may reuse an old one's name.
+  for (const name of db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").pluck().all(old) as string[])
+    db.exec(`DROP INDEX ${name}`);
+  db.exec(createSql);
+  db.exec(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${old} ORDER BY ${orderBy}; DROP TABLE ${old}`);
+}
+
 // Layout 1 → 2: identities and devices copied into rowid tables, in id order (so a scan by id reads the
-// table in order too); their old indexes go with the old tables.
+// table in order too).
 function migrateRecordTables(db: Database.Database, from: number, onMigrate: (phase: 'start' | 'done', r: Partial<MigrationReport>) => void): void {
   const started = performance.now();
   const count = (t: string) => db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number;
   const report = { from, to: SCHEMA_VERSION, identities: count('identities'), devices: count('devices') };
   onMigrate('start', report);
-  db.exec(`
-    ALTER TABLE identities RENAME TO identities_layout1;
-    ALTER TABLE devices RENAME TO devices_layout1;
-    DROP INDEX IF EXISTS devices_by_owner;
-    DROP INDEX IF EXISTS devices_pending_owner;`);
-  db.exec(RECORD_TABLES);
-  db.exec(`
-    INSERT INTO identities (id, version, observed_at, body) SELECT id, version, observed_at, body FROM identities_layout1 ORDER BY id;
-    INSERT INTO devices (id, owner, owner_key, version, observed_at, body)
-      SELECT id, owner, owner_key, version, observed_at, body FROM devices_layout1 ORDER BY id;
-    DROP TABLE identities_layout1;
-    DROP TABLE devices_layout1;`);
+  rebuildTable(db, 'identities', 'id, version, observed_at, body', 'id', IDENTITIES_TABLE);
+  rebuildTable(db, 'devices', 'id, owner, owner_key, version, observed_at, body', 'id', DEVICES_TABLE);
   onMigrate('done', { ...report, ms: Math.round(performance.now() - started) });
 }

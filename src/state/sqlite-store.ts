@@ -667,25 +667,21 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
 
   importBatch(lines: ImportLine[]): ImportBatchResult {
     try {
-      return this.importLines(lines);
+      // A bulk load touches every record once: its owner lookups must not evict the decisions' working set.
+      return this.withoutCaching(() => applyImportBatch(this, lines, (kind, record) => {
+        // The same checks as putIdentity/putDevice (the path id is the record's own id).
+        if (kind === 'identity') {
+          const body = validateIdentity(record);
+          validateId(record.id);
+          return this.planIdentity(record.id, body);
+        }
+        const body = validateDevice(record);
+        validateId(record.id);
+        return this.planDevice(record.id, body);
+      }));
     } finally {
       this.lastImportAt = performance.now();
     }
-  }
-
-  private importLines(lines: ImportLine[]): ImportBatchResult {
-    // A bulk load touches every record once: its owner lookups must not evict the decisions' working set.
-    return this.withoutCaching(() => applyImportBatch(this, lines, (kind, record) => {
-      // The same checks as putIdentity/putDevice (the path id is the record's own id).
-      if (kind === 'identity') {
-        const body = validateIdentity(record);
-        validateId(record.id);
-        return this.planIdentity(record.id, body);
-      }
-      const body = validateDevice(record);
-      validateId(record.id);
-      return this.planDevice(record.id, body);
-    }));
   }
 
   // ---------------------------------------------------------------- stats, lifecycle

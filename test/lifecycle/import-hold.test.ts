@@ -1,9 +1,8 @@
 // While a bulk import is committing batches, the lifecycle rechecks it leaves wait until it ends (so
 // they do not take its CPU), for a bounded time; other writes' rechecks drain as soon as they commit.
-import { Decider } from '../../src/engine/decider';
-import { LifecycleService } from '../../src/lifecycle/service';
-import { openSqliteStore, type ImportLine } from '../../src/state/store';
+import type { ImportLine } from '../../src/state/store';
 import { shippedEngine, TestEngines } from '../policies/shipped-policies';
+import { openLifecycle } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -14,22 +13,7 @@ beforeAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function open(importHold: { quietMs: number; maxMs: number }) {
-  const store = openSqliteStore({ path: ':memory:' });
-  let lifecycle: LifecycleService | undefined;
-  const decider = new Decider({ store, engines, statusSince: (id) => lifecycle?.statusSince(id) });
-  lifecycle = new LifecycleService({ store, engine: () => decider.engine(), policyData: () => engines.baseData(), importHold });
-  const l = lifecycle;
-  return {
-    store,
-    lifecycle: l,
-    async close() {
-      await l.stop();
-      decider.close();
-      store.close();
-    },
-  };
-}
+const open = (importHold: { quietMs: number; maxMs: number }) => openLifecycle(engines, { importHold });
 
 let line = 0;
 /** One import batch: an active identity with a compliant device. */

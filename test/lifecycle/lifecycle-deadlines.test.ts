@@ -5,10 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Metrics } from '../../src/api/metrics';
-import { Decider } from '../../src/engine/decider';
-import { LifecycleService } from '../../src/lifecycle/service';
-import { openSqliteStore, type StateStore } from '../../src/state/store';
+import type { StateStore } from '../../src/state/store';
 import { shippedData, shippedEngine, TestEngines } from '../policies/shipped-policies';
+import { openLifecycle } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -22,23 +21,11 @@ beforeAll(async () => {
   engines = new TestEngines(await shippedEngine());
 });
 
-/** A store + decider + lifecycle service as the module wires them (policy data from the engine source). */
+/** A store + decider + lifecycle service as the module wires them, on the test clock, with a subscription for every event. */
 function open(file = ':memory:', opts: { deadlineMs?: number; metrics?: Metrics } = {}) {
-  const store = openSqliteStore({ path: file, now: () => new Date(now) });
-  let lifecycle: LifecycleService | undefined;
-  const decider = new Decider({ store, engines, now: () => now, statusSince: (id) => lifecycle?.statusSince(id) });
-  lifecycle = new LifecycleService({ store, engine: () => decider.engine(), policyData: () => engines.baseData(), now: () => now, ...opts });
-  if (!store.getSubscription('all')) store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation', 'ready_for_activation', 'drift'] });
-  const l = lifecycle;
-  return {
-    store,
-    lifecycle: l,
-    async close() {
-      await l.stop();
-      decider.close();
-      store.close();
-    },
-  };
+  const h = openLifecycle(engines, { file, now: () => now, ...opts });
+  if (!h.store.getSubscription('all')) h.store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation', 'ready_for_activation', 'drift'] });
+  return h;
 }
 
 type Ev = { type: string; identity: string; state: string; reasons: string[]; previous_state: string | null };
