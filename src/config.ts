@@ -28,6 +28,7 @@
 // | TETHER_SQLITE_MMAP              | 0                    | bytes of the database read through mmap (0 = off; see README) |
 // | TETHER_MAX_EXCEPTION_HOURS      | 72                   | longest exception (expires_at bound)                           |
 // | TETHER_MAX_BREAK_GLASS_MINUTES  | 240                  | longest break-glass window                                     |
+// | TETHER_MAX_CLOCK_SKEW_SECONDS   | 300                  | observed_at/activated_at further ahead of this clock: 400      |
 // | TETHER_DECISION_LOG             | <data>/decisions.log | decision log (JSON lines); "-" = stdout, "off" = disabled      |
 // | TETHER_DECISION_LOG_BUFFER      | 10000                | decision log buffer entries before dropping allows             |
 // | TETHER_LOG_LEVEL                | info                 | debug, info, warn, error                                       |
@@ -73,6 +74,7 @@ export interface Config {
   /** Bytes of the database file read through mmap (0 = off). */
   sqliteMmapBytes: number;
   maxExceptionHours: number;
+  maxClockSkewSeconds: number;
   maxBreakGlassMinutes: number;
   decisionLog: string;
   decisionLogBuffer: number;
@@ -158,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteMmapBytes: parseBytes(env.TETHER_SQLITE_MMAP || '0', 'TETHER_SQLITE_MMAP'),
     maxExceptionHours: int(env, 'TETHER_MAX_EXCEPTION_HOURS', 72, 1, 24 * 365),
     maxBreakGlassMinutes: int(env, 'TETHER_MAX_BREAK_GLASS_MINUTES', 240, 1, 24 * 60),
+    maxClockSkewSeconds: int(env, 'TETHER_MAX_CLOCK_SKEW_SECONDS', 300, 0, 86_400),
     decisionLog: env.TETHER_DECISION_LOG || path.join(dataDir, 'decisions.log'),
     decisionLogBuffer: int(env, 'TETHER_DECISION_LOG_BUFFER', 10_000, 1, 10_000_000),
     logLevel: oneOf(env, 'TETHER_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),

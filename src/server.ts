@@ -90,6 +90,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       logger.info(phase === 'start' ? 'state store: migrating its tables to the current layout (once; a large store takes a while)' : 'state store: tables migrated', report),
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
+    maxClockSkewSeconds: config.maxClockSkewSeconds,
   });
   const ctx = createContext({ config, store, logger, metrics: new Metrics({ defaultMetrics: true }) });
   settler = heapSettler(ctx, opts.heapSettle);

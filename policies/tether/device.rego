@@ -39,10 +39,17 @@ compliant if d.compliant == true
 
 encrypted if d.encrypted == true
 
+# How far a source's time may be ahead of now (clock skew); the store refuses later times on write,
+# and a time further ahead is not trusted here either (a future check-in would stay "fresh" for years).
+max_clock_skew_ns := object.get(data.config, "max_clock_skew_ns", 300000000000)
+
+not_ahead(ns) if ns - input.now_ns <= max_clock_skew_ns
+
 # Missing or non-numeric timestamps are never fresh (fail closed on absent MDM data).
 fresh_for(dev, level) if {
 	is_number(dev.observed_at_ns)
 	input.now_ns - dev.observed_at_ns <= data.config.max_age_ns[level]
+	not_ahead(dev.observed_at_ns)
 }
 
 fresh if fresh_for(d, gate)
@@ -104,6 +111,7 @@ has_enrolled_device if {
 in_grace if {
 	is_number(input.subject.activated_at_ns)
 	input.now_ns - input.subject.activated_at_ns <= data.config.enrollment_grace_ns
+	not_ahead(input.subject.activated_at_ns)
 }
 
 soft_gate_applies if {

@@ -43,6 +43,17 @@ test_fresh_for_levels if {
 	not data.tether.device.fresh_for(dev, "high") with input as f.req
 }
 
+test_fresh_for_refuses_a_check_in_further_ahead_than_the_clock_skew if {
+	data.tether.device.fresh_for(f.merge(f.mac, {"observed_at_ns": f.now + (5 * f.minute)}), "high") with input as f.req
+	not data.tether.device.fresh_for(f.merge(f.mac, {"observed_at_ns": (f.now + (5 * f.minute)) + 1}), "high") with input as f.req
+	not data.tether.device.fresh_for(f.merge(f.mac, {"observed_at_ns": f.now + (365 * f.day)}), "low") with input as f.req
+}
+
+test_clock_skew_from_policy_data if {
+	dev := f.merge(f.mac, {"observed_at_ns": f.now + f.hour})
+	data.tether.device.fresh_for(dev, "high") with input as f.req with data.config.max_clock_skew_ns as 2 * f.hour
+}
+
 test_fresh_for_needs_number if {
 	not data.tether.device.fresh_for(f.merge(f.mac, {"observed_at_ns": "2024-01-01T00:00:00Z"}), "low") with input as f.req
 }
@@ -55,6 +66,8 @@ test_ownership_ok_by_limit if {
 
 test_in_grace if {
 	data.tether.device.in_grace with input as f.with_subject({"activated_at_ns": f.now - f.hour})
+	data.tether.device.in_grace with input as f.with_subject({"activated_at_ns": f.now + (5 * f.minute)})
+	not data.tether.device.in_grace with input as f.with_subject({"activated_at_ns": f.now + (365 * f.day)})
 	not data.tether.device.in_grace with input as f.req
 	not data.tether.device.in_grace with input as f.with_subject({"activated_at_ns": null})
 }

@@ -61,25 +61,41 @@ state := "offboarded" if {
 	not has_enrolled
 }
 
-state := "healthy" if {
+# Service and break-glass identities are not held to device rules (rules 7 and 8): while active, their
+# devices neither grant nor remove access, so no device state is drift for them.
+device_exempt if identity.is_service
+
+device_exempt if identity.is_break_glass
+
+state := "active_exempt" if {
 	status == "active"
+	device_exempt
+}
+
+device_bound_active if {
+	status == "active"
+	not device_exempt
+}
+
+state := "healthy" if {
+	device_bound_active
 	device.has_qualifying_device
 }
 
 state := "active_noncompliant" if {
-	status == "active"
+	device_bound_active
 	has_enrolled
 	not device.has_qualifying_device
 }
 
 state := "active_in_grace" if {
-	status == "active"
+	device_bound_active
 	not has_enrolled
 	device.in_grace
 }
 
 state := "active_unenrolled" if {
-	status == "active"
+	device_bound_active
 	not has_enrolled
 	not device.in_grace
 }

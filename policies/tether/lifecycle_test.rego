@@ -109,6 +109,21 @@ test_active_in_grace if {
 	r.drift == false
 }
 
+test_active_exempt_for_service_and_break_glass_identities if {
+	every t in ["service", "break_glass"] {
+		no_devices := report(f.merge(f.with_subject({"type": t}), {"owned_devices": []}))
+		no_devices.state == "active_exempt"
+		no_devices.drift == false
+		noncompliant := report(f.build({"type": t}, {"compliant": false}, {}))
+		noncompliant.state == "active_exempt"
+		noncompliant.drift == false
+	}
+}
+
+test_exempt_types_still_drift_when_not_active if {
+	state(f.build({"type": "service", "status": "suspended"}, {}, {})) == "enrolled_not_active"
+}
+
 test_status_and_has_enrolled if {
 	data.tether.lifecycle.status == "active" with input as f.req
 	data.tether.lifecycle.has_enrolled with input as f.req

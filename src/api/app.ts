@@ -4,6 +4,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
 import type { AppContext } from './context';
+import { deferBody } from './deferred-body';
 import { hasBody } from './direct/body';
 import { isJsonRequest, notJson } from './direct/json-body';
 import { writeJson } from './direct/reply';
@@ -76,14 +77,14 @@ function httpMetrics(ctx: AppContext): RequestHandler {
 }
 
 // JSON bodies up to the configured limit; any other body type is 415 unless a router reads it itself.
+// Parsed only once the route's token middleware has let the request through (deferred-body.ts).
 function jsonBody(ctx: AppContext, rawPrefixes: string[]): RequestHandler {
-  const parse = express.json({ limit: ctx.config.bodyLimitBytes, type: isJsonRequest });
+  // Not strict: a body of null or a bare value reaches the route's schema, which names what it must be.
+  const parse = express.json({ limit: ctx.config.bodyLimitBytes, type: isJsonRequest, strict: false });
   const isRaw = (p: string) => rawPrefixes.some((r) => p === r || p.startsWith(r.endsWith('/') ? r : r + '/'));
   return (req, res, next) => {
-    if (!hasBody(req) || isRaw(req.path)) return next();
-    if (!isJsonRequest(req))
-      return next(notJson(req));
-    parse(req, res, next);
+    if (hasBody(req) && !isRaw(req.path)) deferBody(req, (done) => (isJsonRequest(req) ? parse(req, res, done) : done(notJson(req))));
+    next();
   };
 }
 

@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { AppContext } from './context';
+import { parseDeferredBody } from './deferred-body';
 import { ApiError } from './errors';
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
@@ -28,10 +29,10 @@ function unauthorized(message: string): ApiError {
   return e;
 }
 
-/** Requires the API token (fails closed when none is configured). */
+/** Requires the API token (fails closed when none is configured); reads the request body once it matched. */
 export function requireApiToken(ctx: AppContext): RequestHandler {
   return (req, _res, next) => {
-    if (tokenMatches(bearerToken(req), ctx.config.apiToken)) return next();
+    if (tokenMatches(bearerToken(req), ctx.config.apiToken)) return parseDeferredBody(req, next);
     next(unauthorized('a valid API bearer token is required'));
   };
 }
@@ -44,14 +45,14 @@ export function checkDecisionToken(ctx: AppContext, req: Pick<IncomingMessage, '
   throw unauthorized('a valid decision bearer token is required');
 }
 
-/** checkDecisionToken as express middleware. */
+/** checkDecisionToken as express middleware; reads the request body once it passed. */
 export function requireDecisionToken(ctx: AppContext): RequestHandler {
   return (req, _res, next) => {
     try {
       checkDecisionToken(ctx, req);
-      next();
     } catch (err) {
-      next(err);
+      return next(err);
     }
+    parseDeferredBody(req, next);
   };
 }

@@ -161,7 +161,7 @@ function readTokenFile(dataDir?: string): string | undefined {
 async function importDirect(args: ImportArgs, progress: Progress): Promise<ImportSummary> {
   const cfg = loadConfig(args.dataDir ? { ...process.env, TETHER_DATA_DIR: args.dataDir } : process.env);
   fs.mkdirSync(cfg.dataDir, { recursive: true });
-  const store = openSqliteStore({ path: path.join(cfg.dataDir, 'tether.db'), synchronous: cfg.sqliteSync, cacheSize: 1024 });
+  const store = openSqliteStore({ path: path.join(cfg.dataDir, 'tether.db'), synchronous: cfg.sqliteSync, cacheSize: 1024, maxClockSkewSeconds: cfg.maxClockSkewSeconds });
   const batchSize = args.batch ?? cfg.importBatchSize;
   const started = Date.now();
   const totals = { imported: 0, rejected: 0, errors: [] as ImportLineError[] };

@@ -157,6 +157,11 @@ export class Decider {
     return bodies.map((b) => this.decide(b, nowMs));
   }
 
+  /** The app catalog decisions use: policy data's `apps` with the apps stored through PUT /v1/apps over them. */
+  appCatalog(): Record<string, unknown> {
+    return composePolicyData(this.engines.baseData(), this.store.listApps()).apps as Record<string, unknown>;
+  }
+
   /**
    * Evaluates an OPA data path (slash-separated, e.g. "tether/decision") for the Data API.
    * Paths under tether/ get the composed decision input (clients send a /v1/decide-shaped body);
@@ -167,8 +172,8 @@ export class Decider {
     const decisionId = randomUUID();
     const segments = path.split('/').filter((s) => s !== '');
     if (segments.join('/') === DECISION_ENTRYPOINT) {
-      const { decision_id, policy_revision, ...result } = this.decide(rawInput ?? {});
-      void policy_revision;
+      // The /v1/decide answer; its decision_id goes in the envelope, as OPA puts it.
+      const { decision_id, ...result } = this.decide(rawInput ?? {});
       return { defined: true, result, decision_id };
     }
     const engine = this.engine();
@@ -192,11 +197,8 @@ export class Decider {
     // Base data (data.json + apps).
     let base: unknown = data;
     for (const s of segments) {
-      if (!isObject(base) || !(s in base)) {
-        base = undefined;
-        break;
-      }
-      base = base[s];
+      base = child(base, s);
+      if (base === undefined) break;
     }
     // Virtual documents below this path (entrypoints whose path extends it).
     const prefix = path === '' ? '' : path + '/';
@@ -221,9 +223,8 @@ export class Decider {
       const rs = engine.evaluate(ep, inputFor(ep));
       let v: unknown = rs.length > 0 ? rs[0].result : undefined;
       for (const s of segments.slice(i)) {
-        if (Array.isArray(v) && /^\d+$/.test(s)) v = v[Number(s)];
-        else if (isObject(v) && s in v) v = v[s];
-        else return undefined;
+        v = child(v, s);
+        if (v === undefined) return undefined;
       }
       return v;
     }
@@ -288,4 +289,10 @@ export class Decider {
     }
     return decision;
   }
+}
+
+// One step down a data path as OPA takes it: an object's key, or an array's index when the segment is an integer.
+function child(v: unknown, segment: string): unknown {
+  if (Array.isArray(v)) return /^\d+$/.test(segment) ? v[Number(segment)] : undefined;
+  return isObject(v) && Object.hasOwn(v, segment) ? v[segment] : undefined;
 }

@@ -38,7 +38,8 @@ export function revocationTriggers(change: ChangeEvent, nowMs: number): Trigger[
       const record = { kind: 'device', id: before.id };
       if (!after) return [{ identity: owner, reasons: ['device_deleted'], record, device: before.id }];
       const reasons: string[] = [];
-      if (before.owner !== after.owner) reasons.push('device_owner_changed');
+      // A device bound to its owner only now (it named an identity that did not exist yet) gave no one access.
+      if (before.owner_resolved && before.owner !== after.owner) reasons.push('device_owner_changed');
       if (before.enrolled && !after.enrolled) reasons.push('device_not_enrolled');
       if (before.compliant && !after.compliant) reasons.push('device_not_compliant');
       if (before.encrypted && !after.encrypted) reasons.push('device_not_encrypted');

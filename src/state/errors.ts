@@ -34,14 +34,21 @@ export class StaleUpdateError extends StateError {
     readonly id: string,
     readonly stored: { version: number; observed_at?: string },
     readonly incoming: { version?: number; observed_at?: string },
+    /** `stored` is what a delete left behind (a tombstone): an equal version is not newer. */
+    deleted = false,
   ) {
-    super(
-      'stale_update',
-      incoming.version !== undefined
-        ? `${kind} ${id}: version ${incoming.version} is older than stored version ${stored.version}`
-        : `${kind} ${id}: observed_at ${incoming.observed_at} is older than stored ${stored.observed_at}`,
-    );
+    super('stale_update', `${kind} ${id}: ${staleness(stored, incoming, deleted)}`);
   }
+}
+
+function staleness(stored: { version: number; observed_at?: string }, incoming: { version?: number; observed_at?: string }, deleted: boolean): string {
+  const was = deleted ? 'the deleted record' : 'stored';
+  if (incoming.version !== undefined) {
+    if (incoming.version < stored.version) return `version ${incoming.version} is older than ${was} version ${stored.version}`;
+    if (deleted) return `version ${incoming.version} is not newer than the deleted record's version ${stored.version}`;
+    return `observed_at ${incoming.observed_at} is older than stored ${stored.observed_at} (same version ${stored.version})`;
+  }
+  return `observed_at ${incoming.observed_at} is ${deleted ? 'not newer than' : 'older than'} ${was} ${stored.observed_at}`;
 }
 
 /** An alias (or id) already names a different identity; resolving it would be ambiguous. */

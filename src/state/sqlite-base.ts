@@ -32,6 +32,12 @@ export interface SqliteStoreOptions {
   /** Longest break-glass window, minutes (default 240). */
   maxBreakGlassMinutes?: number;
   /**
+   * How far ahead of this server's clock a record's `observed_at`/`activated_at` may be, seconds (default
+   * 300). Later times are refused: a future observation would look fresh until it came true and would
+   * make every real update look older (409).
+   */
+  maxClockSkewSeconds?: number;
+  /**
    * Bytes of the database file read through mmap (default 0 = off: plain reads). Measured at 1M identities
    * with uniformly spread requests, mmap'd reads raised /v1/decide p99 from 3-20 ms to 30-60 ms (read
    * stalls), and an I/O error on a mapped page kills the process (SIGBUS) instead of failing one read.
@@ -385,15 +391,18 @@ export abstract class SqliteBase {
     if (!prev) return;
     const stored = { version: prev.version, observed_at: prev.observed_at ?? undefined };
     if (incoming.version !== undefined) {
-      // Equal versions are accepted (idempotent redelivery), except against a delete.
+      // Equal versions are accepted (idempotent redelivery), except against a delete or with an older
+      // observed_at (a delayed delivery of the same version, which must not undo a newer observation).
       if (incoming.version < prev.version || (tombstone && incoming.version === prev.version))
-        throw new StaleUpdateError(kind, id, stored, incoming);
+        throw new StaleUpdateError(kind, id, stored, incoming, tombstone);
+      if (incoming.version > prev.version || !incoming.observed_at || !prev.observed_at) return;
+      if (Date.parse(incoming.observed_at) < Date.parse(prev.observed_at)) throw new StaleUpdateError(kind, id, stored, incoming, tombstone);
       return;
     }
     if (incoming.observed_at && prev.observed_at) {
       const a = Date.parse(incoming.observed_at);
       const b = Date.parse(prev.observed_at);
-      if (a < b || (tombstone && a === b)) throw new StaleUpdateError(kind, id, stored, incoming);
+      if (a < b || (tombstone && a === b)) throw new StaleUpdateError(kind, id, stored, incoming, tombstone);
     }
   }
 

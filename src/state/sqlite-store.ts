@@ -3,7 +3,7 @@
 // front of the decision-path reads. Connection, durability and transactions: ./sqlite-base.ts.
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationError } from './errors';
+import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationError, type FieldError } from './errors';
 import { applyImportBatch } from './import-lines';
 import { NONE, SqliteBase, deepFreeze, lower, parse, type Cached, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
 import { type FillSource, keysetSource } from './resident-replica';
@@ -39,6 +39,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStateStore {
 /** The SQLite implementation of StateStore. */
 export class SqliteStateStore extends SqliteBase implements StateStore {
   private readonly maxExceptionMs: number;
+  private readonly maxSkewMs: number;
   private readonly maxBreakGlassMinutes: number;
   // Bulk-import fast paths. Both flags are conservative: they only turn false after a query proved
   // the table empty, and turn true on any write that could add a row (even one later rolled back)
@@ -59,6 +60,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   constructor(opts: SqliteStoreOptions) {
     super(opts);
     this.maxExceptionMs = (opts.maxExceptionHours ?? 72) * 3600_000;
+    this.maxSkewMs = (opts.maxClockSkewSeconds ?? 300) * 1000;
     this.maxBreakGlassMinutes = opts.maxBreakGlassMinutes ?? 240;
     this.st = this.prepare();
     this.exceptionHolders = new Set(this.st.exceptionHolders.all().map((r) => r.identity));
@@ -214,6 +216,18 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     return this.st.tomb.get(kind, id);
   }
 
+  // A time from the source later than this server's clock plus the allowed skew is refused: a future
+  // observed_at would count as fresh until it came true and make every real update look older (409),
+  // and a future activated_at would hold the enrollment grace open.
+  private checkNotAhead(now: Date, times: Record<string, string | null | undefined>): void {
+    const errors: FieldError[] = [];
+    for (const [field, value] of Object.entries(times)) {
+      if (typeof value !== 'string' || Date.parse(value) - now.getTime() <= this.maxSkewMs) continue;
+      errors.push({ path: '/' + field, message: `is in the future (more than ${this.maxSkewMs / 1000} s ahead of this server's clock, ${now.toISOString()})` });
+    }
+    if (errors.length) throw new ValidationError(errors);
+  }
+
   // ---------------------------------------------------------------- identities
 
   private lookupIdentityId(ref: string): string | undefined {
@@ -269,6 +283,8 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // Every check of an identity write (ordering, alias conflicts) and the record to store, without
   // writing anything: a rejection leaves nothing to roll back. Returns the write itself.
   private planIdentity(id: string, body: IdentityInput): () => PutResult<Identity> {
+    const nowDate = this.now();
+    this.checkNotAhead(nowDate, { observed_at: body.observed_at, activated_at: body.activated_at });
     const before = parse<Identity>(this.st.identity.get(id));
     const tomb = before ? undefined : this.tombstone('identity', id);
     const prev = before ?? tomb;
@@ -289,11 +305,12 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     const idOwner = this.st.alias.get(idKey)?.identity_id;
     if (idOwner !== undefined && idOwner !== id) throw new AliasConflictError(id, idOwner, '/id');
 
-    const nowDate = this.now();
     const now = nowDate.toISOString();
+    // activated_at: when status last became active. A record staying active keeps its value, even null
+    // (activation time unknown: no enrollment grace), so a routine re-sync never restarts the grace.
     let activated_at: string | null;
     if (body.activated_at !== undefined) activated_at = body.activated_at;
-    else if (body.status === 'active') activated_at = before?.status === 'active' ? before.activated_at ?? now : now;
+    else if (body.status === 'active') activated_at = before?.status === 'active' ? before.activated_at : now;
     else activated_at = before?.activated_at ?? null;
 
     const record: Identity = {
@@ -395,11 +412,12 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
 
   // The checks of a device write and the record to store, without writing; returns the write.
   private planDevice(id: string, body: DeviceInput): () => PutResult<Device> {
+    const nowDate = this.now();
+    this.checkNotAhead(nowDate, { observed_at: body.observed_at });
     const before = parse<Device>(this.st.device.get(id));
     const tomb = before ? undefined : this.tombstone('device', id);
     this.checkOrder('device', id, before ?? tomb, body, !before && !!tomb);
     const resolved = this.lookupIdentityId(body.owner);
-    const nowDate = this.now();
     const now = nowDate.toISOString();
     const prev = before ?? tomb;
     const record: Device = {

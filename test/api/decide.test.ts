@@ -103,7 +103,39 @@ describe('OPA Data API', () => {
   test('POST /v1/data/tether/decision → {result, decision_id}', async () => {
     const res = await request(t.app).post('/v1/data/tether/decision').send({ input: ok }).expect(200);
     expect(Object.keys(res.body).sort()).toEqual(['decision_id', 'result']);
-    expect(res.body.result).toMatchObject({ allow: true, reasons: [], lifecycle: 'healthy' });
+    expect(res.body.result).toMatchObject({ allow: true, reasons: [], lifecycle: 'healthy', policy_revision: expect.any(String) });
+    const direct = await request(t.app).post('/v1/decide').send(ok).expect(200);
+    expect(Object.keys(res.body.result).sort()).toEqual(Object.keys(direct.body).filter((k) => k !== 'decision_id').sort());
+  });
+
+  test('the body is read as OPA reads it: JSON whatever the content type, YAML when the type says so', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream']) {
+      const res = await request(t.app).post('/v1/data/tether/decision').set('Content-Type', type).send(JSON.stringify({ input: ok })).expect(200);
+      expect(res.body.result).toMatchObject({ allow: true, lifecycle: 'healthy' });
+    }
+    const yaml = `input:\n  action: access\n  subject: ${ok.subject}\n  device: ${ok.device}\n  resource:\n    app: ${ok.resource.app}\n`;
+    const y = await request(t.app).post('/v1/data/tether/decision').set('Content-Type', 'application/yaml').send(yaml).expect(200);
+    expect(y.body.result).toMatchObject({ allow: true, lifecycle: 'healthy' });
+    const bad = await request(t.app).post('/v1/data/tether/decision').set('Content-Type', 'text/plain').send('{nope').expect(400);
+    expect(bad.body).toMatchObject({ code: 'invalid_input', errors: [{ path: '', message: 'is not valid JSON' }] });
+  });
+
+  test("a body without an input key gets OPA's api_usage_warning", async () => {
+    const res = await request(t.app).post('/v1/data/config/hard_gate_tiers').send({ inpt: {} }).expect(200);
+    expect(res.body).toEqual({ result: ['high', 'privileged'], decision_id: expect.any(String), warning: { code: 'api_usage_warning', message: "'input' key missing from the request" } });
+    const withInput = await request(t.app).post('/v1/data/config/hard_gate_tiers').send({ input: {} }).expect(200);
+    expect(withInput.body.warning).toBeUndefined();
+  });
+
+  test('an integer path segment indexes an array; pretty and metrics as in OPA; HEAD is 405', async () => {
+    expect((await request(t.app).get('/v1/data/config/hard_gate_tiers/1').expect(200)).body.result).toBe('privileged');
+    expect((await request(t.app).get('/v1/data/config/hard_gate_tiers/7').expect(200)).body).toEqual({});
+    const pretty = await request(t.app).get('/v1/data/config/hard_gate_tiers?pretty=true').expect(200);
+    expect(pretty.text).toContain('\n  "result": [\n    "high",');
+    const m = await request(t.app).get('/v1/data/config/hard_gate_tiers?metrics=true').expect(200);
+    expect(m.body.metrics).toEqual({ timer_rego_query_eval_ns: expect.any(Number), timer_server_handler_ns: expect.any(Number) });
+    const head = await request(t.app).head('/v1/data/config');
+    expect(head.status).toBe(405);
   });
 
   test('an undefined document answers exactly {}', async () => {
@@ -126,6 +158,17 @@ describe('OPA Data API', () => {
     await put(t.app, '/v1/apps/crm', { sensitivity: 'high' });
     const res = await request(t.app).get('/v1/data/apps/crm').expect(200);
     expect(res.body.result).toEqual({ sensitivity: 'high' });
+  });
+
+  test('GET /v1/apps lists the catalog decisions use: the shipped defaults and stored apps over them', async () => {
+    await put(t.app, '/v1/apps/crm', { sensitivity: 'high' });
+    await put(t.app, '/v1/apps/wiki', { sensitivity: 'moderate' });
+    const res = await request(t.app).get('/v1/apps').set('Authorization', `Bearer ${API_TOKEN}`).expect(200);
+    const byId = Object.fromEntries(res.body.apps.map((a: { id: string }) => [a.id, a]));
+    expect(Object.keys(byId)).toEqual(['admin-console', 'ci', 'crm', 'email', 'payroll', 'wiki']);
+    expect(byId.payroll).toEqual({ id: 'payroll', sensitivity: 'high', source: 'policy' });
+    expect(byId.wiki).toMatchObject({ id: 'wiki', sensitivity: 'moderate', source: 'store', version: 1 });
+    expect(byId.crm).toMatchObject({ sensitivity: 'high', source: 'store' });
   });
 
   test('tether rules never trust client-supplied state', async () => {

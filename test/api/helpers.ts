@@ -21,6 +21,7 @@ export function makeApp(env: Record<string, string> = {}, storePath = ':memory:'
     residentBytes: config.residentBytes, // on, as `tether serve` runs: the replicas fill between requests
     maxExceptionHours: config.maxExceptionHours,
     maxBreakGlassMinutes: config.maxBreakGlassMinutes,
+    maxClockSkewSeconds: config.maxClockSkewSeconds,
   });
   const ctx: AppContext = createContext({ config, store, logger: createLogger('silent') });
   // Only the routers this suite owns, so other features' work in progress cannot break these tests.

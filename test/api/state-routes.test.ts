@@ -1,5 +1,6 @@
 // Every state route of api.md through the real app: success, 400 naming each bad field with nothing
 // stored, 401 without the token, 409 on a stale version, 413 on an oversized body.
+import http from 'node:http';
 import request from 'supertest';
 import { auth, makeApp } from './helpers';
 
@@ -89,12 +90,42 @@ describe('devices', () => {
     await request(app).get('/v1/devices/mac-1').set(auth).expect(404);
   });
 
+  test('a body of null is 400 saying what it must be, not "not valid JSON"', async () => {
+    const { app, store } = setup();
+    const r = await request(app).put('/v1/devices/mac-1').set(auth).set('Content-Type', 'application/json').send('null');
+    expect(r.status).toBe(400);
+    expect(r.body.errors).toEqual([{ path: '', message: 'must be object' }]);
+    expect(store.getDevice('mac-1')).toBeUndefined();
+  });
+
   test('400 names every bad field and stores nothing', async () => {
     const { app, store } = setup();
     const r = await request(app).put('/v1/devices/mac-1').set(auth).send({ enrolled: 'yes', ownership: 'stolen', observed_at: 'yesterday' });
     expect(r.status).toBe(400);
     expect(r.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/enrolled', '/observed_at', '/owner', '/ownership']);
     expect(store.getDevice('mac-1')).toBeUndefined();
+  });
+
+  test('400 for an observed_at ahead of the server clock (beyond the allowed skew), in a PUT and in an import line', async () => {
+    const { app, store } = setup();
+    const nextYear = new Date(Date.now() + 365 * 86400_000).toISOString();
+    const r = await request(app).put('/v1/devices/mac-1').set(auth).send({ ...dev, observed_at: nextYear });
+    expect(r.status).toBe(400);
+    expect(r.body.errors).toEqual([{ path: '/observed_at', message: expect.stringContaining('is in the future') }]);
+    expect(store.getDevice('mac-1')).toBeUndefined();
+    const line = JSON.stringify({ kind: 'device', record: { id: 'mac-2', ...dev, observed_at: nextYear } });
+    const i = await request(app).post('/v1/state/import').set(auth).set('Content-Type', 'application/x-ndjson').send(line + '\n');
+    expect(i.body).toMatchObject({ imported: 0, rejected: 1, errors: [{ line: 1, code: 'invalid_input', message: expect.stringContaining('/record/observed_at is in the future') }] });
+    expect(store.getDevice('mac-2')).toBeUndefined();
+  });
+
+  test('409 for the same version with an older observed_at (a delayed redelivery); nothing changes', async () => {
+    const { app, store } = setup();
+    await request(app).put('/v1/devices/mac-1').set(auth).send({ ...dev, compliant: false, version: 7 }).expect(201);
+    const r = await request(app).put('/v1/devices/mac-1').set(auth).send({ ...dev, compliant: true, version: 7, observed_at: '2025-12-31T23:00:00Z' });
+    expect(r.status).toBe(409);
+    expect(r.body.code).toBe('stale_update');
+    expect(store.getDevice('mac-1')?.compliant).toBe(false);
   });
 
   test('409 for an older observed_at; nothing changes', async () => {
@@ -166,6 +197,33 @@ describe('bulk import', () => {
     expect(store.getIdentity('u1')).toBeUndefined();
     expect(store.getIdentity('big0')).toBeUndefined();
   });
+});
+
+test('a streamed import (no Content-Length) that grows past the limit keeps the lines before it and says so in the 413', async () => {
+  const { app, store } = setup();
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  try {
+    const line = (i: number) => JSON.stringify({ kind: 'identity', record: { id: `s${String(i).padStart(5, '0')}`, status: 'active' } }) + '\n';
+    const res = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const req = http.request({ port: (server.address() as { port: number }).port, host: '127.0.0.1', method: 'POST', path: '/v1/state/import', headers: { ...auth, 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' } }, (r) => {
+        let text = '';
+        r.on('data', (c) => (text += c)).on('end', () => resolve({ status: r.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 2000; i += 100) req.write(Array.from({ length: 100 }, (_, k) => line(i + k)).join(''));
+      req.end();
+    });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/lines before \d+ were processed/) });
+    const kept = res.body.imported as number;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(2000);
+    expect(store.getIdentity(`s${String(kept - 1).padStart(5, '0')}`)).toBeDefined();
+    expect(store.getIdentity(`s${String(kept).padStart(5, '0')}`)).toBeUndefined();
+  } finally {
+    server.close();
+  }
 });
 
 describe('exceptions', () => {
@@ -283,6 +341,23 @@ describe('authentication and limits on every state route', () => {
       expect(r.headers['www-authenticate']).toMatch(/^Bearer/);
     }
     expect(JSON.stringify([store.counts(), store.getIdentity('alice'), store.listExceptions(), store.getBreakGlass('bg-admin')])).toBe(before);
+  });
+
+  // The token is checked before the body is read: an unauthenticated caller cannot make the server buffer
+  // and parse bodies, and learns nothing from a 400/413/415 about what the route would accept.
+  test.each(routes.filter((r) => r[2]))('%s %s without a token → 401 before the body is read (bad JSON, wrong type, oversized)', async (method, path) => {
+    const { app, store } = setup();
+    const before = JSON.stringify(store.counts());
+    const send = () => (request(app) as unknown as Record<string, (p: string) => request.Test>)[method](path);
+    for (const r of [
+      await send().set('Content-Type', 'application/json').send('{bad'),
+      await send().set('Content-Type', 'text/plain').send('hello'),
+      await send().set('Content-Type', 'application/json').send(JSON.stringify({ blob: 'x'.repeat(64 * 1024) })),
+    ]) {
+      expect(r.status).toBe(401);
+      expect(r.body.code).toBe('unauthorized');
+    }
+    expect(JSON.stringify(store.counts())).toBe(before);
   });
 
   test.each(routes.filter((r) => r[2]))('%s %s with an oversized body → 413 and nothing changes', async (method, path, body) => {

@@ -72,6 +72,13 @@ test('device owner change → revocation for the previous owner', () => {
   expect(revocations()[0]).toMatchObject({ identity: 'alice', reasons: ['device_owner_changed'] });
 });
 
+test('a device enrolled before its owner existed, bound when the owner is created, is not a revocation', () => {
+  store.putDevice('nb-1', { owner: 'newbie@example.com', ownership: 'corporate', enrolled: true, compliant: true, encrypted: true });
+  store.putIdentity('newbie', { status: 'provisioned', aliases: ['newbie@example.com'] });
+  expect(store.getDevice('nb-1')).toMatchObject({ owner: 'newbie', owner_resolved: true });
+  expect(revocations()).toEqual([]);
+});
+
 test('device deleted → revocation device_deleted', () => {
   store.deleteDevice('mac-1');
   expect(revocations()[0]).toMatchObject({ identity: 'alice', reason: 'device_deleted', device: 'mac-1' });

@@ -37,6 +37,14 @@ describe('identities and aliases', () => {
     expect(store.putIdentity('u1', active({ activated_at: '2025-12-31T00:00:00Z' })).record.activated_at).toBe('2025-12-31T00:00:00Z');
   });
 
+  test('an identity staying active keeps activated_at null (no grace) when a re-sync omits it', () => {
+    store.putIdentity('u1', active({ activated_at: null }));
+    now = new Date('2026-01-05T00:00:00Z');
+    expect(store.putIdentity('u1', active()).record.activated_at).toBeNull();
+    store.putIdentity('u1', { status: 'suspended' });
+    expect(store.putIdentity('u1', active()).record.activated_at).toBe('2026-01-05T00:00:00.000Z');
+  });
+
   test('changing aliases drops the old ones from the index', () => {
     store.putIdentity('u1', active({ aliases: ['old@x.com'] }));
     expect(store.getIdentity('old@x.com')?.id).toBe('u1');
@@ -129,6 +137,7 @@ describe('version ordering', () => {
   });
 
   test('without a version, observed_at orders updates', () => {
+    now = new Date('2026-01-02T00:00:00Z');
     store.putDevice('d', device('u1', { observed_at: '2026-01-01T12:00:00Z' }));
     expect(() => store.putDevice('d', device('u1', { observed_at: '2026-01-01T11:59:59Z', compliant: false }))).toThrow(StaleUpdateError);
     expect(store.getDevice('d')?.compliant).toBe(true);
@@ -136,11 +145,23 @@ describe('version ordering', () => {
     expect(r.version).toBe(2); // assigned: previous + 1
   });
 
+  test('the same version with an older observed_at is a delayed delivery: rejected, nothing changed', () => {
+    now = new Date('2026-01-02T00:00:00Z');
+    store.putDevice('d', device('u1', { version: 7, compliant: false, observed_at: '2026-01-01T06:00:00Z' }));
+    const late = device('u1', { version: 7, compliant: true, observed_at: '2026-01-01T04:00:00Z' });
+    expect(() => store.putDevice('d', late)).toThrow(/observed_at 2026-01-01T04:00:00Z is older than stored 2026-01-01T06:00:00Z \(same version 7\)/);
+    expect(store.getDevice('d')).toMatchObject({ compliant: false, observed_at: '2026-01-01T06:00:00Z' });
+    // The same version observed again (or later) is still an accepted redelivery.
+    expect(store.putDevice('d', device('u1', { version: 7, compliant: false, observed_at: '2026-01-01T06:00:00Z' })).created).toBe(false);
+    expect(store.putDevice('d', device('u1', { version: 7, compliant: false, observed_at: '2026-01-01T07:00:00Z' })).record.observed_at).toBe('2026-01-01T07:00:00Z');
+    expect(store.putDevice('d', device('u1', { version: 7, compliant: false })).created).toBe(false);
+  });
+
   test('a delete leaves a tombstone: a late older update cannot resurrect the record', () => {
     store.putIdentity('u1', active({ version: 7 }));
     expect(store.deleteIdentity('u1')?.id).toBe('u1');
     expect(() => store.putIdentity('u1', active({ version: 6 }))).toThrow(StaleUpdateError);
-    expect(() => store.putIdentity('u1', active({ version: 7 }))).toThrow(StaleUpdateError);
+    expect(() => store.putIdentity('u1', active({ version: 7 }))).toThrow("identity u1: version 7 is not newer than the deleted record's version 7");
     expect(store.getIdentity('u1')).toBeUndefined();
     expect(store.putIdentity('u1', active({ version: 8 })).created).toBe(true);
   });
@@ -157,6 +178,43 @@ describe('version ordering', () => {
     store.putApp('payroll', { sensitivity: 'high', version: 2 });
     expect(() => store.putApp('payroll', { sensitivity: 'low', version: 1 })).toThrow(StaleUpdateError);
     expect(store.getApp('payroll')?.sensitivity).toBe('high');
+  });
+});
+
+describe('times from the source', () => {
+  test('observed_at or activated_at more than the allowed skew ahead of the clock is refused, naming the field', () => {
+    const ahead = (ms: number) => new Date(now.getTime() + ms).toISOString();
+    for (const write of [
+      () => store.putDevice('d', device('u1', { observed_at: ahead(301_000) })),
+      () => store.putIdentity('u1', active({ observed_at: ahead(3600_000) })),
+      () => store.putIdentity('u1', active({ activated_at: ahead(365 * 86400_000) })),
+    ]) {
+      const err = (() => { try { write(); } catch (e) { return e; } })() as ValidationError;
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.errors).toEqual([{ path: expect.stringMatching(/^\/(observed_at|activated_at)$/), message: expect.stringContaining('is in the future (more than 300 s ahead') }]);
+    }
+    expect(store.getDevice('d')).toBeUndefined();
+    expect(store.getIdentity('u1')).toBeUndefined();
+    // Within the skew: accepted as sent.
+    expect(store.putDevice('d', device('u1', { observed_at: ahead(299_000) })).record.observed_at).toBe(ahead(299_000));
+  });
+
+  test('the allowed skew is configurable', () => {
+    const strict = openSqliteStore({ path: ':memory:', now: () => now, maxClockSkewSeconds: 0 });
+    try {
+      expect(() => strict.putDevice('d', device('u1', { observed_at: new Date(now.getTime() + 1000).toISOString() }))).toThrow(ValidationError);
+      expect(strict.putDevice('d', device('u1', { observed_at: now.toISOString() })).created).toBe(true);
+    } finally {
+      strict.close();
+    }
+  });
+
+  test('a time JavaScript cannot read (leap second, offset without minutes) is a 400, not a failure later', () => {
+    for (const t of ['2026-12-31T23:59:60Z', '2025-12-31T10:00:00+01']) {
+      expect(() => store.putDevice('d', device('u1', { observed_at: t }))).toThrow(ValidationError);
+      expect(() => store.createException({ identity: 'u1', waives: ['device_not_compliant'], scope: { apps: ['wiki'] }, reason: 'r', approved_by: 'a', expires_at: t })).toThrow(ValidationError);
+    }
+    expect(store.getDevice('d')).toBeUndefined();
   });
 });
 

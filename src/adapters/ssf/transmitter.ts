@@ -7,6 +7,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { SignJWT } from 'jose';
 import type Database from 'better-sqlite3';
 import { ApiError, invalidInput } from '../../api/errors';
+import { parseDeferredBody } from '../../api/deferred-body';
 import type { StateStore } from '../../state/store';
 import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from '../../lifecycle/delivery-queue';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
@@ -251,7 +252,7 @@ export class SsfTransmitter implements Adapter {
       }, next);
     });
     const guard = (req: Request, res: Response, next: NextFunction) => {
-      if (isAuthorized(req)) return next();
+      if (isAuthorized(req)) return parseDeferredBody(req, next);
       res.setHeader('WWW-Authenticate', 'Bearer realm="tether-ssf"');
       next(new ApiError('unauthorized', 'a valid bearer token is required for stream management'));
     };

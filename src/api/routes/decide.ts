@@ -1,6 +1,6 @@
 // Decision routes: POST /v1/decide, POST /v1/decide/batch, and the OPA Data API
 // (POST/GET /v1/data/{path}) answering exactly OPA's envelope: {"result": ..., "decision_id"} or {}.
-import { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
 import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
 import { checkDecisionToken, requireDecisionToken } from '../auth';
@@ -10,6 +10,7 @@ import type { DirectRoute } from '../direct/routes';
 import type { ModuleRoutes } from './index';
 import { ApiError, invalidInput } from '../errors';
 import { bodyValidator, type BodyValidator } from '../validate';
+import { dataApiRouter } from './data-api';
 import type { WarmupRequest } from '../warmup';
 
 const ACTIONS = ['access', 'token', 'entitle', 'activate'];
@@ -43,12 +44,6 @@ function deciderOf(ctx: AppContext): Decider {
   const d = ctx.decider as Decider | undefined;
   if (!d || typeof d.decide !== 'function') throw new ApiError('not_ready', 'the decision service is starting');
   return d;
-}
-
-/** The Data API path after /v1/data (slash-separated, possibly empty). */
-function dataPath(req: Request): string {
-  const p = (req.params as { path?: string[] | string }).path;
-  return (Array.isArray(p) ? p.join('/') : (p ?? '')).replace(/^\/+|\/+$/g, '');
 }
 
 /** Builds the decision routes: POST /v1/decide served directly (the hot path), batch and Data API by express. */
@@ -102,33 +97,6 @@ function decideRouter(ctx: AppContext, validateOne: BodyValidator<Record<string,
     res.json({ results: deciderOf(ctx).decideBatch(requests) });
   });
 
-  const data = (input: unknown, req: Request): Record<string, unknown> => {
-    const r = deciderOf(ctx).evaluatePath(dataPath(req), input);
-    // OPA answers {} (no result, no decision id) for an undefined document.
-    return r.defined ? { result: r.result, decision_id: r.decision_id } : {};
-  };
-
-  const post = (req: Request, res: Response) => {
-    const body = req.body as unknown;
-    if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body)))
-      throw invalidInput([{ path: '', message: 'must be an object like {"input": ...}' }]);
-    res.json(data((body as { input?: unknown } | undefined)?.input, req));
-  };
-  const get = (req: Request, res: Response) => {
-    let input: unknown;
-    const q = req.query.input;
-    if (typeof q === 'string') {
-      try {
-        input = JSON.parse(q);
-      } catch {
-        throw invalidInput([{ path: '/input', message: 'query parameter input must be JSON' }]);
-      }
-    }
-    res.json(data(input, req));
-  };
-  router.post('/v1/data', auth, post);
-  router.post('/v1/data/*path', auth, post);
-  router.get('/v1/data', auth, get);
-  router.get('/v1/data/*path', auth, get);
+  router.use(dataApiRouter(ctx, deciderOf));
   return router;
 }

@@ -8,6 +8,7 @@ import { stateRouter } from './state';
 import { adaptersRouteModule, adaptersServiceModule } from './adapters';
 import { callersRouteModule } from './callers';
 import { decideRoutes } from './decide';
+import { DATA_API_PATH } from './data-api';
 import { lifecycleRouter } from './lifecycle';
 import { subscriptionsRouter } from './subscriptions';
 import { decisionsServiceModule } from '../../lifecycle/module';
@@ -50,7 +51,7 @@ export const routeModules: RouteModule[] = [
   { name: 'state', create: stateRouter, rawBodyPaths: ['/v1/state/import'] },
   adaptersRouteModule,
   callersRouteModule,
-  { name: 'decide', create: decideRoutes },
+  { name: 'decide', create: decideRoutes, rawBodyPaths: [DATA_API_PATH] },
   { name: 'lifecycle', create: lifecycleRouter },
   { name: 'subscriptions', create: subscriptionsRouter },
   { name: 'policies', create: policiesRouter },

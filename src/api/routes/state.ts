@@ -6,6 +6,7 @@ import type { ImportLine, ImportLineError } from '../../state/store';
 import { StateUnavailableError } from '../../state/errors';
 import { requireApiToken } from '../auth';
 import type { AppContext } from '../context';
+import type { Decider } from '../../engine/decider';
 import { ApiError, toApiError } from '../errors';
 import { bodyValidator } from '../validate';
 
@@ -148,8 +149,17 @@ export function stateRouter(ctx: AppContext): Router {
     const { record, created } = store().putApp(param(req, 'id'), req.body);
     res.status(created ? 201 : 200).json(record);
   });
+  // The catalog decisions use: stored apps (source "store") and the policy data's defaults they do not
+  // override (source "policy"), by id. Without a decision service (tests of this router alone), stored only.
   r.get('/v1/apps', auth, (_req, res) => {
-    res.json({ apps: store().listApps() });
+    const stored = store().listApps();
+    const catalog = (ctx.decider as Partial<Pick<Decider, 'appCatalog'>> | undefined)?.appCatalog?.() ?? {};
+    const storedIds = new Set(stored.map((a) => a.id));
+    const fromPolicy = Object.entries(catalog)
+      .filter(([id, entry]) => !storedIds.has(id) && entry !== null && typeof entry === 'object')
+      .map(([id, entry]) => ({ id, ...(entry as object), source: 'policy' }));
+    const apps = [...stored.map((a) => ({ ...a, source: 'store' })), ...fromPolicy].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    res.json({ apps });
   });
   r.get('/v1/apps/:id', auth, (req, res) => {
     const rec = store().getApp(param(req, 'id'));
