@@ -25,12 +25,33 @@ unexpired(e) if {
 	input.now_ns < e.expires_at_ns
 }
 
-covers(e) if {
+# The scope names apps, a maximum sensitivity, or both; with both, the app must satisfy both (an
+# approver adding a bound narrows the exception, never widens it).
+in_apps(e) if {
 	some a in e.scope.apps
 	a == input.app
 }
 
-covers(e) if device.rank[device.app_sensitivity] <= device.rank[e.scope.max_sensitivity]
+within_sensitivity(e) if device.rank[device.app_sensitivity] <= device.rank[e.scope.max_sensitivity]
+
+names_apps(e) if count(e.scope.apps) > 0
+
+bounds_sensitivity(e) if is_string(e.scope.max_sensitivity)
+
+covers(e) if {
+	in_apps(e)
+	not bounds_sensitivity(e)
+}
+
+covers(e) if {
+	within_sensitivity(e)
+	not names_apps(e)
+}
+
+covers(e) if {
+	in_apps(e)
+	within_sensitivity(e)
+}
 
 # For each usable exception, the raised posture reasons it would lift.
 lifts[e.id] := hits if {

@@ -17,6 +17,18 @@ test_covers_by_max_sensitivity if {
 	not data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"max_sensitivity": "low"}})) with input as f.req
 }
 
+test_covers_the_scope_shape_the_service_sends if {
+	data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"apps": ["email"], "max_sensitivity": null}})) with input as f.req
+	data.tether.exceptions.covers(f.merge(f.exc, {"scope": {"apps": [], "max_sensitivity": "moderate"}})) with input as f.req
+}
+
+test_covers_with_apps_and_max_sensitivity_only_where_both_hold if {
+	both := f.merge(f.exc, {"scope": {"apps": ["wiki", "email"], "max_sensitivity": "low"}})
+	not data.tether.exceptions.covers(both) with input as f.req
+	data.tether.exceptions.covers(both) with input as f.merge(f.req, {"app": "wiki"})
+	not data.tether.exceptions.covers(both) with input as f.merge(f.req, {"app": "ci"})
+}
+
 test_unexpired if {
 	data.tether.exceptions.unexpired(f.exc) with input as f.req
 	not data.tether.exceptions.unexpired(f.merge(f.exc, {"expires_at_ns": f.now})) with input as f.req

@@ -211,6 +211,14 @@ describe('exceptions', () => {
     expect((await decide({ resource: { app: 'wiki' } })).allow).toBe(true);
   });
 
+  test('a scope with apps and a maximum sensitivity covers only apps that satisfy both', async () => {
+    await setDevice({ compliant: false });
+    await post(t.app, '/v1/exceptions', exc({ scope: { apps: ['wiki', 'email'], max_sensitivity: 'low' } }));
+    expect((await decide({ resource: { app: 'wiki' } })).allow).toBe(true);
+    expect((await decide({})).reasons).toEqual(['device_not_compliant']); // email: listed, but moderate
+    expect((await decide({ resource: { app: 'ci' } })).reasons).toEqual(['device_not_compliant']); // not listed
+  });
+
   test('a deleted exception no longer applies', async () => {
     await setDevice({ compliant: false });
     const created = await post(t.app, '/v1/exceptions', exc());
@@ -244,6 +252,13 @@ describe('service identities', () => {
 
   test('allowed without a device on apps with allow_service', async () => {
     expect(await decide({ subject: 'svc', device: undefined, resource: { app: 'ci' } })).toMatchObject({ allow: true, reasons: [] });
+  });
+
+  test('lifecycle active_exempt, never in the drift report, long after any grace', async () => {
+    await put(t.app, '/v1/identities/svc', { status: 'active', type: 'service', activated_at: ago(30 * DAY) });
+    expect((await decide({ subject: 'svc', device: undefined, resource: { app: 'ci' } })).lifecycle).toBe('active_exempt');
+    const drift = await request(t.app).get('/v1/lifecycle/drift').set('authorization', 'Bearer test-api-token-0123456789').expect(200);
+    expect(JSON.stringify(drift.body)).not.toContain('"svc"');
   });
 
   test('service_not_allowed elsewhere, including apps stored without the flag', async () => {
