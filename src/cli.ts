@@ -74,7 +74,10 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (e) => {
-      process.stderr.write(`internal error: ${(e as Error).stack ?? e}\n`);
+      // The reason, not a stack trace (TETHER_LOG_LEVEL=debug adds it, for a bug report).
+      const err = e as Error;
+      const detail = process.env.TETHER_LOG_LEVEL === 'debug' ? (err.stack ?? String(e)) : `${err.name ?? 'Error'}: ${err.message ?? String(e)}`;
+      process.stderr.write(`tether: ${detail}\n`);
       process.exitCode = 70;
     },
   );

@@ -86,6 +86,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       else if (event === 'full') logger.warn('resident memory full: the rest of the records are read from SQLite (raise TETHER_RESIDENT_MEMORY)', fields);
       else logger.warn('resident copy: background read failed, retrying', fields);
     },
+    onFailure: (err) => logger.error('state store failed', { error: err.message }),
     onMigrate: (phase, report) =>
       logger.info(phase === 'start' ? 'state store: migrating its tables to the current layout (once; a large store takes a while)' : 'state store: tables migrated', report),
     maxExceptionHours: config.maxExceptionHours,
@@ -98,6 +99,8 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   // Anything failing before we listen (a service, a bad callers config in createApp, a port in use)
   // stops what already started and closes the store, so a failed start leaks nothing.
   let server: http.Server;
+  let closing: Promise<void> | undefined;
+  const inFlight = new Set<http.ServerResponse>();
   try {
     for (const svc of opts.services ?? serviceModules) {
       await svc.start(ctx);
@@ -110,7 +113,16 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       const r = settler.start();
       logger.info('heap settled before listening', settleFields(r));
     }
-    server = http.createServer(app);
+    // Once shutdown starts, answers say Connection: close, so keep-alive clients do not send another
+    // request on a socket that is about to be closed (they would see a reset, not knowing if it ran).
+    server = http.createServer((req, res) => {
+      if (closing) res.setHeader('Connection', 'close');
+      else {
+        inFlight.add(res);
+        res.once('close', () => inFlight.delete(res));
+      }
+      app(req, res);
+    });
     server.keepAliveTimeout = 65_000; // longer than common proxy idle timeouts, so proxies close first
     // Node's 5-minute default would cut multi-million-line imports; headersTimeout (60 s) still bounds
     // slow-header clients and body sizes are limited.
@@ -132,8 +144,14 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   logger.info('listening', { port, host: config.host, data_dir: config.dataDir, sqlite_sync: config.sqliteSync, resident_memory_bytes: config.residentBytes });
 
-  let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      // A repeated SIGTERM (a supervisor, or two) must not cut the graceful shutdown short; a second
+      // Ctrl-C is a person asking to stop now.
+      if (signal !== 'SIGINT') return logger.info('already shutting down', { signal });
+      logger.warn('second SIGINT: exiting without finishing the shutdown');
+      process.exit(130);
+    }
     logger.info('shutting down', { signal });
     shutdown(signal).then(
       () => process.exit(0),
@@ -142,8 +160,8 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   };
   const shutdown = (reason = 'shutdown'): Promise<void> => {
     closing ??= (async () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      inFlight.clear();
       await closeServer(server, config.shutdownTimeoutMs, logger);
       await runHooks(ctx);
       store.close();

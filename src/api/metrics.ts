@@ -56,7 +56,7 @@ export class Metrics {
       labelNames: ['kind'],
       registers,
       collect() {
-        if (!self.store?.isOpen) return;
+        if (!self.store?.isOpen || self.store.failed !== undefined) return;
         try {
           for (const [kind, n] of Object.entries(self.store.counts())) this.set({ kind }, n);
         } catch {
@@ -70,7 +70,7 @@ export class Metrics {
       labelNames: ['kind', 'source'],
       registers,
       collect() {
-        if (!self.store?.isOpen) return;
+        if (!self.store?.isOpen || self.store.failed !== undefined) return;
         try {
           const now = Date.now();
           for (const m of self.store.sourceMarks())
@@ -138,7 +138,7 @@ export class Metrics {
       help: 'Identities whose lifecycle state is due for re-derivation now (0 once a bulk import or policy change is caught up)',
       registers,
       collect() {
-        if (!self.store?.isOpen) return;
+        if (!self.store?.isOpen || self.store.failed !== undefined) return;
         try {
           // The lifecycle tracker's queue (src/lifecycle/rechecks.ts), read at scrape time; absent until it starts.
           this.set(self.store.db.prepare('SELECT count(*) FROM lifecycle_rechecks WHERE due_ms <= ?').pluck().get(Date.now()) as number);
@@ -154,7 +154,7 @@ export class Metrics {
         labelNames: ['replica'],
         registers,
         collect() {
-          if (!self.store?.isOpen) return;
+          if (!self.store?.isOpen || self.store.failed !== undefined) return;
           for (const r of self.store.residentStats()) this.set({ replica: r.name }, Number(r[field]));
         },
       });

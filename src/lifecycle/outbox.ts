@@ -226,7 +226,13 @@ export class Outbox {
       await res.arrayBuffer().catch(() => undefined);
       return res.status >= 200 && res.status < 300 ? { ok: true } : { error: `HTTP ${res.status}` };
     } catch (err) {
-      return { error: err instanceof Error ? err.name + ': ' + err.message : String(err) };
+      return { error: withoutCredentials(err instanceof Error ? err.name + ': ' + err.message : String(err)) };
     }
   }
+}
+
+// Error texts can quote the URL; a subscription stored before URLs with credentials were refused must
+// not put its password in the log.
+function withoutCredentials(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1***@');
 }

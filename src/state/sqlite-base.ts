@@ -8,6 +8,7 @@
 // cost is paid once per 1,000 records. TETHER_SQLITE_SYNC=normal trades the power-loss guarantee for
 // cheaper single writes (kill -9 safety stays). The file is opened with locking_mode=EXCLUSIVE: one
 // process owns it, so the LRU cache can never miss another writer's change.
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { Doorkeeper } from './doorkeeper';
@@ -55,6 +56,14 @@ export interface SqliteStoreOptions {
    * page cache (./file-cache.ts): decisions no longer read them. The server turns it on with residency.
    */
   releaseFileCache?: boolean;
+  /**
+   * Told once when the store fails for good while open (corrupt or unreadable file, I/O error, the file
+   * removed or replaced under it): from then on every read and write throws StateUnavailableError, so
+   * decisions deny `state_unavailable` and readiness fails, until it is repaired and Tether restarted.
+   */
+  onFailure?: (err: StateUnavailableError) => void;
+  /** How often to check that the store file is still the one opened, ms (default 2000; 0 = only before writes). */
+  fileCheckMs?: number;
   /** Told before and after the store's tables are migrated from an earlier layout (the server logs it). */
   onMigrate?: (phase: 'start' | 'done', report: Partial<MigrationReport>) => void;
   /** How long to wait for a lock held by another process before failing (default 2,000 ms). */
@@ -108,6 +117,12 @@ export abstract class SqliteBase {
   private depth = 0;
   private epoch = 0;
   private open = true;
+  private failure?: StateUnavailableError;
+  private readonly onFailure: NonNullable<SqliteStoreOptions['onFailure']>;
+  // The opened file's identity: a data dir deleted or the file replaced under a running server would
+  // otherwise take every later write into an unlinked file, acknowledged and gone at the next start.
+  private fileId?: { dev: number; ino: number };
+  private fileCheck?: NodeJS.Timeout;
   /**
    * Records per kind, counted once and then kept in step by every committed change event: counting
    * 1M rows takes about half a second, which a metrics scrape after every write used to spend.
@@ -122,6 +137,7 @@ export abstract class SqliteBase {
     this.doorkeeper = new Doorkeeper(this.cache.max);
     if ((opts.residentBytes ?? 0) > 0) this.residentBudget = new MemoryBudget(opts.residentBytes!);
     this.onResidentEvent = opts.onResidentEvent ?? (() => undefined);
+    this.onFailure = opts.onFailure ?? (() => undefined);
     this.path = opts.path;
     this.releaseFileCache = !!opts.releaseFileCache && opts.path !== ':memory:';
     let db: Database.Database | undefined;
@@ -155,21 +171,65 @@ export abstract class SqliteBase {
       const hint = /locked|busy/i.test(msg) ? ' (another Tether process is using this data dir)' : '';
       throw new StateUnavailableError(`cannot open state store at ${opts.path}: ${msg}${hint}`, err);
     }
+    if (opts.path !== ':memory:') {
+      const st = fs.statSync(opts.path);
+      this.fileId = { dev: st.dev, ino: st.ino };
+      const every = opts.fileCheckMs ?? 2000;
+      if (every > 0) this.fileCheck = setInterval(() => this.checkFile(), every).unref();
+    }
   }
 
   get isOpen(): boolean {
     return this.open && this.db.open;
   }
 
+  /** Why the store stopped serving while open (see SqliteStoreOptions.onFailure), or undefined. */
+  get failed(): string | undefined {
+    return this.failure?.message;
+  }
+
+  private usable(): void {
+    if (!this.open) throw new StateUnavailableError('state store is closed');
+    if (this.failure) throw this.failure;
+  }
+
+  // Failures that mean the file cannot be trusted any more; BUSY/LOCKED/FULL are transient (the write is
+  // refused with 503 and the source retries), these are not.
+  private noteFailure(err: unknown): void {
+    const code = (err as { code?: unknown })?.code;
+    const cause = (err as { cause?: { code?: unknown } })?.cause?.code;
+    const c = typeof code === 'string' && code.startsWith('SQLITE_') ? code : typeof cause === 'string' ? cause : '';
+    if (/^SQLITE_(CORRUPT|NOTADB|IOERR|READONLY|CANTOPEN)/.test(c)) this.markFailed(`state store ${this.path} failed: ${(err as Error).message}`, err);
+  }
+
+  private markFailed(message: string, cause?: unknown): void {
+    if (this.failure) return;
+    this.failure = new StateUnavailableError(`${message}; decisions deny state_unavailable until it is repaired and Tether restarted`, cause);
+    this.onFailure(this.failure);
+  }
+
+  private checkFile(): void {
+    if (!this.fileId || this.failure || !this.open) return;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(this.path);
+    } catch {
+      st = undefined;
+    }
+    if (!st || st.dev !== this.fileId.dev || st.ino !== this.fileId.ino)
+      this.markFailed(`state store file ${this.path} was ${st ? 'replaced' : 'removed'} while open (writes would go to a file no restart reads)`);
+  }
+
   // ---------------------------------------------------------------- plumbing
 
   /** Runs a read, turning SQLite failures into StateUnavailableError so callers fail closed. */
   protected read<T>(fn: () => T): T {
-    if (!this.open) throw new StateUnavailableError('state store is closed');
+    this.usable();
     try {
       return fn();
     } catch (err) {
       if (err instanceof StateError) throw err;
+      this.noteFailure(err);
       throw new StateUnavailableError(`state store read failed: ${(err as Error).message}`, err);
     }
   }
@@ -178,7 +238,11 @@ export abstract class SqliteBase {
   // wrapper per call, which cost ~25% of bulk-import CPU. Nested calls become savepoints (same name
   // stacks in SQLite), so a failing inner write rolls back alone.
   transaction<T>(fn: () => T): T {
-    if (!this.open) throw new StateUnavailableError('state store is closed');
+    this.usable();
+    if (this.depth === 0 && !this.db.inTransaction) {
+      this.checkFile();
+      this.usable();
+    }
     const mark = this.pendingCommit.length;
     if (this.depth === 0) this.epoch++;
     if (this.db.inTransaction) {
@@ -218,6 +282,7 @@ export abstract class SqliteBase {
       this.liveCounts = undefined;
       this.pendingCommit.length = 0;
       this.flushTouched();
+      this.noteFailure(err);
       throw wrapWriteError(err);
     }
   }
@@ -336,6 +401,7 @@ export abstract class SqliteBase {
 
   /** The cached value of `key` (NONE: known not to exist; undefined: not cached). */
   protected fromCache(key: string): Cached | undefined {
+    if (this.failure) throw this.failure; // what is held in memory may no longer be what is stored
     if (this.replica) {
       const held = this.replica.lookup(key);
       if (held !== undefined) return held ?? this.absent(key);
@@ -409,6 +475,7 @@ export abstract class SqliteBase {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    clearInterval(this.fileCheck);
     this.cache.clear();
     for (const { replica } of this.replicas) replica.stop();
     if (this.db.open) {

@@ -644,6 +644,10 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   putSubscription(input: unknown): PutResult<Subscription> {
     const body = validateSubscription(input);
     if (body.id !== undefined) validateId(body.id);
+    // Credentials in the URL would be stored and shown in plain text, end up in logs, and fetch() refuses
+    // such URLs anyway; the receiver authenticates Tether by the signature made with `secret`.
+    if (new URL(body.url).username || new URL(body.url).password)
+      throw new ValidationError([{ path: '/url', message: 'must not contain credentials (user:password@); receivers verify the X-Tether-Signature made with the secret' }]);
     return this.transaction(() => {
       const id = body.id ?? 'sub_' + randomUUID();
       const before = parse<Subscription>(this.st.subscription.get(id));

@@ -70,6 +70,8 @@ export interface StateStore {
   readonly backend: string;
   /** False once closed (readiness). */
   readonly isOpen: boolean;
+  /** Why the store stopped serving while open (corrupt, unreadable, removed), or undefined (readiness). */
+  readonly failed: string | undefined;
   /**
    * The SQLite handle for co-located tables of other components (lifecycle outbox, ...). Writes made
    * inside `transaction()` or an onChange listener commit atomically with the state write.

@@ -41,7 +41,7 @@ test('TETHER_ADAPTERS_CONFIG: settings from a JSON file (structured values allow
   h = await harness({ TETHER_ADAPTERS_CONFIG: file, TETHER_MDM_WEBHOOK_SECRET: 'env-secret' });
   await request(h.app).get('/scim/v2/ServiceProviderConfig').set('Authorization', 'Bearer from-file').expect(200);
   expect(h.adapters.ssfTransmitter.streams.list()).toHaveLength(1);
-  const { signBody } = await import('../../src/adapters/mdm/hmac');
+  const { signWebhook } = await import('../../src/adapters/mdm/hmac');
   const body = JSON.stringify({ device: { id: 'd' } });
-  expect((await request(h.app).post('/v1/adapters/mdm/webhook').set('X-Tether-Signature', signBody('file-secret', body)).set('Content-Type', 'application/json').send(body)).status).toBe(401);
+  expect((await request(h.app).post('/v1/adapters/mdm/webhook').set(signWebhook('file-secret', body)).set('Content-Type', 'application/json').send(body)).status).toBe(401);
 });

@@ -32,6 +32,7 @@ test('create, list, read and delete; the secret is never answered', async () => 
 
 test.each([
   [{ ...sub, url: 'ftp://x' }, '/url'],
+  [{ ...sub, url: 'https://hookuser:s3cret@hooks.example.com/tether' }, '/url'],
   [{ ...sub, secret: 'short' }, '/secret'],
   [{ ...sub, events: ['everything'] }, '/events/0'],
   [{ url: sub.url, events: sub.events }, ''],

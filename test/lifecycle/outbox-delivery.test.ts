@@ -153,3 +153,16 @@ test('deleting a subscription drops its queued rows', () => {
   outbox.forgetSubscription('s1');
   expect(outbox.depth()).toBe(0);
 });
+
+test('a subscription URL with credentials (stored before they were refused) never puts them in the log', async () => {
+  store = openSqliteStore({ path: ':memory:' });
+  store.putSubscription({ id: 's1', url: 'http://127.0.0.1:9/hook', secret: SECRET, events: ['revocation'] });
+  store.db.prepare(`UPDATE subscriptions SET body = json_set(body, '$.url', 'http://hookuser:HookPassw0rdLEAK@127.0.0.1:9/hook')`).run();
+  const logged: string[] = [];
+  outbox = new Outbox({ store, pollMs: 20, baseDelayMs: 10, onError: (msg, fields) => logged.push(msg + ' ' + JSON.stringify(fields)) });
+  outbox.start();
+  outbox.enqueue(makeEvent('revocation', 'alice', ['identity_not_active']));
+  await waitFor(() => logged.some((l) => l.includes('webhook delivery failed')));
+  expect(logged.join('\n')).toContain('***@127.0.0.1');
+  expect(logged.join('\n')).not.toContain('HookPassw0rdLEAK');
+});

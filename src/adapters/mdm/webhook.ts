@@ -1,7 +1,11 @@
 /**
  * The generic signed MDM webhook (POST /v1/adapters/mdm/webhook): any MDM that can POST
- * `{"device": {...}}` (decision-model device fields) with an HMAC-SHA256 signature of the raw body.
- * `{"event": "deleted", "device": {"id": ...}}` removes a device. Errors are api.md's error body.
+ * `{"device": {...}}` (decision-model device fields) signed as hmac.ts describes (HMAC-SHA256 over the
+ * send time and the raw body). `{"event": "deleted", "device": {"id": ...}}` removes a device. Errors
+ * are api.md's error body. A delivery is accepted within 5 minutes of its signed time, and once: the
+ * same signed delivery again answers `{"status": "duplicate"}` and changes nothing, so a captured
+ * request cannot be replayed to undo a later one. A device without `observed_at` is observed at the
+ * signed time, so two deliveries apply in the order they were sent.
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { ApiError, invalidInput, toApiError } from '../../api/errors';
@@ -9,7 +13,7 @@ import { ValidationError } from '../../state/errors';
 import type { StateStore } from '../../state/store';
 import type { Device } from '../../state/types';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
-import { SIGNATURE_HEADER, verifyBody } from './hmac';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from './hmac';
 
 /** Path of the generic webhook. */
 export const MDM_WEBHOOK_PATH = '/v1/adapters/mdm/webhook';
@@ -36,6 +40,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** How far a delivery's signed time may be from this server's clock. */
+const TOLERANCE_MS = 5 * 60_000;
+
 /** Outcome of one webhook delivery. */
 export interface WebhookResult {
   status: 'stored' | 'deleted';
@@ -46,7 +53,7 @@ export interface WebhookResult {
  * Applies one verified webhook payload to the store. Throws ApiError (400 naming fields, 404 unknown
  * device on delete, 409 stale) and changes nothing on failure.
  */
-export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSource = 'mdm'): WebhookResult {
+export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSource = 'mdm', sentAt: Date = new Date()): WebhookResult {
   if (!isPlainObject(payload)) throw invalidInput([{ path: '', message: 'must be an object {"device": {...}}' }]);
   const device = payload.device;
   if (!isPlainObject(device)) throw invalidInput([{ path: '/device', message: 'is required and must be an object' }]);
@@ -65,7 +72,7 @@ export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSour
   const record: Record<string, unknown> = { ...device };
   delete record.id; // the id travels as the store's key
   if (record.source === undefined) record.source = defaultSource;
-  if (record.observed_at === undefined) record.observed_at = new Date().toISOString();
+  if (record.observed_at === undefined) record.observed_at = sentAt.toISOString();
   const put = withPrefix(() => store.putDevice(id, record));
   return { status: 'stored', device: put.record };
 }
@@ -85,14 +92,27 @@ export class MdmWebhookAdapter implements Adapter {
   readonly name = 'mdm-webhook';
   readonly router: Router;
   private readonly tracker: FreshnessTracker;
+  private readonly now: () => number;
+  /** Signatures of deliveries applied within the tolerance window → when they may be forgotten. */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     private readonly store: StateStore,
     private readonly cfg: MdmWebhookConfig,
     now?: () => number,
   ) {
+    this.now = now ?? Date.now;
     this.tracker = new FreshnessTracker('mdm webhook', { intervalMs: cfg.maxSilenceMs, now });
     this.router = this.buildRouter();
+  }
+
+  // Forgets deliveries whose signed time is out of the window anyway (the Map keeps insertion order,
+  // which is close to time order; a later entry expiring sooner only stays a little longer).
+  private forget(nowMs: number): void {
+    for (const [sig, until] of this.seen) {
+      if (until > nowMs) break;
+      this.seen.delete(sig);
+    }
   }
 
   private buildRouter(): Router {
@@ -104,9 +124,16 @@ export class MdmWebhookAdapter implements Adapter {
         try {
           const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
           // Authenticate before parsing: an unsigned body is never looked at.
-          if (!verifyBody(this.cfg.secret, raw, req.get(SIGNATURE_HEADER))) {
+          const nowMs = this.now();
+          const verdict = verifyWebhook(this.cfg.secret, raw, req.get(SIGNATURE_HEADER), req.get(TIMESTAMP_HEADER), nowMs, TOLERANCE_MS);
+          if (!verdict.ok) {
             res.setHeader('WWW-Authenticate', 'HMAC-SHA256 header="X-Tether-Signature"');
-            throw new ApiError('unauthorized', 'missing or invalid X-Tether-Signature');
+            throw new ApiError('unauthorized', verdict.problem);
+          }
+          this.forget(nowMs);
+          if (this.seen.has(verdict.signature)) {
+            res.status(200).json({ status: 'duplicate' });
+            return;
           }
           let payload: unknown;
           try {
@@ -114,7 +141,8 @@ export class MdmWebhookAdapter implements Adapter {
           } catch {
             throw invalidInput([{ path: '', message: 'is not valid JSON' }], 'request body is not valid JSON');
           }
-          const result = applyMdmWebhook(this.store, payload, this.cfg.source ?? 'mdm');
+          const result = applyMdmWebhook(this.store, payload, this.cfg.source ?? 'mdm', new Date(verdict.atMs));
+          this.seen.set(verdict.signature, verdict.atMs + TOLERANCE_MS);
           this.tracker.success();
           res.status(200).json(result);
         } catch (err) {

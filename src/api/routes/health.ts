@@ -17,11 +17,12 @@ export function readiness(ctx: AppContext): { ready: boolean; checks: Record<str
     adapters[a.name] = s;
     if (s !== 'OK' && s !== 'WARN') adaptersOk = false;
   }
-  const store = ctx.store.isOpen;
+  const failed = ctx.store.failed;
+  const store = ctx.store.isOpen && failed === undefined;
   const policies = ctx.readiness.policiesLoaded;
   return {
     ready: store && policies && adaptersOk,
-    checks: { store: store ? 'OK' : 'ERROR', policies: policies ? 'OK' : 'NOT_READY', adapters },
+    checks: { store: store ? 'OK' : 'ERROR', ...(failed !== undefined && { store_error: failed }), policies: policies ? 'OK' : 'NOT_READY', adapters },
   };
 }
 

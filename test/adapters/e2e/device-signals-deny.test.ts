@@ -4,7 +4,7 @@
 import request from 'supertest';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { adaptersFor } from '../../../src/adapters';
-import { signBody } from '../../../src/adapters/mdm/hmac';
+import { signWebhook } from '../../../src/adapters/mdm/hmac';
 import { managedDevice, startFakeGraph, type FakeGraph } from '../mdm/fake-graph';
 import { serveWithAdapters, type Served } from './server-harness';
 
@@ -63,7 +63,7 @@ test('an Intune poll reporting the device noncompliant → next decision device_
 
 test('a CAEP device-compliance-change to not-compliant → next decision device_not_compliant', async () => {
   const body = JSON.stringify({ device: { id: 'mac-caep', owner: 'alice@example.com', enrolled: true, compliant: true, encrypted: true, ownership: 'corporate', observed_at: new Date().toISOString() } });
-  await request(t.url).post('/v1/adapters/mdm/webhook').set('Content-Type', 'application/json').set('X-Tether-Signature', signBody('hook-secret', body)).send(body).expect(200);
+  await request(t.url).post('/v1/adapters/mdm/webhook').set('Content-Type', 'application/json').set(signWebhook('hook-secret', body)).send(body).expect(200);
   expect(await decide('mac-caep')).toMatchObject({ allow: true });
   const set = await new SignJWT({
     jti: 'e2e-1',
@@ -84,7 +84,7 @@ test('a CAEP device-compliance-change to not-compliant → next decision device_
 test('a generic MDM webhook reporting the device non-compliant → next decision device_not_compliant', async () => {
   const post = (compliant: boolean) => {
     const body = JSON.stringify({ device: { id: 'mac-hook', owner: 'alice@example.com', enrolled: true, compliant, encrypted: true, ownership: 'corporate', observed_at: new Date().toISOString() } });
-    return request(t.url).post('/v1/adapters/mdm/webhook').set('Content-Type', 'application/json').set('X-Tether-Signature', signBody('hook-secret', body)).send(body);
+    return request(t.url).post('/v1/adapters/mdm/webhook').set('Content-Type', 'application/json').set(signWebhook('hook-secret', body)).send(body);
   };
   await post(true).expect(200);
   expect(await decide('mac-hook')).toMatchObject({ allow: true });

@@ -1,7 +1,7 @@
 // The generic signed MDM webhook inside the real app: HMAC authentication, device writes, and
 // api.md error bodies for every kind of bad input, none of which changes stored state.
 import request from 'supertest';
-import { signBody } from '../../../src/adapters/mdm/hmac';
+import { signWebhook } from '../../../src/adapters/mdm/hmac';
 import { API_TOKEN, harness, type Harness } from '../helpers';
 
 const SECRET = 'mdm-secret';
@@ -14,9 +14,10 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
-function post(body: string, signature: string | null = signBody(SECRET, body), contentType = 'application/json') {
+// Signed as an MDM signs a delivery (hmac.ts); `headers` null sends none, or give others.
+function post(body: string, headers: Record<string, string> | null = signWebhook(SECRET, body), contentType = 'application/json') {
   const req = request(h.app).post(PATH).set('Content-Type', contentType);
-  if (signature !== null) req.set('X-Tether-Signature', signature);
+  if (headers !== null) req.set(headers);
   return req.send(body);
 }
 
@@ -52,6 +53,28 @@ test('a non-compliant update flips the stored device; a delete event removes it'
   expect(h.ctx.store.getDevice('mac-123')).toBeUndefined();
 });
 
+test('a delivery replayed byte for byte is a duplicate: it cannot undo a later report', async () => {
+  const compliantBody = JSON.stringify({ device: device({ observed_at: undefined }) });
+  const captured = signWebhook(SECRET, compliantBody, Math.floor(Date.now() / 1000) - 60);
+  await post(compliantBody, captured).expect(200);
+  await post(JSON.stringify({ device: device({ compliant: false, observed_at: undefined }) })).expect(200);
+  const replay = await post(compliantBody, captured);
+  expect(replay.status).toBe(200);
+  expect(replay.body).toEqual({ status: 'duplicate' });
+  expect(h.ctx.store.getDevice('mac-123')!.compliant).toBe(false);
+});
+
+test('without observed_at a device is observed at its signed send time, so deliveries apply in send order', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const later = JSON.stringify({ device: device({ compliant: false, observed_at: undefined }) });
+  const earlier = JSON.stringify({ device: device({ compliant: true, observed_at: undefined }) });
+  await post(later, signWebhook(SECRET, later, now - 10)).expect(200);
+  expect(h.ctx.store.getDevice('mac-123')!.observed_at).toBe(new Date((now - 10) * 1000).toISOString());
+  const res = await post(earlier, signWebhook(SECRET, earlier, now - 20)); // sent first, arrived last
+  expect(res.status).toBe(409);
+  expect(h.ctx.store.getDevice('mac-123')!.compliant).toBe(false);
+});
+
 describe('bad input gets api.md errors and changes nothing', () => {
   test('missing signature → 401 unauthorized', async () => {
     const res = await post(JSON.stringify({ device: device() }), null);
@@ -61,9 +84,21 @@ describe('bad input gets api.md errors and changes nothing', () => {
   });
   test('signature by another secret, or over another body → 401', async () => {
     const body = JSON.stringify({ device: device() });
-    expect((await post(body, signBody('other', body))).status).toBe(401);
-    expect((await post(body, signBody(SECRET, body + ' '))).status).toBe(401);
-    expect((await post(body, 'sha256=zz')).status).toBe(401);
+    expect((await post(body, signWebhook('other', body))).status).toBe(401);
+    expect((await post(body, signWebhook(SECRET, body + ' '))).status).toBe(401);
+    expect((await post(body, { ...signWebhook(SECRET, body), 'X-Tether-Signature': 'sha256=zz' })).status).toBe(401);
+    expect(h.ctx.store.getDevice('mac-123')).toBeUndefined();
+  });
+  test('a timestamp missing, not the signed one, or more than 5 minutes off → 401 naming the header', async () => {
+    const body = JSON.stringify({ device: device() });
+    const signed = signWebhook(SECRET, body);
+    const { 'X-Tether-Timestamp': _t, ...noTime } = signed;
+    expect((await post(body, noTime)).body.message).toMatch(/X-Tether-Timestamp/);
+    expect((await post(body, { ...signed, 'X-Tether-Timestamp': String(Number(signed['X-Tether-Timestamp']) - 1) })).status).toBe(401);
+    const old = signWebhook(SECRET, body, Math.floor(Date.now() / 1000) - 301);
+    const res = await post(body, old);
+    expect(res.status).toBe(401);
+    expect(res.body.message).toMatch(/X-Tether-Timestamp is 30\d s from this server's clock/);
     expect(h.ctx.store.getDevice('mac-123')).toBeUndefined();
   });
   test('malformed JSON (signed) → 400 invalid_input', async () => {
