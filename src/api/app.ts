@@ -3,9 +3,10 @@
 // the routers of routes/index.ts, 404, and one error handler answering api.md's error body without stacks.
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
+import { bodyReader } from './body-reader';
 import type { AppContext } from './context';
 import { deferBody } from './deferred-body';
-import { hasBody } from './direct/body';
+import { closeAfterResponse, hasBody, refuseBody, unboundedRest } from './direct/body';
 import { isJsonRequest, notJson } from './direct/json-body';
 import { writeJson } from './direct/reply';
 import { withDirectRoutes, type DirectRoute } from './direct/routes';
@@ -77,13 +78,25 @@ function httpMetrics(ctx: AppContext): RequestHandler {
 }
 
 // JSON bodies up to the configured limit; any other body type is 415 unless a router reads it itself.
-// Parsed only once the route's token middleware has let the request through (deferred-body.ts).
+// Parsed only once the route's token middleware has let the request through (deferred-body.ts). A body
+// over the limit is refused as soon as that is known, without reading the rest (body-reader.ts). One
+// that may be large and is never read (401, 404) ends the connection too, rather than node reading an
+// upload of any size to its end; one whose declared length is within the limit is discarded as usual.
 function jsonBody(ctx: AppContext, rawPrefixes: string[]): RequestHandler {
+  const limit = ctx.config.bodyLimitBytes;
   // Not strict: a body of null or a bare value reaches the route's schema, which names what it must be.
-  const parse = express.json({ limit: ctx.config.bodyLimitBytes, type: isJsonRequest, strict: false });
+  const parse = bodyReader({ as: 'json', limit, type: isJsonRequest });
   const isRaw = (p: string) => rawPrefixes.some((r) => p === r || p.startsWith(r.endsWith('/') ? r : r + '/'));
   return (req, res, next) => {
-    if (hasBody(req) && !isRaw(req.path)) deferBody(req, (done) => (isJsonRequest(req) ? parse(req, res, done) : done(notJson(req))));
+    if (hasBody(req) && !isRaw(req.path)) {
+      const keepConnection = unboundedRest(req, limit) ? closeAfterResponse(req, res) : undefined;
+      deferBody(req, (done) => {
+        keepConnection?.();
+        if (isJsonRequest(req)) return parse(req, res, done);
+        refuseBody(req, limit, res);
+        done(notJson(req));
+      });
+    }
     next();
   };
 }

@@ -218,7 +218,7 @@ export class Metrics {
     this.outboxDelivered.inc({ event });
   }
 
-  /** Counts decision-log entries dropped (the log drops allows only). */
+  /** Counts decision-log entries dropped: allows when the buffer is full; denies and break-glass only past its hard cap (a failed sink). */
   decisionLogDrop(count = 1, allow = true): void {
     this.decisionLogDropped.inc({ allow: allow ? 'true' : 'false' }, count);
   }

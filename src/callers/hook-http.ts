@@ -1,6 +1,6 @@
 // The HTTP pipeline shared by the IdP hooks: authenticate (before reading any body), parse JSON, answer;
 // body errors are answered in the IdP's own shape by the hook, never by the app's generic error handler.
-import { BodyError, readBody } from '../api/direct/body';
+import { BodyError, readBody, refuseBody } from '../api/direct/body';
 import { writeJson } from '../api/direct/reply';
 import type { DirectHandler } from '../api/direct/routes';
 import type { HookAuthenticator } from './hook-auth';
@@ -29,13 +29,13 @@ export function hookHandler(spec: HookSpec): DirectHandler {
   const limit = spec.bodyLimitBytes ?? 256 * 1024;
   return async (req, res) => {
     if (!spec.authenticate) {
-      req.resume();
+      refuseBody(req, limit, res);
       return writeJson(res, 404, { code: 'caller_not_configured', message: spec.notConfiguredMessage });
     }
     try {
       await spec.authenticate(req.headers);
     } catch (err) {
-      req.resume();
+      refuseBody(req, limit, res);
       const a = spec.onAuthError(err instanceof CredentialError ? err : new CredentialError('credential_invalid', 'credential rejected'));
       return writeJson(res, a.status, a.body);
     }

@@ -56,7 +56,28 @@ export function contextEngineSource(ctx: AppContext): EngineSource {
 /** Builds and wires the decision path and lifecycle around ctx (used by the module and by tests). */
 export function startDecisions(ctx: AppContext, engines: EngineSource = contextEngineSource(ctx), opts: { start?: boolean } = {}): { decider: Decider; lifecycle: LifecycleService; log?: DecisionLog } {
   const cfg = ctx.config;
-  const log = cfg.decisionLog === 'off' ? undefined : new DecisionLog({ sink: cfg.decisionLog, capacity: cfg.decisionLogBuffer, metrics: ctx.metrics });
+  const log =
+    cfg.decisionLog === 'off'
+      ? undefined
+      : new DecisionLog({
+          sink: cfg.decisionLog,
+          capacity: cfg.decisionLogBuffer,
+          metrics: ctx.metrics,
+          closeTimeoutMs: Math.min(5000, cfg.shutdownTimeoutMs / 2), // within the shutdown hooks' budget, so its report is logged
+          // Sink failures (retried for a file), hard-cap drops of denies and lines lost at shutdown; never entry contents.
+          onError: (err, info) =>
+            ctx.logger.error('decision log error', {
+              kind: info.kind,
+              error: err.message,
+              code: (err as NodeJS.ErrnoException).code,
+              buffered: info.buffered,
+              dropped_allows: info.dropped,
+              dropped_protected: info.droppedProtected,
+              retry_in_ms: info.retryInMs,
+              unwritten: info.unwritten,
+            }),
+          onRecover: (info) => ctx.logger.info('decision log writing again', { buffered: info.buffered, failed_for_ms: info.failedForMs, failures: info.failures }),
+        });
   let lifecycle: LifecycleService | undefined;
   const onError = (what: string, err: unknown) => ctx.logger.warn('decision failed closed', { reason: what, error: String((err as Error)?.message ?? err) });
   const decider = new Decider({ store: ctx.store, engines, log, metrics: ctx.metrics, onError, statusSince: (id) => lifecycle?.statusSince(id) });

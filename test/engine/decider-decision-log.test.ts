@@ -5,25 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { Metrics } from '../../src/api/metrics';
-import { DecisionLog, type DecisionLogEntry } from '../../src/engine/decision-log';
+import { DecisionLog } from '../../src/engine/decision-log';
+import { entry } from './log-entries';
 
-let n = 0;
-function entry(allow: boolean, extra: Partial<DecisionLogEntry> = {}): DecisionLogEntry {
-  n++;
-  return {
-    decision_id: `d-${n}`,
-    time: new Date(0).toISOString(),
-    action: 'access',
-    subject: 'alice',
-    device: 'mac-1',
-    app: 'email',
-    allow,
-    reasons: allow ? [] : ['device_not_compliant'],
-    revision: 'r1',
-    duration: 0.05,
-    ...extra,
-  };
-}
 
 /** A sink that accepts nothing until release() (a stalled disk). */
 class StalledSink extends Writable {

@@ -3,7 +3,8 @@
  * since Jamf does not sign payloads) that re-reads each device from the Jamf Pro API before
  * trusting it, and a periodic inventory pull (computers-inventory, paged) for compliance.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { bodyReader } from '../../api/body-reader';
 import { ApiError, invalidInput } from '../../api/errors';
 import { StaleUpdateError } from '../../state/errors';
 import type { StateStore } from '../../state/store';
@@ -161,7 +162,7 @@ export class JamfAdapter implements Adapter {
   private buildRouter(): Router {
     const r = Router();
     if (!this.cfg.webhookToken && !(this.cfg.webhookUser && this.cfg.webhookPassword)) return r; // no credentials, no receiver
-    r.post(JAMF_WEBHOOK_PATH, express.raw({ type: () => true, limit: '256kb' }), async (req: Request, res: Response, next: NextFunction) => {
+    r.post(JAMF_WEBHOOK_PATH, bodyReader({ as: 'buffer', limit: '256kb' }), async (req: Request, res: Response, next: NextFunction) => {
       try {
         if (!this.authorized(req)) {
           res.setHeader('WWW-Authenticate', 'Basic realm="tether-jamf"');

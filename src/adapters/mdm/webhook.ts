@@ -7,7 +7,8 @@
  * request cannot be replayed to undo a later one. A device without `observed_at` is observed at the
  * signed time, so two deliveries apply in the order they were sent.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { bodyReader } from '../../api/body-reader';
 import { ApiError, invalidInput, toApiError } from '../../api/errors';
 import { ValidationError } from '../../state/errors';
 import type { StateStore } from '../../state/store';
@@ -119,7 +120,7 @@ export class MdmWebhookAdapter implements Adapter {
     const r = Router();
     r.post(
       MDM_WEBHOOK_PATH,
-      express.raw({ type: () => true, limit: this.cfg.bodyLimit ?? '1mb' }),
+      bodyReader({ as: 'buffer', limit: this.cfg.bodyLimit ?? '1mb' }),
       (req: Request, res: Response, next: NextFunction) => {
         try {
           const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -2,7 +2,11 @@
  * The SCIM 2.0 HTTP surface (RFC 7644) mounted at /scim/v2: bearer auth, application/scim+json,
  * ETags, ListResponse paging, SCIM error bodies for every failure including malformed JSON.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { bodyReader } from '../../api/body-reader';
+import { refuseBody } from '../../api/direct/body';
+import { parseBytes } from '../../config';
+import { isJsonRequest } from '../../api/direct/json-body';
 import { listResponse, resourceTypes, schemas, serviceProviderConfig } from './discovery';
 import { badRequest, ScimError, scimErrorBody } from './errors';
 import type { StoredResource } from './repo';
@@ -85,18 +89,21 @@ function strParam(v: unknown): string | undefined {
 export function scimRouter(service: ScimService, opts: ScimRouterOptions): Router {
   const router = Router();
   const expected = `Bearer ${opts.token}`;
+  const limitBytes = parseBytes(String(opts.bodyLimit ?? '1mb'), 'SCIM body limit');
 
   router.use((req: Request, res: Response, next: NextFunction) => {
     const auth = req.get('authorization') ?? '';
     // Scheme is case-insensitive (RFC 7235); the token is compared in constant time.
     const normalised = auth.replace(/^bearer\s+/i, 'Bearer ');
     if (!safeEqual(normalised, expected)) {
+      refuseBody(req, limitBytes, res); // an unauthenticated upload over the limit is not read on
       sendError(res, new ScimError(401, undefined, 'missing or invalid bearer token'));
       return;
     }
     next();
   });
-  router.use(express.json({ type: ['application/json', 'application/scim+json', 'application/*+json'], limit: opts.bodyLimit ?? '1mb', strict: false }));
+  // application/json and any application/*+json (SCIM's own), not strict; 413 as soon as the limit is passed.
+  router.use(bodyReader({ as: 'json', type: isJsonRequest, limit: opts.bodyLimit ?? '1mb' }));
 
   const handle =
     (fn: (req: Request, res: Response) => void) =>

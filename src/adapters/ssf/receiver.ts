@@ -4,6 +4,7 @@
  * replayed jtis, applies the event, and answers 202 or 400 {"err", "description"}.
  */
 import express, { Router, type Request, type Response } from 'express';
+import { bodyReader } from '../../api/body-reader';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
@@ -170,7 +171,7 @@ export class SsfReceiver implements Adapter {
     const fail = (res: Response, e: SetError) => {
       res.status(400).type('application/json').send(JSON.stringify({ err: e.err, description: e.description }));
     };
-    r.post(SSF_PUSH_PATH, express.text({ type: () => true, limit: '256kb' }), async (req: Request, res: Response) => {
+    r.post(SSF_PUSH_PATH, bodyReader({ as: 'text', limit: '256kb' }), async (req: Request, res: Response) => {
       try {
         const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
         if (type !== 'application/secevent+jwt') throw new SetError('invalid_request', 'Content-Type must be application/secevent+jwt');

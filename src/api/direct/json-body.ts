@@ -1,8 +1,9 @@
 // JSON request bodies for direct routes, answering like the express app's JSON parser: 415 for a
 // non-JSON type or a charset other than UTF-8, 413 over the limit, 400 naming the body when unparsable.
-import type { IncomingMessage } from 'node:http';
+// A refused body is not read to its end (refuseBody in body.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '../errors';
-import { hasBody, readBody } from './body';
+import { hasBody, readBody, refuseBody } from './body';
 
 /** True when the request's content type is JSON: application/json or any application/*+json (e.g. SCIM's). */
 export function isJsonRequest(req: IncomingMessage): boolean {
@@ -16,19 +17,19 @@ export function notJson(req: IncomingMessage): ApiError {
 }
 
 /** The parsed JSON body, or undefined when the request has none. Throws ApiError/BodyError. */
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limitBytes: number, res?: ServerResponse): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   if (!isJsonRequest(req)) {
-    req.resume();
+    refuseBody(req, limitBytes, res);
     throw notJson(req);
   }
   // RFC 8259: JSON exchanged between systems is UTF-8.
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1].toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    req.resume();
+    refuseBody(req, limitBytes, res);
     throw new ApiError('unsupported_media_type', `unsupported charset "${charset.toUpperCase()}" (JSON bodies must be UTF-8)`);
   }
-  const bytes = await readBody(req, limitBytes);
+  const bytes = await readBody(req, limitBytes, res);
   if (bytes.length === 0) return undefined;
   try {
     return JSON.parse(bytes.toString('utf8'));
