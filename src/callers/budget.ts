@@ -35,6 +35,15 @@ export function decideWithin(decide: DecideFn, req: DecideRequest, ms: number): 
   });
 }
 
+/** Settles with `p`, or rejects with DecisionUnavailable('timeout') once `ms` have passed. */
+export function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DecisionUnavailable('timeout')), Math.max(1, ms));
+    timer.unref?.();
+    p.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
 function isThenable(v: unknown): v is PromiseLike<Decision> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }

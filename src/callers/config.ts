@@ -108,7 +108,7 @@ export const callersConfigSchema = {
           properties: { ...jwtProps, subject_claim: { type: 'string', minLength: 1, default: 'sub', description: 'Claim naming the subject (sub, email, preferred_username, upn…).' } },
         },
         device_header: { ...headerName, default: 'X-Device-Id', description: 'Header carrying the device id. Env TETHER_PROXY_DEVICE_HEADER.' },
-        client_cert_header: { ...headerName, description: 'Header carrying the client-certificate SHA-256 fingerprint used as device id when device_header is absent (x-forwarded-client-cert is parsed for Hash=). Env TETHER_PROXY_CLIENT_CERT_HEADER.' },
+        client_cert_header: { ...headerName, description: 'Header carrying the client-certificate SHA-256 fingerprint (x-forwarded-client-cert is parsed for the nearest hop Hash=). When set, the device comes only from it and device_header is ignored (an mTLS device binding). Env TETHER_PROXY_CLIENT_CERT_HEADER.' },
         envoy_prefix: { type: 'string', pattern: '^/v1/authz/envoy(/[A-Za-z0-9._~-]+)*$', default: '/v1/authz/envoy', description: 'Envoy http_service.path_prefix; everything after it is the original :path. Env TETHER_ENVOY_PREFIX.' },
         apps: {
           type: 'array', default: [],

@@ -106,7 +106,7 @@ export function entraClaims(d: Decision | undefined, reasons: string[]): EntraCl
 export interface EntraAnswer { status: 200 | 400 | 403; body: unknown }
 
 /** Decides one provider call; never throws. */
-export async function answerEntraHook(deps: HookDeps, cfg: EntraConfig, body: unknown): Promise<EntraAnswer> {
+export async function answerEntraHook(deps: HookDeps, cfg: EntraConfig, body: unknown, budgetMs = cfg.timeout_ms): Promise<EntraAnswer> {
   const input = parseEntraHook(body);
   if ('invalid' in input) {
     return { status: 400, body: { code: 'invalid_input', message: 'not an OnTokenIssuanceStart request', errors: [{ path: input.path, message: input.invalid }] } };
@@ -122,13 +122,18 @@ export async function answerEntraHook(deps: HookDeps, cfg: EntraConfig, body: un
       decision = (await decideForAliases(deps.decide, [input.userId, input.upn, input.mail].filter((a): a is string => !!a), {
         resource: { app },
         context: { caller: 'entra', ip: input.ip },
-      }, cfg.timeout_ms, deps.ownedDevices)).decision;
+      }, budgetMs, deps.ownedDevices)).decision;
       reasons = decision.allow ? decision.reasons : decision.reasons.length ? decision.reasons : ['denied'];
     } catch (err) {
       reasons = [err instanceof DecisionUnavailable ? err.code : 'decision_unavailable'];
     }
   }
   if (decision?.allow) return { status: 200, body: entraClaimsResponse(entraClaims(decision, reasons)) };
+  return entraDeny(cfg, decision, reasons);
+}
+
+/** A deny as `entra.deny_mode` defines it: deny claims (claim) or a 403 that stops issuance (fail). */
+export function entraDeny(cfg: EntraConfig, decision: Decision | undefined, reasons: string[]): EntraAnswer {
   if (cfg.deny_mode === 'fail') {
     return { status: 403, body: { code: 'access_denied', message: `access denied: ${reasons.join(', ')}`, decision_id: decision?.decision_id ?? null, reasons } };
   }
@@ -147,6 +152,8 @@ export function entraHookHandler(deps: HookDeps, cfg: EntraConfig): DirectHandle
     onBodyError: (kind) => kind === 'too_large'
       ? { status: 413, body: { code: 'payload_too_large', message: 'request body too large', errors: [{ path: '', message: 'is too large' }] } }
       : { status: 400, body: { code: 'invalid_input', message: 'request body is not valid JSON', errors: [{ path: '', message: 'is not valid JSON' }] } },
-    answer: (body) => answerEntraHook(deps, cfg, body),
+    budgetMs: cfg.timeout_ms,
+    onUnavailable: () => entraDeny(cfg, undefined, ['decision_unavailable']),
+    answer: (body, budgetMs) => answerEntraHook(deps, cfg, body, budgetMs),
   });
 }

@@ -3,8 +3,9 @@
 import { BodyError, readBody, refuseBody } from '../api/direct/body';
 import { writeJson } from '../api/direct/reply';
 import type { DirectHandler } from '../api/direct/routes';
+import { DecisionUnavailable, within } from './budget';
 import type { HookAuthenticator } from './hook-auth';
-import { CredentialError } from './jwt';
+import { CredentialError, KeysUnavailable } from './jwt';
 
 /** A status and JSON body to send. */
 export interface HookAnswer { status: number; body: unknown }
@@ -18,8 +19,15 @@ export interface HookSpec {
   onAuthError(err: CredentialError): HookAnswer;
   /** The answer when the body is not JSON or too large. */
   onBodyError(kind: 'invalid_json' | 'too_large'): HookAnswer;
-  /** Decides; must not throw. */
-  answer(body: unknown): Promise<HookAnswer>;
+  /**
+   * The whole call's budget (the hook's timeout_ms): authentication, a JWKS refetch included, and the
+   * decision share it; past it, or when the signing keys cannot be fetched, the answer is onUnavailable().
+   */
+  budgetMs: number;
+  /** The hook's fail-closed deny when the decision cannot be made in time (keys unavailable, budget spent). */
+  onUnavailable(): HookAnswer;
+  /** Decides within `budgetMs` (what is left of the call's budget); must not throw. */
+  answer(body: unknown, budgetMs: number): Promise<HookAnswer>;
   /** Default 256 KiB. */
   bodyLimitBytes?: number;
 }
@@ -32,10 +40,17 @@ export function hookHandler(spec: HookSpec): DirectHandler {
       refuseBody(req, limit, res);
       return writeJson(res, 404, { code: 'caller_not_configured', message: spec.notConfiguredMessage });
     }
+    const deadline = Date.now() + spec.budgetMs;
+    const left = () => Math.max(1, deadline - Date.now());
     try {
-      await spec.authenticate(req.headers);
+      await within(spec.authenticate(req.headers), spec.budgetMs);
     } catch (err) {
       refuseBody(req, limit, res);
+      // Keys that cannot be fetched in time are Tether's failure, not the caller's: the hook's deny.
+      if (err instanceof KeysUnavailable || err instanceof DecisionUnavailable) {
+        const u = spec.onUnavailable();
+        return writeJson(res, u.status, u.body);
+      }
       const a = spec.onAuthError(err instanceof CredentialError ? err : new CredentialError('credential_invalid', 'credential rejected'));
       return writeJson(res, a.status, a.body);
     }
@@ -48,7 +63,7 @@ export function hookHandler(spec: HookSpec): DirectHandler {
       const a = spec.onBodyError(err instanceof BodyError && err.kind === 'too_large' ? 'too_large' : 'invalid_json');
       return writeJson(res, a.status, a.body);
     }
-    const a = await spec.answer(body);
+    const a = await spec.answer(body, left());
     writeJson(res, a.status, a.body);
   };
 }

@@ -85,7 +85,7 @@ export function oktaAllow(input: OktaHookInput, d: Decision): OktaHookResponse {
 }
 
 /** Decides one hook call; never throws: every failure is an Okta deny. */
-export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unknown): Promise<OktaHookResponse> {
+export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unknown, budgetMs = cfg.timeout_ms): Promise<OktaHookResponse> {
   const input = parseOktaHook(body);
   if ('invalid' in input) return oktaDeny(['invalid_hook_request']);
   const aliases = [input.userId, input.login].filter((a): a is string => a !== undefined);
@@ -96,7 +96,7 @@ export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unkn
     const { decision } = await decideForAliases(deps.decide, aliases, {
       resource: { app },
       context: { caller: 'okta', ip: input.ip },
-    }, cfg.timeout_ms, deps.ownedDevices);
+    }, budgetMs, deps.ownedDevices);
     return decision.allow ? oktaAllow(input, decision) : oktaDeny(decision.reasons.length ? decision.reasons : ['denied'], decision.decision_id);
   } catch (err) {
     return oktaDeny([err instanceof DecisionUnavailable ? err.code : 'decision_unavailable']);
@@ -111,6 +111,9 @@ export function oktaHookHandler(deps: HookDeps, cfg: OktaConfig): DirectHandler 
     onAuthError: (err) => ({ status: 401, body: { code: 'unauthorized', message: 'hook request not authenticated', reason: err.code } }),
     // Okta fails open on non-200: an unreadable body is a deny in Okta's shape.
     onBodyError: () => ({ status: 200, body: oktaDeny(['invalid_hook_request']) }),
-    answer: async (body) => ({ status: 200, body: await answerOktaHook(deps, cfg, body) }),
+    budgetMs: cfg.timeout_ms,
+    // Okta fails open on a 401 too: keys we cannot fetch in time are a deny, in Okta's shape.
+    onUnavailable: () => ({ status: 200, body: oktaDeny(['decision_unavailable']) }),
+    answer: async (body, budgetMs) => ({ status: 200, body: await answerOktaHook(deps, cfg, body, budgetMs) }),
   });
 }

@@ -2,10 +2,10 @@
 // 200 / 401 / 403 out. Only these three statuses, because they mean the same to all three proxies
 // (Envoy allows only 200 and turns 5xx into a bodiless 403 or a fail-open; nginx turns anything but
 // 2xx/401/403 into 500; Traefik forwards everything that is not 2xx to the client).
-import { decideWithin, DecisionUnavailable } from './budget';
+import { decideWithin, DecisionUnavailable, within } from './budget';
 import type { ProxyConfig, UpstreamField } from './config';
-import { CredentialError } from './jwt';
-import { resolveApp, resolveDevice, type CheckRequest, type OriginalRequest } from './proxy-request';
+import { CredentialError, KeysUnavailable } from './jwt';
+import { resolveApp, resolveDevice, type CheckRequest, type OriginalRequest, type ProxyKind } from './proxy-request';
 import type { SubjectResolver } from './subject';
 import type { DecideFn, Decision } from './types';
 
@@ -67,14 +67,23 @@ export function denyAnswer(reasons: string[], decisionId?: string): ProxyAnswer 
   };
 }
 
-/** Turns a decision into the proxy answer: 200 + decision id + configured upstream headers, or 403. */
-export function formatDecision(cfg: ProxyConfig, d: Decision, ctx: { subject: string; device?: string; app: string }): ProxyAnswer {
+/**
+ * Turns a decision into the proxy answer: 200 + decision id + configured upstream headers, or 403.
+ * For Envoy, configured upstream headers without a value are named in `x-envoy-auth-headers-to-remove`
+ * (protocols.md §2.4), so a client's own copy (say `X-Tether-Device: mac-1`) never reaches the upstream.
+ */
+export function formatDecision(
+  cfg: ProxyConfig, d: Decision, ctx: { subject: string; device?: string; app: string }, proxy?: ProxyKind,
+): ProxyAnswer {
   if (!d.allow) return denyAnswer(d.reasons.length ? d.reasons : ['denied'], d.decision_id);
   const headers: Record<string, string> = { 'X-Tether-Decision-Id': headerSafe(d.decision_id) };
+  const remove: string[] = [];
   for (const [name, field] of Object.entries(cfg.upstream_headers)) {
     const v = fieldValue(field, d, ctx);
     if (v !== undefined) headers[name] = headerSafe(v);
+    else remove.push(name.toLowerCase());
   }
+  if (proxy === 'envoy' && remove.length) headers['x-envoy-auth-headers-to-remove'] = remove.join(', ');
   return {
     status: 200,
     headers,
@@ -82,13 +91,22 @@ export function formatDecision(cfg: ProxyConfig, d: Decision, ctx: { subject: st
   };
 }
 
-/** Decides one proxy check; never throws and never answers anything but 200/401/403 (fail closed). */
+/**
+ * Decides one proxy check; never throws and never answers anything but 200/401/403 (fail closed).
+ * Authentication (a JWKS refetch for an unknown kid included) and the decision share one budget,
+ * `proxy.timeout_ms`: past it the answer is 403 decision_unavailable, never a late one. Unavailable
+ * signing keys are the PDP's failure (403 decision_unavailable), not a bad credential (401).
+ */
 export async function proxyCheck(deps: ProxyDeps, req: CheckRequest, orig: OriginalRequest): Promise<ProxyAnswer> {
+  const deadline = Date.now() + deps.config.timeout_ms;
   let subject: string;
   try {
-    subject = (await deps.subjects.resolve(req.headers)).subject;
+    const pending = deps.subjects.resolve(req.headers);
+    // Only JWT verification can wait (on a JWKS fetch); the header path needs no timer.
+    subject = (await (deps.config.jwt ? within(pending, deps.config.timeout_ms) : pending)).subject;
   } catch (err) {
     if (err instanceof CredentialError) return unauthorizedAnswer(err);
+    if (err instanceof KeysUnavailable) return denyAnswer([err.code]);
     return denyAnswer(['decision_unavailable']);
   }
   const app = resolveApp(deps.config, req, orig);
@@ -104,8 +122,8 @@ export async function proxyCheck(deps: ProxyDeps, req: CheckRequest, orig: Origi
       device,
       resource: { app },
       context: { ip: orig.ip, caller: orig.proxy, method: orig.method, path: orig.path, host: orig.host },
-    }, deps.config.timeout_ms);
-    return formatDecision(deps.config, decision, { subject, device, app });
+    }, Math.max(1, deadline - Date.now()));
+    return formatDecision(deps.config, decision, { subject, device, app }, orig.proxy);
   } catch (err) {
     if (err instanceof DecisionUnavailable) return denyAnswer([err.code]);
     return denyAnswer(['decision_unavailable']);

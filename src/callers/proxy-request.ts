@@ -55,7 +55,8 @@ function clientIp(headers: IncomingHttpHeaders, remote?: string): string | undef
 
 /** Envoy ext_authz HTTP: method is the client's, path = path_prefix + original :path (with query). */
 export function readEnvoy(req: CheckRequest, prefix: string): OriginalRequest | undefined {
-  if (!req.url.startsWith(prefix)) return undefined;
+  // Case-insensitive, as the router that sent the check here (src/api/direct/routes.ts) matches paths.
+  if (req.url.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return undefined;
   const rest = req.url.slice(prefix.length);
   if (rest !== '' && !rest.startsWith('/') && !rest.startsWith('?')) return undefined; // /v1/authz/envoyX is not ours
   const { path, uri } = splitUri(rest === '' ? '/' : rest);
@@ -70,22 +71,38 @@ export function readEnvoy(req: CheckRequest, prefix: string): OriginalRequest | 
   };
 }
 
-/** nginx auth_request: a GET subrequest; the original URI/method travel in X-Original-* headers. */
+/**
+ * nginx auth_request: a GET subrequest; the original URI/method travel in X-Original-* headers. The
+ * subrequest inherits the client's headers (protocols.md §3.2), so only headers the auth location sets
+ * with proxy_set_header (which replaces a client's copy) can be trusted. `X-Original-URL` (ingress-nginx,
+ * Authelia-style snippets) decides host, path and scheme whenever it is present and parses; only without
+ * it are `X-Original-URI` and `X-Forwarded-Host` / `X-Forwarded-Proto` read, and those must then be set
+ * by the auth location (README: the nginx configuration).
+ */
 export function readNginx(req: CheckRequest): OriginalRequest {
   const h = req.headers;
-  let host = header(h, 'x-forwarded-host');
-  let uri = header(h, 'x-original-uri');
-  let proto = header(h, 'x-forwarded-proto') ?? header(h, 'x-scheme');
+  let host: string | undefined;
+  let uri: string | undefined;
+  let proto: string | undefined;
+  let fromUrl = false;
   const full = header(h, 'x-original-url'); // ingress-nginx: $scheme://$http_host$request_uri
   if (full) {
     try {
       const u = new URL(full);
-      host ??= u.host;
-      uri ??= u.pathname + u.search;
-      proto ??= u.protocol.replace(/:$/, '');
+      if (u.host !== '') {
+        host = u.host;
+        uri = u.pathname + u.search;
+        proto = u.protocol.replace(/:$/, '');
+        fromUrl = true;
+      }
     } catch {
       // not a URL: ignore it rather than guess
     }
+  }
+  if (!fromUrl) {
+    host = header(h, 'x-forwarded-host');
+    uri = header(h, 'x-original-uri');
+    proto = header(h, 'x-forwarded-proto') ?? header(h, 'x-scheme');
   }
   const parts = splitUri(uri ?? '/');
   return {
@@ -148,27 +165,106 @@ export function resolveApp(cfg: ProxyConfig, req: CheckRequest, orig: OriginalRe
   return (orig.proxy === 'envoy' ? undefined : queryApp(req.url)) ?? ruleApp(cfg.apps, orig) ?? cfg.default_app;
 }
 
-/** SHA-256 fingerprint from a client-cert header: Envoy's XFCC `Hash=` of the nearest hop, or a bare hex value. */
+/** One key=value pair of an XFCC element: key lowercased, value unquoted and unescaped. */
+export interface XfccPair { key: string; value: string; quoted: boolean }
+/** One XFCC element (one hop). */
+export type XfccElement = XfccPair[];
+
+/**
+ * Parses Envoy's `x-forwarded-client-cert`: elements (hops) separated by commas, key=value pairs by
+ * semicolons, both only outside double quotes; a quoted value may contain `,` `;` `=` and the escapes
+ * `\"` and `\\`. Returns undefined for a malformed value (unterminated quote, pair without `=`, text
+ * after a closing quote), so a crafted value never yields a fingerprint.
+ */
+export function parseXfcc(value: string): XfccElement[] | undefined {
+  const elements: XfccElement[] = [];
+  let pairs: XfccElement = [];
+  let i = 0;
+  const n = value.length;
+  for (;;) {
+    // one pair: key '=' value
+    while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
+    const eq = value.indexOf('=', i);
+    const keyEnd = eq < 0 ? n : eq;
+    const key = value.slice(i, keyEnd).trim();
+    if (eq < 0 || key === '' || /[,;"\\]/.test(key)) return undefined;
+    i = eq + 1;
+    let v = '';
+    const quoted = value[i] === '"';
+    if (quoted) {
+      i++;
+      let closed = false;
+      while (i < n) {
+        const c = value[i];
+        if (c === '\\') {
+          if (i + 1 >= n) return undefined;
+          v += value[i + 1];
+          i += 2;
+        } else if (c === '"') {
+          i++;
+          closed = true;
+          break;
+        } else {
+          v += c;
+          i++;
+        }
+      }
+      if (!closed) return undefined;
+      while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
+      if (i < n && value[i] !== ';' && value[i] !== ',') return undefined;
+    } else {
+      const start = i;
+      while (i < n && value[i] !== ';' && value[i] !== ',') {
+        if (value[i] === '"' || value[i] === '\\') return undefined;
+        i++;
+      }
+      v = value.slice(start, i).trim();
+    }
+    pairs.push({ key: key.toLowerCase(), value: v, quoted });
+    if (i >= n) break;
+    if (value[i] === ',') {
+      elements.push(pairs);
+      pairs = [];
+    }
+    i++; // past ';' or ','
+  }
+  elements.push(pairs);
+  return elements;
+}
+
+/**
+ * SHA-256 fingerprint from a client-cert header: Envoy's XFCC `Hash=` of the nearest hop (the last
+ * element, the one the Envoy in front of Tether added), or a bare hex value.
+ */
 export function certFingerprint(value: string): string | undefined {
   let v = value;
-  if (/(^|[;,])\s*Hash=/i.test(value)) {
-    const elements = value.split(',');
-    const last = elements[elements.length - 1];
-    const m = /(?:^|;)\s*Hash=([0-9A-Fa-f:]+)/i.exec(last);
-    if (!m) return undefined;
-    v = m[1];
+  if (value.includes('=')) {
+    const elements = parseXfcc(value);
+    if (!elements) return undefined;
+    const nearest = elements[elements.length - 1];
+    const hashes = nearest.filter((p) => p.key === 'hash');
+    if (hashes.length !== 1) return undefined; // none, or an ambiguous element: fail closed
+    // Envoy writes URI= and DNS= SANs unquoted, and a certificate's SAN may itself contain `,Hash=…`:
+    // a hop boundary right after an unquoted URI/DNS value may be part of that SAN. Fail closed.
+    const before = elements.length > 1 ? elements[elements.length - 2] : undefined;
+    const last = before?.[before.length - 1];
+    if (last && !last.quoted && (last.key === 'uri' || last.key === 'dns') && last.value !== '') return undefined;
+    v = hashes[0].value;
   }
   const hex = v.replace(/:/g, '').toLowerCase();
   return /^[0-9a-f]{40,128}$/.test(hex) ? hex : undefined;
 }
 
-/** The device id: the device header, else the client-certificate fingerprint header, else none. */
+/**
+ * The device id. With `client_cert_header` configured the device comes only from the client
+ * certificate (an mTLS device binding): the device header is ignored, since any client can send it.
+ * Otherwise the device header, else none.
+ */
 export function resolveDevice(cfg: ProxyConfig, headers: IncomingHttpHeaders): string | undefined {
-  const id = header(headers, cfg.device_header);
-  if (id !== undefined) return id.slice(0, 256);
   if (cfg.client_cert_header) {
     const raw = header(headers, cfg.client_cert_header);
-    if (raw !== undefined) return certFingerprint(raw);
+    return raw === undefined ? undefined : certFingerprint(raw);
   }
-  return undefined;
+  const id = header(headers, cfg.device_header);
+  return id === undefined ? undefined : id.slice(0, 256);
 }

@@ -9,7 +9,6 @@ jest.setTimeout(120_000);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const AUD = 'api://tether-proxies';
-const CERT_FP = '5f0e8b2c9d4a7e6f1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a';
 
 let t: TetherHandle;
 let idp: TestIdp;
@@ -19,7 +18,6 @@ beforeAll(async () => {
   t = await startTether({
     proxy: {
       subject_header: 'X-Auth-Request-Email',
-      client_cert_header: 'X-Forwarded-Client-Cert',
       jwt: { issuer: idp.issuer, audience: AUD, jwks_uri: idp.jwksUri, subject_claim: 'email' },
       apps: [
         { host: 'payroll.example.com', app: 'payroll' },
@@ -29,8 +27,6 @@ beforeAll(async () => {
     },
   });
   seedPeople(t);
-  // A device enrolled under its client-certificate fingerprint (mTLS-terminating Envoy).
-  t.server.ctx.store.putDevice(CERT_FP, { owner: 'alice', enrolled: true, compliant: true, encrypted: true, ownership: 'corporate', observed_at: new Date().toISOString() });
 });
 
 afterAll(async () => {
@@ -107,18 +103,6 @@ describe('Envoy ext_authz (HTTP service)', () => {
     const head = await envoyCheck({ method: 'HEAD', path: '/', host: 'mail.example.com', headers: auth });
     expect(head.status).toBe(200);
     expect(head.headers['x-tether-decision-id']).toMatch(UUID);
-  });
-
-  test("the device can come from Envoy's x-forwarded-client-cert (nearest hop's Hash=)", async () => {
-    const r = await envoyCheck({
-      path: '/', host: 'payroll.example.com',
-      headers: {
-        authorization: `Bearer ${await token('alice@example.com')}`,
-        'x-forwarded-client-cert': `By=spiffe://cluster.local/ns/edge/sa/gw;Hash=${CERT_FP};Subject="CN=alice-laptop";URI=`,
-      },
-    });
-    expect(r.status).toBe(200);
-    expect(r.headers['x-tether-device']).toBe(CERT_FP);
   });
 
   test('non-compliant device: 403 with reasons in the JSON body and X-Tether-Reasons', async () => {

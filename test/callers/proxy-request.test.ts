@@ -107,9 +107,11 @@ describe('app rules', () => {
 });
 
 describe('device resolution', () => {
-  test('device header first, then the client-certificate fingerprint header', () => {
+  test('with client_cert_header configured the device comes only from the certificate', () => {
     const cfg = parseCallersConfig({ proxy: { client_cert_header: 'X-Client-Cert-Sha256' } }).proxy;
-    expect(resolveDevice(cfg, { 'x-device-id': 'mac-123', 'x-client-cert-sha256': FP })).toBe('mac-123');
+    expect(resolveDevice(cfg, { 'x-device-id': 'mac-123', 'x-client-cert-sha256': FP })).toBe(FP);
+    expect(resolveDevice(cfg, { 'x-device-id': 'mac-123' })).toBeUndefined();
+    expect(resolveDevice(parseCallersConfig({}).proxy, { 'x-device-id': 'mac-123' })).toBe('mac-123');
     expect(resolveDevice(cfg, { 'x-client-cert-sha256': FP.toUpperCase().match(/../g)!.join(':') })).toBe(FP);
     expect(resolveDevice(cfg, {})).toBeUndefined();
     expect(resolveDevice(parseCallersConfig({}, { TETHER_PROXY_DEVICE_HEADER: 'X-Mdm-Device' }).proxy, { 'x-mdm-device': 'pc-9' })).toBe('pc-9');

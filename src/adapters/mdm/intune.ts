@@ -8,7 +8,7 @@ import type { StateStore } from '../../state/store';
 import { StaleUpdateError } from '../../state/errors';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
-import { deviceInput, deviceUnchanged } from '../ssf/apply-event';
+import { caepVerdictHolds, deviceInput, deviceUnchanged } from '../ssf/apply-event';
 import { ApiClient } from './http-client';
 import { INTUNE_SELECT, mapManagedDevice, type ManagedDevice } from './intune-mapping';
 
@@ -122,8 +122,14 @@ export class IntuneAdapter implements Adapter {
               continue;
             }
             seen.add(m.id);
-            if (deviceUnchanged(this.store.getDevice(m.id), m.record)) {
+            const stored = this.store.getDevice(m.id);
+            if (deviceUnchanged(stored, m.record)) {
               result.unchanged++;
+              continue;
+            }
+            if (caepVerdictHolds(stored, m.record)) {
+              // A CAEP verdict at least as new as this sync stands until Intune reports a newer sync.
+              result.stale++;
               continue;
             }
             try {
@@ -159,7 +165,9 @@ export class IntuneAdapter implements Adapter {
       const page = this.store.listDevices({ after, limit: 1000 });
       this.store.transaction(() => {
         for (const d of page.items) {
-          if (d.source !== 'intune' || seen.has(d.id) || !d.enrolled) continue;
+          // Intune's devices, including those a CAEP verdict touched since the last sync (source caep).
+          const fromIntune = d.source === 'intune' || (d.source === 'caep' && d.attributes?.intune !== undefined);
+          if (!fromIntune || seen.has(d.id) || !d.enrolled) continue;
           const input = deviceInput(d);
           input.enrolled = false;
           input.observed_at = new Date(Math.max(Date.parse(d.observed_at ?? '1970-01-01T00:00:00Z'), this.now())).toISOString();

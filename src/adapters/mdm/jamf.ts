@@ -11,7 +11,7 @@ import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
 import { safeEqual } from '../secrets';
-import { deviceInput, deviceUnchanged } from '../ssf/apply-event';
+import { caepVerdictHolds, deviceInput, deviceUnchanged } from '../ssf/apply-event';
 import { ApiClient, MdmApiError } from './http-client';
 import { mapJamfComputer, mapJamfMobile, parseJamfWebhook, type JamfMapped, type JamfMappingOptions } from './jamf-mapping';
 
@@ -93,7 +93,9 @@ export class JamfAdapter implements Adapter {
   /** Writes one mapped device (its aliases too); stale observations are counted, not fatal. */
   private write(m: JamfMapped): 'written' | 'skipped' | 'stale' | 'unchanged' {
     if (!m.ok) return 'skipped';
-    if (deviceUnchanged(this.store.getDevice(m.id), m.record)) return 'unchanged';
+    const stored = this.store.getDevice(m.id);
+    if (deviceUnchanged(stored, m.record)) return 'unchanged';
+    if (caepVerdictHolds(stored, m.record)) return 'stale'; // a CAEP verdict stands until Jamf reports something newer
     try {
       this.store.transaction(() => {
         this.store.putDevice(m.id, m.record);

@@ -78,9 +78,80 @@ function evaluate(f: Filter, r: Record<string, unknown>, prefix = ''): boolean {
   }
 }
 
+const SUB_ATTR_COMPARISON = /^\.([A-Za-z$][\w$-]*)\s+(eq|ne|co|sw|ew|gt|ge|lt|le|pr)(?![\w$-])/i;
+const COMP_VALUE = /^\s+("(?:[^"\\]|\\.)*"|[^\s()[\]"]+)/;
+
+/**
+ * Rewrites `attr[valFilter].sub op value` as `attr[(valFilter) and sub op value]`.
+ *
+ * RFC 7644 §3.4.2.2: a value path followed by a sub-attribute comparison selects ONE entry of the
+ * multi-valued attribute that satisfies both. scim2-parse-filter instead returns
+ * `and(attr[valFilter], attr.sub op value)`, whose halves may be satisfied by different entries
+ * (a work email carol@ plus a home email dave@ matched `emails[type eq "work"].value eq "dave@…"`),
+ * and the same AST as the explicit `attr[valFilter] and attr.sub op value`, so it cannot be fixed
+ * on the AST. Only text outside quoted strings is rewritten.
+ */
+export function mergeValuePathComparisons(text: string): string {
+  let out = '';
+  let open = -1; // index in `out` just after the '[' of the value path being read
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === '"') {
+      const m = /^"(?:[^"\\]|\\.)*"?/.exec(text.slice(i))!;
+      out += m[0];
+      i += m[0].length;
+      continue;
+    }
+    if (ch === '[' && open < 0) {
+      out += ch;
+      open = out.length;
+      i += 1;
+      continue;
+    }
+    if (ch === ']' && open >= 0) {
+      const rest = text.slice(i + 1);
+      const cmp = SUB_ATTR_COMPARISON.exec(rest);
+      let consumed = cmp ? cmp[0].length : 0;
+      let value = '';
+      if (cmp && cmp[2].toLowerCase() !== 'pr') {
+        const v = COMP_VALUE.exec(rest.slice(consumed));
+        if (v) {
+          value = ` ${v[1]}`;
+          consumed += v[0].length;
+        } else {
+          consumed = 0; // no comparison value: leave it to the parser to reject
+        }
+      }
+      if (cmp && consumed > 0) {
+        out = `${out.slice(0, open)}(${out.slice(open)}) and ${cmp[1]} ${cmp[2]}${value}]`;
+        i += 1 + consumed;
+      } else {
+        out += ch;
+        i += 1;
+      }
+      open = -1;
+      continue;
+    }
+    out += ch;
+    i += 1;
+  }
+  return out;
+}
+
 function readCaseInsensitive(r: Record<string, unknown>, path: string): unknown {
   const key = Object.keys(r).find((k) => k.toLowerCase() === path.toLowerCase());
   return key === undefined ? undefined : r[key];
+}
+
+/** The parser's message for the filter as the client wrote it (the rewritten text would confuse). */
+function syntaxError(text: string, err: unknown): string {
+  try {
+    parse(text);
+  } catch (original) {
+    return (original as Error).message;
+  }
+  return (err as Error).message;
 }
 
 const INDEXED: Record<string, NonNullable<CompiledFilter['indexed']>['attribute']> = {
@@ -96,20 +167,35 @@ export function compileFilter(text: string): CompiledFilter {
   if (text.length > MAX_FILTER_LENGTH) throw badRequest('invalidFilter', 'filter is too long');
   let ast: Filter;
   try {
-    ast = parse(text);
+    ast = parse(mergeValuePathComparisons(text));
   } catch (err) {
-    throw badRequest('invalidFilter', `invalid filter: ${(err as Error).message}`);
+    throw badRequest('invalidFilter', `invalid filter: ${syntaxError(text, err)}`);
   }
   const compiled: CompiledFilter = { test: (r) => evaluate(ast, r) };
   // The store narrows candidates by index and still applies the full predicate to them.
   const candidates = ast.op === 'and' ? ast.filters : [ast];
   for (const c of candidates) {
-    if (c.op !== 'eq' || typeof c.compValue !== 'string') continue;
-    const attribute = INDEXED[c.attrPath.toLowerCase()];
-    if (attribute) {
-      compiled.indexed = { attribute, value: c.compValue };
+    const idx = indexedComparison(c);
+    if (idx) {
+      compiled.indexed = idx;
       break;
     }
   }
   return compiled;
+}
+
+/** The index an `eq` conjunct can use; `emails[… and value eq "x"]` (a merged value path) uses the email index. */
+function indexedComparison(c: Filter, prefix = ''): CompiledFilter['indexed'] {
+  if (c.op === 'eq' && typeof c.compValue === 'string') {
+    const attribute = INDEXED[(prefix + c.attrPath).toLowerCase()];
+    return attribute ? { attribute, value: c.compValue } : undefined;
+  }
+  if (c.op === '[]' && !prefix && c.attrPath.toLowerCase() === 'emails') {
+    const inner = c.valFilter.op === 'and' ? c.valFilter.filters : [c.valFilter];
+    for (const f of inner) {
+      const idx = indexedComparison(f, 'emails.');
+      if (idx) return idx;
+    }
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@
  * paths. Operations are normalised here and applied by `scim-patch`, all or nothing.
  */
 import {
+  InvalidScimPatchOp,
   NoTarget,
   scimPatch,
   ScimError as LibScimError,
@@ -11,7 +12,7 @@ import {
   type ScimResource,
 } from 'scim-patch';
 import { badRequest, ScimError } from './errors';
-import { canonicalName, ENTERPRISE_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA } from './schema-names';
+import { canonicalName, ENTERPRISE_SCHEMA, GROUP_SCHEMA, isCaseExact, PATCH_OP_SCHEMA, USER_SCHEMA } from './schema-names';
 import { coerceBoolean, type ScimResourceBody } from './user';
 
 type Op = 'add' | 'remove' | 'replace';
@@ -20,7 +21,14 @@ type Op = 'add' | 'remove' | 'replace';
 export interface NormalisedOp {
   op: Op;
   path?: string;
+  /** For `remove`: the entries to remove from a multi-valued attribute (Entra's `value: [{value}]`). */
   value?: unknown;
+}
+
+/** What the patch is applied to, beyond its body. */
+export interface PatchContext {
+  /** The resource's own id: an add/replace of `id` with exactly this value is a no-op (Okta sends it). */
+  id?: string;
 }
 
 const IMMUTABLE_ROOTS = new Set(['id', 'meta', 'schemas']);
@@ -108,7 +116,7 @@ function expandComplex(op: Op, path: string, v: unknown): NormalisedOp[] {
  * Validates a PatchOp body and normalises its operations. Throws ScimError 400 invalidSyntax for a
  * malformed body, invalidPath for a missing/bad path, mutability for id/meta/schemas.
  */
-export function normalisePatch(body: unknown): NormalisedOp[] {
+export function normalisePatch(body: unknown, ctx: PatchContext = {}): NormalisedOp[] {
   if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'PATCH body must be a JSON object');
   const schemas = body.schemas;
   if (!Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === PATCH_OP_SCHEMA.toLowerCase())) {
@@ -131,7 +139,20 @@ export function normalisePatch(body: unknown): NormalisedOp[] {
     const path = typeof raw.path === 'string' ? canonicalPath(raw.path) : undefined;
     if (op === 'remove') {
       if (!path) throw badRequest('noTarget', `Operations[${i}]: remove requires a path`);
-      out.push({ op, path });
+      if (raw.value === undefined || raw.value === null || path.includes('[')) {
+        out.push({ op, path });
+      } else {
+        // Entra: {"op":"Remove","path":"members","value":[{"value":"<id>"}]} removes only those entries.
+        const items = Array.isArray(raw.value) ? raw.value : [raw.value];
+        const values = items.map((item, j) => {
+          const key = isPlainObject(item) ? Object.keys(item).find((k) => k.toLowerCase() === 'value') : undefined;
+          if (!isPlainObject(item) || key === undefined) {
+            throw badRequest('invalidValue', `Operations[${i}].value[${j}] must be an object with a value`);
+          }
+          return item[key];
+        });
+        out.push({ op, path, value: values });
+      }
       return;
     }
     if (!('value' in raw)) throw badRequest('invalidValue', `Operations[${i}].value is required for ${op}`);
@@ -142,24 +163,106 @@ export function normalisePatch(body: unknown): NormalisedOp[] {
       out.push({ op, path, value: coerceLeaf(path, raw.value) });
     }
   });
+  const kept: NormalisedOp[] = [];
   for (const o of out) {
+    // Okta's group rename repeats the resource's own id in the value object: nothing to change.
+    if (o.op !== 'remove' && o.path === 'id' && ctx.id !== undefined && o.value === ctx.id) continue;
     if (o.path && IMMUTABLE_ROOTS.has(rootOf(o.path))) throw badRequest('mutability', `${o.path} is read-only`);
+    kept.push(o);
   }
-  return out;
+  return kept;
+}
+
+function keyOf(obj: Record<string, unknown>, name: string): string | undefined {
+  return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
+}
+
+/** Entries of a multi-valued attribute compare by `value`; member ids (and caseExact values) exactly. */
+function sameValue(attr: string, a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' && typeof b === 'string') {
+    return attr === 'members' || isCaseExact(`${attr}.value`) ? a === b : a.toLowerCase() === b.toLowerCase();
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * `remove` with an unfiltered path and a value list: removes the entries of the multi-valued attribute
+ * whose `value` is listed (none listed present: nothing changes, like removing an absent attribute).
+ * Returns false when the target is not multi-valued, for the caller to remove it as before.
+ */
+function removeListedValues(resource: Record<string, unknown>, path: string, values: unknown[]): boolean {
+  const colon = path.lastIndexOf(':');
+  let parent: unknown = resource;
+  const urn = colon >= 0 ? canonicalName(path.slice(0, colon)) : '';
+  if (urn && urn !== USER_SCHEMA && urn !== GROUP_SCHEMA) {
+    // Core schema URNs are only a prefix; any other URN names an extension object.
+    const urnKey = keyOf(resource, urn);
+    parent = urnKey === undefined ? undefined : resource[urnKey];
+  }
+  const names = path.slice(colon + 1).split('.');
+  const last = names.pop()!;
+  for (const n of names) {
+    const k = isPlainObject(parent) ? keyOf(parent, n) : undefined;
+    parent = k === undefined ? undefined : (parent as Record<string, unknown>)[k];
+  }
+  if (!isPlainObject(parent)) return true; // absent: nothing to remove
+  const key = keyOf(parent, last);
+  if (key === undefined) return true;
+  const list = parent[key];
+  if (!Array.isArray(list)) return false;
+  const remaining = list.filter((entry) => {
+    const vk = isPlainObject(entry) ? keyOf(entry, 'value') : undefined;
+    return vk === undefined || !values.some((v) => sameValue(last, (entry as Record<string, unknown>)[vk], v));
+  });
+  if (remaining.length === 0) delete parent[key];
+  else parent[key] = remaining;
+  return true;
+}
+
+/**
+ * Whether scim-patch failed a filtered path because the filter had nothing to match: no entry matched
+ * (FilterArrayTargetNotFound), or the multi-valued attribute has no value (FilterOnEmptyArray on an
+ * absent attribute; on a present single-valued one the path is invalid instead).
+ */
+function filterMatchedNothing(resource: Record<string, unknown>, err: unknown): boolean {
+  if (!(err instanceof InvalidScimPatchOp)) return false;
+  const name = err.constructor.name;
+  if (name === 'FilterArrayTargetNotFound') return true;
+  if (name !== 'FilterOnEmptyArray') return false;
+  const attrName = (err as { attrName?: unknown }).attrName;
+  const value = typeof attrName === 'string' ? resource[attrName] : undefined;
+  return value === undefined || value === null;
 }
 
 /**
  * Applies a PatchOp body to a resource and returns the new resource (the input is not modified).
  * Any failing operation fails the whole request (atomic), as RFC 7644 requires.
  */
-export function applyPatch(resource: ScimResourceBody, body: unknown): ScimResourceBody {
-  const ops = normalisePatch(body);
+export function applyPatch(resource: ScimResourceBody, body: unknown, ctx: PatchContext = {}): ScimResourceBody {
+  const ops = normalisePatch(body, ctx);
   // scim-patch wants meta/schemas on the resource; we strip meta again afterwards.
   const working = { ...JSON.parse(JSON.stringify(resource)), meta: { created: new Date(0), lastModified: new Date(0) } } as ScimResource;
   if (!Array.isArray((working as unknown as ScimResourceBody).schemas)) (working as { schemas: string[] }).schemas = [USER_SCHEMA];
-  let patched: ScimResource;
+  let patched: ScimResource = working;
   try {
-    patched = scimPatch(working, ops as ScimPatchOperation[], { mutateDocument: true, treatMissingAsAdd: true });
+    // One operation at a time on the private copy: an error anywhere still discards them all.
+    for (const o of ops) {
+      if (o.op === 'remove' && Array.isArray(o.value)) {
+        if (removeListedValues(patched as unknown as Record<string, unknown>, o.path!, o.value)) continue;
+      }
+      const op = o.op === 'remove' ? { op: o.op, path: o.path } : o;
+      // RFC 7644 §3.12: noTarget when a path's filter yields no match. (An unfiltered remove of an
+      // attribute without a value changes nothing and is not an error.)
+      const filteredRemove = o.op === 'remove' && o.path!.includes('[');
+      const before = filteredRemove ? JSON.stringify(patched) : undefined;
+      try {
+        patched = scimPatch(patched, [op as ScimPatchOperation], { mutateDocument: true, treatMissingAsAdd: true });
+      } catch (err) {
+        if (filteredRemove && filterMatchedNothing(patched as unknown as Record<string, unknown>, err)) throw badRequest('noTarget', `${o.path} matched nothing`);
+        throw err;
+      }
+      if (before !== undefined && JSON.stringify(patched) === before) throw badRequest('noTarget', `${o.path} matched nothing`);
+    }
   } catch (err) {
     if (err instanceof ScimError) throw err;
     if (err instanceof NoTarget) throw badRequest('noTarget', err.message);

@@ -86,7 +86,7 @@ export class ScimService {
     return this.write(() => {
       const prev = this.mustGet('User', id);
       checkIfMatch(prev, ifMatch);
-      const patched = applyPatch(prev.body, body);
+      const patched = applyPatch(prev.body, body, { id: prev.id });
       const user = normaliseUser(patched);
       return this.updateUser(prev, user);
     });
@@ -142,7 +142,7 @@ export class ScimService {
     return this.write(() => {
       const prev = this.mustGet('Group', id);
       checkIfMatch(prev, ifMatch);
-      const group = normaliseGroup({ ...applyPatch({ ...prev.body, schemas: [GROUP_SCHEMA] }, body) });
+      const group = normaliseGroup({ ...applyPatch({ ...prev.body, schemas: [GROUP_SCHEMA] }, body, { id: prev.id }) });
       return this.repo.replace(prev, group, null, [], this.now().toISOString());
     });
   }

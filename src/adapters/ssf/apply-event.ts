@@ -46,6 +46,19 @@ export function deviceUnchanged(stored: Device | undefined, record: Record<strin
   return true;
 }
 
+/**
+ * True when `stored` carries a CAEP compliance verdict that the MDM record `record` does not
+ * supersede: the record's observed_at is not newer than the verdict's. The store accepts an equal
+ * observed_at, so MDM writers (Intune, Jamf) check this first and skip the write as stale; an MDM
+ * observation strictly newer than the verdict replaces it.
+ */
+export function caepVerdictHolds(stored: Device | undefined, record: Record<string, unknown>): boolean {
+  if (!stored || stored.source !== 'caep' || !stored.observed_at) return false;
+  const incoming = typeof record.observed_at === 'string' ? Date.parse(record.observed_at) : NaN;
+  if (!Number.isFinite(incoming)) return true; // an undated MDM record is not newer than the verdict
+  return incoming <= Date.parse(stored.observed_at);
+}
+
 /** Writable fields of a stored identity. */
 export function identityInput(i: Identity): Record<string, unknown> {
   return {
@@ -88,8 +101,13 @@ export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: P
     const input = deviceInput(d);
     input.compliant = compliant;
     input.source = 'caep';
-    // A not-compliant verdict lands even if older than the last check-in, without claiming freshness.
-    input.observed_at = new Date(Math.max(storedAt, compliant ? Date.parse(whenIso) : storedAt)).toISOString();
+    // The verdict is dated at the event (never earlier than what is stored: a not-compliant verdict
+    // older than the last check-in still lands, fail closed). That date is what an MDM observation
+    // must beat to replace the verdict (the store 409s older ones; pollers also skip equal ones,
+    // see caepVerdictHolds), so the next poll carrying the same lastSync cannot undo it. Dating a
+    // not-compliant device at the event cannot help it get access: not-compliant is denied whatever
+    // its age, and only a newer MDM record or a newer compliant SET can make it compliant again.
+    input.observed_at = new Date(Math.max(storedAt, Date.parse(whenIso))).toISOString();
     input.attributes = caepAttrs(d.attributes, 'compliance', { status: event.current_status, iss: set.iss, at: whenIso });
     store.putDevice(d.id, input);
     return { effect: 'device_compliance', device: d.id, identity: target.identityId };

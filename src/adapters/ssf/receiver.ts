@@ -17,6 +17,13 @@ import { parseSetClaims, SetError, type ParsedSet } from './set-claims';
 /** Path of the push endpoint. */
 export const SSF_PUSH_PATH = '/v1/adapters/ssf/events';
 
+/** How long received jtis are remembered (replay detection) unless configured. */
+const DEFAULT_JTI_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** A SET's iat may be this far ahead of our clock, seconds. */
+const IAT_FUTURE_SKEW_S = 300;
+/** iat must be at least this much younger than the jti retention, seconds (at most half the retention). */
+const IAT_RETENTION_MARGIN_S = 3600;
+
 /** Trust in one transmitter. */
 export interface TransmitterTrust {
   /** Expected `iss`. */
@@ -152,7 +159,26 @@ export class SsfReceiver implements Adapter {
     } catch (err) {
       throw joseToSetError(err);
     }
-    return parseSetClaims(payload);
+    const set = parseSetClaims(payload);
+    this.checkIat(set.iat);
+    return set;
+  }
+
+  /**
+   * Bounds iat: replays are caught by the remembered jti only while it is remembered (the retention),
+   * so a SET issued longer ago than the retention minus a margin is refused, and so is one issued
+   * more than IAT_FUTURE_SKEW_S ahead of this clock (it would outlive its jti the same way).
+   */
+  private checkIat(iat: number): void {
+    const nowS = this.now() / 1000;
+    const retentionS = this.jtiRetentionMs() / 1000;
+    const maxAgeS = retentionS - Math.min(IAT_RETENTION_MARGIN_S, retentionS / 2);
+    if (iat > nowS + IAT_FUTURE_SKEW_S) throw new SetError('invalid_request', `iat is in the future (more than ${IAT_FUTURE_SKEW_S} s ahead of the receiver's clock)`);
+    if (iat < nowS - maxAgeS) throw new SetError('invalid_request', `iat is too old (more than ${Math.floor(maxAgeS)} s ago; jtis are remembered for ${Math.floor(retentionS)} s)`);
+  }
+
+  private jtiRetentionMs(): number {
+    return this.cfg.jtiRetentionMs ?? DEFAULT_JTI_RETENTION_MS;
   }
 
   /** Records the jti and applies the event in one transaction; a replay is accepted and changes nothing. */
@@ -196,7 +222,7 @@ export class SsfReceiver implements Adapter {
 
   async start(): Promise<void> {
     this.tracker.markStarted();
-    const retention = this.cfg.jtiRetentionMs ?? 30 * 24 * 3600 * 1000;
+    const retention = this.jtiRetentionMs();
     this.pruneTimer = setInterval(() => {
       try {
         this.jtis.pruneBefore(this.now() - retention);

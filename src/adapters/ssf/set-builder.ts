@@ -34,11 +34,19 @@ export function identitySubject(id: string, identity: Identity | undefined): Rec
   return email ? { format: 'email', email } : { format: 'opaque', id };
 }
 
+/** A CAEP compliance status. */
+export type ComplianceStatus = 'compliant' | 'not-compliant';
+
 /**
  * Turns a revocation lifecycle event into the CAEP event to send, or undefined for events that are
- * not revocations. `lookup` reads the identity (for its email alias).
+ * not revocations. `lookup` reads the identity (for its email alias); `previous` gives the device's
+ * compliance before the change (the transmitter tracks it from the store's change feed).
  */
-export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Identity | undefined): OutgoingEvent | undefined {
+export function revocationToCaep(
+  e: RevocationLike,
+  lookup: (id: string) => Identity | undefined,
+  previous?: (deviceId: string) => ComplianceStatus | undefined,
+): OutgoingEvent | undefined {
   if (e.type !== 'revocation') return undefined;
   const eventTimestamp = Math.floor(Date.parse(e.time) / 1000);
   const reason = { en: `Tether revocation: ${e.reasons.join(', ')}` };
@@ -50,7 +58,9 @@ export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Iden
     return {
       eventType: EVENT_TYPES.deviceComplianceChange,
       subject,
-      event: { previous_status: 'compliant', current_status: 'not-compliant', initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
+      // Without a known before-state (a caller that does not track it) the trigger alone cannot tell
+      // whether the device was compliant: sent as compliant → not-compliant.
+      event: { previous_status: previous?.(deviceId) ?? 'compliant', current_status: 'not-compliant', initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
       txn: e.id,
       eventTimestamp,
     };

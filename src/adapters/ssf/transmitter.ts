@@ -12,7 +12,7 @@ import type { StateStore } from '../../state/store';
 import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from '../../lifecycle/delivery-queue';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { jwksOf, loadOrCreateSigningKey, type SigningKey } from './keys';
-import { revocationToCaep, setClaims, type OutgoingEvent, type RevocationLike } from './set-builder';
+import { revocationToCaep, setClaims, type ComplianceStatus, type OutgoingEvent, type RevocationLike } from './set-builder';
 import { EVENT_TYPES } from './set-claims';
 import { POLL_METHOD, PUSH_METHOD, StreamStore, eventsDelivered, type StaticReceiver, type StoredStream, type StreamConfig, type StreamStatus } from './streams';
 
@@ -62,6 +62,16 @@ export class SsfTransmitter implements Adapter {
   private running = false;
   private detach: Array<() => void> = [];
   private attached = false;
+  /**
+   * previous_status of device-compliance-change: the lifecycle event does not carry the device's
+   * before-state, so the transmitter reads it from the store's change feed. `seen` holds the last
+   * device change seen there (before's compliance, after's version); `awaiting` holds SETs queued
+   * for a device whose change the feed has not delivered to us yet (listeners run in registration
+   * order, the lifecycle's may come first): that change fixes their previous_status in the same
+   * transaction.
+   */
+  private readonly seen = new Map<string, { previous: ComplianceStatus; afterVersion: number | null }>();
+  private readonly awaiting = new Map<string, string[]>();
 
   constructor(
     private readonly store: StateStore,
@@ -77,7 +87,19 @@ export class SsfTransmitter implements Adapter {
     this.st = {
       insert: this.db.prepare('INSERT INTO ssf_outbox (stream_id, jti, claims, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)'),
       dropStream: this.db.prepare('DELETE FROM ssf_outbox WHERE stream_id = ?'),
+      claimsOf: this.db.prepare<[string], { claims: string }>('SELECT claims FROM ssf_outbox WHERE jti = ?'),
+      setClaims: this.db.prepare('UPDATE ssf_outbox SET claims = ? WHERE jti = ?'),
     };
+    store.onChange((change) => {
+      if (change.kind !== 'device') return;
+      const previous: ComplianceStatus = change.before?.compliant ? 'compliant' : 'not-compliant';
+      this.seen.set(change.id, { previous, afterVersion: change.after?.version ?? null });
+      if (this.seen.size > 10_000) this.seen.delete(this.seen.keys().next().value as string); // bounded; only the current change matters
+      const jtis = this.awaiting.get(change.id);
+      if (!jtis) return;
+      this.awaiting.delete(change.id);
+      for (const jti of jtis) this.fixPreviousStatus(jti, previous);
+    });
     this.tracker = new FreshnessTracker('ssf transmitter', { now });
     this.queue = new DeliveryQueue<QueueRow>({
       db: this.db,
@@ -128,7 +150,12 @@ export class SsfTransmitter implements Adapter {
    * transaction of the change that caused it (the outbox listener runs there).
    */
   enqueue(ev: OutgoingEvent, onlyStream?: string): number {
-    let n = 0;
+    return this.enqueueSets(ev, onlyStream).length;
+  }
+
+  // enqueue(), returning the jtis queued.
+  private enqueueSets(ev: OutgoingEvent, onlyStream?: string): string[] {
+    const jtis: string[] = [];
     const nowMs = this.now();
     for (const s of this.streams.list()) {
       if (onlyStream !== undefined && s.config.stream_id !== onlyStream) continue;
@@ -137,16 +164,36 @@ export class SsfTransmitter implements Adapter {
       if (ev.eventType !== EVENT_TYPES.verification && !s.config.events_delivered.includes(ev.eventType)) continue;
       const claims = setClaims(this.cfg.issuer, s.config.aud, ev, Math.floor(nowMs / 1000));
       this.st.insert.run(s.config.stream_id, claims.jti, JSON.stringify(claims), nowMs, nowMs);
-      n++;
+      jtis.push(claims.jti as string);
     }
-    if (n > 0) this.queue.wake();
-    return n;
+    if (jtis.length > 0) this.queue.wake();
+    return jtis;
   }
 
   /** Handles one lifecycle event (the outbox listener). */
   onLifecycleEvent(e: RevocationLike): void {
-    const ev = revocationToCaep(e, (id) => this.store.getIdentity(id));
-    if (ev) this.enqueue(ev);
+    let pendingDevice: string | undefined;
+    const ev = revocationToCaep(e, (id) => this.store.getIdentity(id), (deviceId) => {
+      // Runs inside the write's transaction: the store already holds the after-state.
+      const s = this.seen.get(deviceId);
+      const afterVersion = this.store.getDevice(deviceId)?.version ?? null;
+      if (s && s.afterVersion === afterVersion) return s.previous; // the feed delivered this change already
+      pendingDevice = deviceId; // it will: queue now, fix previous_status then
+      return undefined;
+    });
+    if (!ev) return;
+    const jtis = this.enqueueSets(ev);
+    if (pendingDevice !== undefined && jtis.length > 0) this.awaiting.set(pendingDevice, [...(this.awaiting.get(pendingDevice) ?? []), ...jtis]);
+  }
+
+  private fixPreviousStatus(jti: string, previous: ComplianceStatus): void {
+    const row = this.st.claimsOf.get(jti);
+    if (!row) return; // rolled back or already gone
+    const claims = JSON.parse(row.claims) as { events?: Record<string, Record<string, unknown>> };
+    const event = claims.events?.[EVENT_TYPES.deviceComplianceChange];
+    if (!event || event.previous_status === previous) return;
+    event.previous_status = previous;
+    this.st.setClaims.run(JSON.stringify(claims), jti);
   }
 
   /**
@@ -233,19 +280,25 @@ export class SsfTransmitter implements Adapter {
       add_subject_endpoint: `${base}/ssf/subjects/add`,
       remove_subject_endpoint: `${base}/ssf/subjects/remove`,
       verification_endpoint: `${base}/ssf/verify`,
-      authorization_schemes: [{ spec_urn: 'urn:ietf:rfc:6750' }],
+      authorization_schemes: [{ spec_urn: 'urn:ietf:rfc:6749' }], // OAuth (protocols.md §8.7)
       default_subjects: 'ALL',
     };
   }
 
-  /** Routes: well-known metadata and JWKS (open), stream management (bearer `isAuthorized`). */
+  /**
+   * Routes: well-known metadata and JWKS (open), stream management (bearer `isAuthorized`). The
+   * metadata advertises every endpoint under the issuer (`<issuer>/ssf/...`); when the issuer has a
+   * path (https://host/tenant1) the endpoints are served under that path too, so the advertised URLs
+   * work whether or not a proxy in front strips the prefix (`/ssf/...` stays served).
+   */
   router(isAuthorized: (req: Request) => boolean): Router {
     const r = Router();
-    const wellKnownPath = new URL(this.cfg.issuer).pathname.replace(/\/$/, '');
-    r.get(['/.well-known/ssf-configuration', `/.well-known/ssf-configuration${wellKnownPath}`], (_req, res) => {
+    const issuerPath = new URL(this.cfg.issuer).pathname.replace(/\/$/, '');
+    const at = (p: string): string[] => (issuerPath ? [p, `${issuerPath}${p}`] : [p]);
+    r.get(['/.well-known/ssf-configuration', `/.well-known/ssf-configuration${issuerPath}`], (_req, res) => {
       res.json(this.metadata());
     });
-    r.get('/ssf/jwks.json', (_req, res, next) => {
+    r.get(at('/ssf/jwks.json'), (_req, res, next) => {
       this.signingKey().then((key) => {
         res.setHeader('Cache-Control', 'public, max-age=300');
         res.json(jwksOf(key));
@@ -304,13 +357,13 @@ export class SsfTransmitter implements Adapter {
       return { delivery: delivery!, events_requested: requested, ...(description !== undefined && { description }) };
     };
 
-    r.post('/ssf/streams', guard, wrap((req, res) => {
+    r.post(at('/ssf/streams'), guard, wrap((req, res) => {
       const f = parseReceiverFields(body(req));
       const config = StreamStore.newConfig(this.cfg.issuer, f.delivery, f.events_requested, { description: f.description });
       this.streams.save({ config, status: 'enabled', static: false });
       res.status(201).json(config);
     }));
-    r.get('/ssf/streams', guard, wrap((req, res) => {
+    r.get(at('/ssf/streams'), guard, wrap((req, res) => {
       if (req.query.stream_id !== undefined) res.json(mustStream(req.query.stream_id).config);
       else res.json(this.streams.list().map((s) => s.config));
     }));
@@ -323,21 +376,28 @@ export class SsfTransmitter implements Adapter {
       this.streams.save({ ...s, config });
       res.json(config);
     });
-    r.patch('/ssf/streams', guard, update(false));
-    r.put('/ssf/streams', guard, update(true));
-    r.delete('/ssf/streams', guard, wrap((req, res) => {
+    r.patch(at('/ssf/streams'), guard, update(false));
+    r.put(at('/ssf/streams'), guard, update(true));
+    r.delete(at('/ssf/streams'), guard, wrap((req, res) => {
       const s = mustStream(req.query.stream_id);
+      // A configured stream would come back at the next start: refuse rather than pretend.
+      if (s.static) {
+        throw invalidInput(
+          [{ path: '/stream_id', message: 'names a stream configured by TETHER_SSF_RECEIVERS; remove it from the configuration, or stop it with POST /ssf/status {"status": "disabled"}' }],
+          `stream ${s.config.stream_id} is configured statically and cannot be deleted through the API`,
+        );
+      }
       this.store.transaction(() => {
         this.streams.delete(s.config.stream_id);
         this.st.dropStream.run(s.config.stream_id);
       });
       res.status(204).end();
     }));
-    r.get('/ssf/status', guard, wrap((req, res) => {
+    r.get(at('/ssf/status'), guard, wrap((req, res) => {
       const s = mustStream(req.query.stream_id);
       res.json({ stream_id: s.config.stream_id, status: s.status, ...(s.reason && { reason: s.reason }) });
     }));
-    r.post('/ssf/status', guard, wrap((req, res) => {
+    r.post(at('/ssf/status'), guard, wrap((req, res) => {
       const b = body(req);
       const s = mustStream(b.stream_id);
       if (!['enabled', 'paused', 'disabled'].includes(b.status as string)) throw invalidInput([{ path: '/status', message: 'must be enabled, paused or disabled' }]);
@@ -350,19 +410,19 @@ export class SsfTransmitter implements Adapter {
       if (status === 'enabled') this.queue.wake();
       res.json({ stream_id: s.config.stream_id, status, ...(reason && { reason }) });
     }));
-    r.post('/ssf/subjects/add', guard, wrap((req, res) => {
+    r.post(at('/ssf/subjects/add'), guard, wrap((req, res) => {
       const b = body(req);
       mustStream(b.stream_id);
       if (typeof b.subject !== 'object' || b.subject === null) throw invalidInput([{ path: '/subject', message: 'is required' }]);
       res.status(200).end(); // default_subjects is ALL: every subject is already included
     }));
-    r.post('/ssf/subjects/remove', guard, wrap((req, res) => {
+    r.post(at('/ssf/subjects/remove'), guard, wrap((req, res) => {
       const b = body(req);
       mustStream(b.stream_id);
       if (typeof b.subject !== 'object' || b.subject === null) throw invalidInput([{ path: '/subject', message: 'is required' }]);
       res.status(204).end();
     }));
-    r.post('/ssf/verify', guard, wrap((req, res) => {
+    r.post(at('/ssf/verify'), guard, wrap((req, res) => {
       const b = body(req);
       const s = mustStream(b.stream_id);
       const event: Record<string, unknown> = {};

@@ -27,6 +27,28 @@ describe('SCIM filters', () => {
     expect(compileFilter('emails[type eq "home"]').test(alice)).toBe(true);
     expect(compileFilter('emails[type eq "other"]').test(alice)).toBe(false);
   });
+  test('emails[type eq "work"].value eq X matches X on the work email only, never X on another email', () => {
+    // Audit case: work email carol@, home email dave@ — a lookup of dave's work email must not find carol.
+    const carol = { userName: 'carol', emails: [{ value: 'carol@contoso.com', type: 'work' }, { value: 'dave@contoso.com', type: 'home' }] };
+    expect(compileFilter('emails[type eq "work"].value eq "dave@contoso.com"').test(carol)).toBe(false);
+    expect(compileFilter('emails[type eq "work"].value eq "carol@contoso.com"').test(carol)).toBe(true);
+    expect(compileFilter('emails[type eq "home"].value eq "dave@contoso.com"').test(carol)).toBe(true);
+    // Names, operators and email values stay case-insensitive.
+    expect(compileFilter('EMAILS[TYPE EQ "WORK"].VALUE EQ "Carol@Contoso.COM"').test(carol)).toBe(true);
+    expect(compileFilter('Emails[Type eq "Work"].Value eq "DAVE@contoso.com"').test(carol)).toBe(false);
+    // Other operators, value-less pr, and composition with and/or/not keep the same-entry rule.
+    expect(compileFilter('emails[type eq "work"].value sw "dave"').test(carol)).toBe(false);
+    expect(compileFilter('emails[type eq "work"].value pr').test(carol)).toBe(true);
+    expect(compileFilter('emails[type eq "other"].value pr').test(carol)).toBe(false);
+    expect(compileFilter('userName eq "carol" and emails[type eq "work"].value eq "dave@contoso.com"').test(carol)).toBe(false);
+    expect(compileFilter('emails[type eq "work" or type eq "home"].value eq "dave@contoso.com"').test(carol)).toBe(true);
+    expect(compileFilter('not emails[type eq "work"].value eq "dave@contoso.com"').test(carol)).toBe(true);
+    expect(compileFilter('(emails[type eq "work"].value eq "x@y") or userName eq "carol"').test(carol)).toBe(true);
+    // A value containing "]." or brackets is data, not syntax.
+    expect(compileFilter('emails[type eq "a].value eq \\"b"].value eq "carol@contoso.com"').test(carol)).toBe(false);
+    // Spelled as two separate comparisons, the RFC semantics are "any entry" for each half.
+    expect(compileFilter('emails[type eq "work"] and emails.value eq "dave@contoso.com"').test(carol)).toBe(true);
+  });
   test('and/or/not, sw/co/pr, extension attributes', () => {
     expect(compileFilter('userName sw "alice" and active eq true').test(alice)).toBe(true);
     expect(compileFilter('not (userName co "bob") or externalId pr').test(alice)).toBe(true);

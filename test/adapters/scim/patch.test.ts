@@ -104,3 +104,64 @@ test('attribute names are canonicalised outside value filters only', async () =>
   expect(canonicalPath('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:Department')).toBe('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department');
   expect(canonicalPath('urn:ietf:params:scim:schemas:core:2.0:User:name.GivenName')).toBe('name.givenName');
 });
+
+describe('SCIM PATCH remove as Entra and Okta send it', () => {
+  const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+  const group = () => ({
+    schemas: [GROUP],
+    displayName: 'Eng',
+    members: [{ value: 'A' }, { value: 'B', display: 'Bob' }, { value: 'C' }],
+  });
+  const values = (g: Record<string, unknown>) => ((g.members as { value: string }[] | undefined) ?? []).map((m) => m.value);
+
+  test("Entra's default member removal (path members + value list) removes only the listed members", () => {
+    expect(values(applyPatch(group(), patch({ op: 'Remove', path: 'members', value: [{ value: 'B' }] })))).toEqual(['A', 'C']);
+    expect(values(applyPatch(group(), patch({ op: 'remove', path: 'Members', value: [{ value: 'A' }, { value: 'C' }] })))).toEqual(['B']);
+  });
+  test('value-list removal of every member leaves the attribute unassigned; of a non-member changes nothing', () => {
+    expect(applyPatch(group(), patch({ op: 'remove', path: 'members', value: [{ value: 'A' }, { value: 'B' }, { value: 'C' }] })).members).toBeUndefined();
+    expect(values(applyPatch(group(), patch({ op: 'remove', path: 'members', value: [{ value: 'Z' }] })))).toEqual(['A', 'B', 'C']);
+  });
+  test('member ids compare case-exactly in value-list removal', () => {
+    expect(values(applyPatch(group(), patch({ op: 'remove', path: 'members', value: [{ value: 'b' }] })))).toEqual(['A', 'B', 'C']);
+  });
+  test('a value-list removal is atomic with the other operations', () => {
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'remove', path: 'members', value: [{ value: 'B' }] }, { op: 'remove', path: 'members[value eq "nope"]' }))).scimType).toBe('noTarget');
+  });
+  test('a value list that is not objects with a value → 400 invalidValue', () => {
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'remove', path: 'members', value: ['B'] }))).scimType).toBe('invalidValue');
+  });
+  test('remove members without value still removes all; members[value eq "x"] still removes one', () => {
+    expect(applyPatch(group(), patch({ op: 'remove', path: 'members' })).members).toBeUndefined();
+    expect(values(applyPatch(group(), patch({ op: 'remove', path: 'members[value eq "B"]' })))).toEqual(['A', 'C']);
+  });
+  test('remove with a value filter that matches nothing → 400 noTarget', () => {
+    const start = { ...user(), emails: [{ value: 'a@x.com', type: 'work' }, { value: 'h@x.com', type: 'home' }] };
+    expect(scimErr(() => applyPatch(start, patch({ op: 'remove', path: 'emails[type eq "nonexistent"]' }))).scimType).toBe('noTarget');
+    expect(scimErr(() => applyPatch(start, patch({ op: 'remove', path: 'emails[type eq "nonexistent"].value' }))).scimType).toBe('noTarget');
+    expect(scimErr(() => applyPatch(user(), patch({ op: 'remove', path: 'phoneNumbers[type eq "work"]' }))).scimType).toBe('noTarget');
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'remove', path: 'members[value eq "Z"]' }))).scimType).toBe('noTarget');
+  });
+  test('remove of an unfiltered attribute that has no value is not an error (RFC 7644 §3.12 noTarget is for filters)', () => {
+    const out = applyPatch(user(), patch({ op: 'remove', path: 'nickName' }, { op: 'remove', path: 'phoneNumbers' }));
+    expect(out).toEqual(user());
+  });
+});
+
+describe('SCIM PATCH id in a value object', () => {
+  const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+  const group = () => ({ schemas: [GROUP], displayName: 'Eng', members: [{ value: 'A' }] });
+  test("Okta's group rename carrying the group's own id is accepted; the id is a no-op", () => {
+    const out = applyPatch(group(), patch({ op: 'replace', value: { id: 'g-1', displayName: 'Eng2' } }), { id: 'g-1' });
+    expect(out.displayName).toBe('Eng2');
+    expect(out.id).toBeUndefined();
+    expect(out.members).toEqual([{ value: 'A' }]);
+    expect(applyPatch(group(), patch({ op: 'replace', path: 'id', value: 'g-1' }), { id: 'g-1' }).displayName).toBe('Eng');
+  });
+  test('a different id, an id in another case, or removing id → 400 mutability', () => {
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'replace', value: { id: 'g-2', displayName: 'Eng2' } }), { id: 'g-1' })).scimType).toBe('mutability');
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'replace', value: { id: 'G-1', displayName: 'Eng2' } }), { id: 'g-1' })).scimType).toBe('mutability');
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'remove', path: 'id' }), { id: 'g-1' })).scimType).toBe('mutability');
+    expect(scimErr(() => applyPatch(group(), patch({ op: 'replace', value: { id: 'g-1', displayName: 'Eng2' } }))).scimType).toBe('mutability');
+  });
+});

@@ -138,6 +138,17 @@ describe('SCIM lookups and paging', () => {
     expect(miss.body).toMatchObject({ totalResults: 0, Resources: [] });
   });
 
+  test('emails[type eq "work"].value eq finds the user whose WORK email it is, not one with it as home email', async () => {
+    const carol = await create(oktaUser('carol@contoso.com', { externalId: 'ext-carol', emails: [{ value: 'carol@contoso.com', type: 'work' }, { value: 'dave@contoso.com', type: 'home' }] }));
+    const filter = 'emails[type eq "work"].value eq "dave@contoso.com"';
+    const none = await request(app).get('/scim/v2/Users').query({ filter }).set(auth);
+    expect(none.status).toBe(200);
+    expect(none.body).toMatchObject({ totalResults: 0, Resources: [] });
+    const hit = await request(app).get('/scim/v2/Users').query({ filter: 'EMAILS[type EQ "Work"].value eq "CAROL@contoso.com"' }).set(auth);
+    expect(hit.body.totalResults).toBe(1);
+    expect(hit.body.Resources[0].id).toBe(carol.body.id);
+  });
+
   test('startIndex/count paging is stable and 1-based', async () => {
     for (let i = 0; i < 7; i++) await create(oktaUser(`u${i}@example.com`, { externalId: `ext${i}` }));
     const seen: string[] = [];
@@ -240,6 +251,46 @@ describe('SCIM bad input gets SCIM errors and changes nothing', () => {
     expectScimError(await request(app).get('/scim/v2/Users/nope').set(auth), 404);
     expectScimError(await request(app).put('/scim/v2/Users/nope').set(auth).send(oktaUser()), 404);
     expectScimError(await request(app).patch('/scim/v2/Users/nope').set(auth).send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'replace', value: { active: false } }] }), 404);
+  });
+});
+
+describe('SCIM PATCH targets and Group updates as IdPs send them', () => {
+  async function group(members: string[]) {
+    const g = await request(app).post('/scim/v2/Groups').set(auth).send({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Eng', members: members.map((value) => ({ value })) });
+    expect(g.status).toBe(201);
+    return g;
+  }
+  const patchGroup = (id: string, ...Operations: unknown[]) => request(app).patch(`/scim/v2/Groups/${id}`).set(auth).send({ schemas: [PATCH_OP_SCHEMA], Operations });
+
+  test("Entra's member removal with a value list removes only that member", async () => {
+    const g = await group(['A', 'B', 'C']);
+    const res = await patchGroup(g.body.id, { op: 'Remove', path: 'members', value: [{ value: 'B' }] });
+    expect(res.status).toBe(200);
+    expect(res.body.members).toEqual([{ value: 'A' }, { value: 'C' }]);
+  });
+
+  test('remove with a filter matching nothing → 400 noTarget and the version is not bumped', async () => {
+    const { body } = await create();
+    const res = await request(app)
+      .patch(`/scim/v2/Users/${body.id}`)
+      .set(auth)
+      .send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'remove', path: 'emails[type eq "nonexistent"]' }] });
+    expectScimError(res, 400, 'noTarget');
+    const after = await request(app).get(`/scim/v2/Users/${body.id}`).set(auth);
+    expect(after.headers.etag).toBe('W/"1"');
+    expect(after.body.emails).toEqual(body.emails);
+    const g = await group(['A']);
+    expectScimError(await patchGroup(g.body.id, { op: 'remove', path: 'members[value eq "Z"]' }), 400, 'noTarget');
+  });
+
+  test("Okta's group rename with the group's own id in the value → 200; another id → 400 mutability", async () => {
+    const g = await group(['A']);
+    const ok = await patchGroup(g.body.id, { op: 'replace', value: { id: g.body.id, displayName: 'Eng2' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ id: g.body.id, displayName: 'Eng2', members: [{ value: 'A' }] });
+    expectScimError(await patchGroup(g.body.id, { op: 'replace', value: { id: 'someone-else', displayName: 'Eng3' } }), 400, 'mutability');
+    const after = await request(app).get(`/scim/v2/Groups/${g.body.id}`).set(auth);
+    expect(after.body.displayName).toBe('Eng2');
   });
 });
 

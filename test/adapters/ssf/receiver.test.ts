@@ -51,7 +51,7 @@ async function makeSet(event: string, body: Record<string, unknown>, subId: unkn
     .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1', ...o.header } as { alg: string })
     .setIssuer(o.iss ?? ISS)
     .setAudience(o.aud ?? AUD)
-    .setIssuedAt()
+    .setIssuedAt(typeof o.claims?.iat === 'number' ? o.claims.iat : undefined)
     .sign(o.signWith ?? key);
 }
 function push(set: string, contentType = 'application/secevent+jwt', token: string | null = 'push-token') {
@@ -145,6 +145,18 @@ describe('bad SETs: 400 {err, description} and no change', () => {
     await expectRejected(await push(two), 'invalid_request');
     await expectRejected(await push(await makeSet('device-compliance-change', notCompliant, undefined)), 'invalid_request');
     await expectRejected(await push(await makeSet('device-compliance-change', notCompliant, { format: 'email' })), 'invalid_request');
+  });
+  test('iat older than the jti retention (30 days, minus a margin) or more than 5 min in the future', async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    for (const iat of [nowS - 30 * 24 * 3600 + 60, nowS - 31 * 24 * 3600, nowS + 3600]) {
+      const res = await push(await makeSet('device-compliance-change', notCompliant, deviceSubject, { claims: { iat } }));
+      await expectRejected(res, 'invalid_request');
+      expect(res.body.description).toContain('iat');
+    }
+    expect(h.ctx.store.getDevice('intune-1')!.compliant).toBe(true);
+    // Within the bounds: a day old, or a minute ahead of this clock.
+    await push(await makeSet('session-revoked', {}, { format: 'email', email: 'alice@example.com' }, { claims: { iat: nowS - 24 * 3600 } })).expect(202);
+    await push(await makeSet('session-revoked', {}, { format: 'email', email: 'alice@example.com' }, { claims: { iat: nowS + 60 } })).expect(202);
   });
   test('unknown subject', async () => {
     await expectRejected(await push(await makeSet('device-compliance-change', notCompliant, { format: 'complex', device: { format: 'opaque', id: 'ghost' } })), 'invalid_request');

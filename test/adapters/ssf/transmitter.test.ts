@@ -179,6 +179,54 @@ describe('discovery and stream management', () => {
     await request(h.app).get('/ssf/status').query({ stream_id: id }).set(auth).expect(404);
   });
 
+  test('metadata advertises OAuth (urn:ietf:rfc:6749) as the authorization scheme', async () => {
+    const meta = (await request(h.app).get('/.well-known/ssf-configuration').expect(200)).body;
+    expect(meta.authorization_schemes).toEqual([{ spec_urn: 'urn:ietf:rfc:6749' }]);
+  });
+
+  test('a configured (TETHER_SSF_RECEIVERS) stream cannot be deleted through the API: 400 naming stream_id, stream kept', async () => {
+    const [stat] = (await request(h.app).get('/ssf/streams').set(auth).expect(200)).body;
+    expect(stat.stream_id).toMatch(/^static-/);
+    const res = await request(h.app).delete('/ssf/streams').query({ stream_id: stat.stream_id }).set(auth);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_input');
+    expect(res.body.errors[0].path).toBe('/stream_id');
+    expect(res.body.message).toContain('configured');
+    await request(h.app).get('/ssf/streams').query({ stream_id: stat.stream_id }).set(auth).expect(200);
+  });
+
+  test('an issuer with a path: every endpoint the metadata advertises is served there', async () => {
+    const issuer = 'https://tether.example.com/tenant1';
+    const t = await harness({ TETHER_SSF_ISSUER: issuer });
+    try {
+      const meta = (await request(t.app).get('/.well-known/ssf-configuration/tenant1').expect(200)).body;
+      expect(meta.issuer).toBe(issuer);
+      const path = (field: string) => {
+        const u = new URL(meta[field] as string);
+        expect(u.origin + u.pathname).toMatch(new RegExp(`^${issuer}/`));
+        return u.pathname;
+      };
+      const jwks = await request(t.app).get(path('jwks_uri')).expect(200);
+      expect(jwks.body.keys).toHaveLength(1);
+      const created = await request(t.app)
+        .post(path('configuration_endpoint'))
+        .set(auth)
+        .send({ delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiverUrl }, events_requested: [CAEP + 'session-revoked'] })
+        .expect(201);
+      const id = created.body.stream_id;
+      expect(created.body.iss).toBe(issuer);
+      await request(t.app).get(path('configuration_endpoint')).query({ stream_id: id }).set(auth).expect(200);
+      await request(t.app).get(path('status_endpoint')).query({ stream_id: id }).set(auth).expect(200);
+      await request(t.app).post(path('add_subject_endpoint')).set(auth).send({ stream_id: id, subject: { format: 'email', email: 'alice@example.com' } }).expect(200);
+      await request(t.app).post(path('remove_subject_endpoint')).set(auth).send({ stream_id: id, subject: { format: 'email', email: 'alice@example.com' } }).expect(204);
+      await request(t.app).post(path('verification_endpoint')).set(auth).send({ stream_id: id }).expect(204);
+      await request(t.app).delete(path('configuration_endpoint')).query({ stream_id: id }).set(auth).expect(204);
+      await request(t.app).get('/ssf/jwks.json').expect(200); // a proxy that strips the prefix still reaches them
+    } finally {
+      await t.close();
+    }
+  });
+
   test('management needs a token and valid bodies; nothing is created on bad input', async () => {
     expect((await request(h.app).post('/ssf/streams').send({})).status).toBe(401);
     const bad = await request(h.app).post('/ssf/streams').set(auth).send({ delivery: { method: 'urn:ietf:rfc:8936', endpoint_url: 'nope' }, events_requested: 'all' });

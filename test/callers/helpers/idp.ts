@@ -13,6 +13,14 @@ export interface TestIdp {
   sign(claims: JWTPayload & { aud: string | string[] }, opts?: { issuer?: string }): Promise<string>;
   /** Signs with a key the JWKS does not publish (a forged token). */
   forge(claims: JWTPayload & { aud: string | string[] }): Promise<string>;
+  /** Signs with a second key the JWKS publishes only after rotate() (a key rotation at the IdP). */
+  signRotated(claims: JWTPayload & { aud: string | string[] }): Promise<string>;
+  /** Publishes the rotated key in the JWKS (alongside the first). */
+  rotate(): void;
+  /** JWKS behaviour: answer after `delayMs`, or fail (`down`: 503). */
+  jwksBehaviour: { delayMs: number; down: boolean };
+  /** How many times the JWKS was fetched. */
+  jwksFetches(): number;
   close(): Promise<void>;
 }
 
@@ -21,10 +29,21 @@ export async function startIdp(issuer?: string): Promise<TestIdp> {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const other = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key-1', alg: 'ES256', use: 'sig' };
-  const jwks = { keys: [jwk] };
+  const rotated = await generateKeyPair('ES256');
+  const rotatedJwk = { ...(await exportJWK(rotated.publicKey)), kid: 'test-key-2', alg: 'ES256', use: 'sig' };
+  const jwks: { keys: JWK[] } = { keys: [jwk] };
+  const behaviour = { delayMs: 0, down: false };
+  let fetches = 0;
   const server = http.createServer((req, res) => {
     if (req.url === '/keys') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+      fetches++;
+      const { delayMs, down } = behaviour;
+      const send = () => {
+        if (res.destroyed) return;
+        if (down) res.writeHead(503).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+      };
+      if (delayMs > 0) setTimeout(send, delayMs); else send();
     } else {
       res.writeHead(404).end();
     }
@@ -43,6 +62,10 @@ export async function startIdp(issuer?: string): Promise<TestIdp> {
     jwks,
     sign: (claims, opts) => signWith(privateKey, 'test-key-1', claims, opts?.issuer),
     forge: (claims) => signWith(other.privateKey, 'test-key-1', claims),
+    signRotated: (claims) => signWith(rotated.privateKey, 'test-key-2', claims),
+    rotate: () => { if (!jwks.keys.some((k) => k.kid === 'test-key-2')) jwks.keys.push(rotatedJwk); },
+    jwksBehaviour: behaviour,
+    jwksFetches: () => fetches,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
