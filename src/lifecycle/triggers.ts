@@ -36,7 +36,9 @@ export function revocationTriggers(change: ChangeEvent, nowMs: number): Trigger[
       if (!before) return [];
       const owner = before.owner_resolved ? before.owner : null;
       const record = { kind: 'device', id: before.id };
-      if (!after) return [{ identity: owner, reasons: ['device_deleted'], record, device: before.id }];
+      // device_was_compliant: what the device's revocation took away (CAEP's previous_status, set-builder.ts).
+      const was = { device: before.id, device_was_compliant: before.compliant };
+      if (!after) return [{ identity: owner, reasons: ['device_deleted'], record, ...was }];
       const reasons: string[] = [];
       // A device bound to its owner only now (it named an identity that did not exist yet) gave no one access.
       if (before.owner_resolved && before.owner !== after.owner) reasons.push('device_owner_changed');
@@ -44,7 +46,7 @@ export function revocationTriggers(change: ChangeEvent, nowMs: number): Trigger[
       if (before.compliant && !after.compliant) reasons.push('device_not_compliant');
       if (before.encrypted && !after.encrypted) reasons.push('device_not_encrypted');
       if ((OWNERSHIP_RANK[after.ownership] ?? 0) < (OWNERSHIP_RANK[before.ownership] ?? 0)) reasons.push('device_ownership_changed');
-      return reasons.length ? [{ identity: owner, reasons, record, device: before.id }] : [];
+      return reasons.length ? [{ identity: owner, reasons, record, ...was }] : [];
     }
     case 'exception': {
       const { before, after } = change;

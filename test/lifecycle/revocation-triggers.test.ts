@@ -63,7 +63,7 @@ test.each([
   store.putDevice('mac-1', { owner: 'alice', ownership: 'corporate', enrolled: true, compliant: true, encrypted: true, ...change });
   const ev = revocations();
   expect(ev).toHaveLength(1);
-  expect(ev[0]).toMatchObject({ identity: 'alice', reasons, device: 'mac-1' });
+  expect(ev[0]).toMatchObject({ identity: 'alice', reasons, device: 'mac-1', device_was_compliant: true });
 });
 
 test('device owner change → revocation for the previous owner', () => {

@@ -15,6 +15,8 @@ export interface RevocationLike {
   reasons: string[];
   record?: { kind: string; id: string };
   device?: string;
+  /** The device's compliance before the change that revoked (device triggers, src/lifecycle/triggers.ts). */
+  device_was_compliant?: boolean;
   [field: string]: unknown;
 }
 
@@ -39,14 +41,9 @@ export type ComplianceStatus = 'compliant' | 'not-compliant';
 
 /**
  * Turns a revocation lifecycle event into the CAEP event to send, or undefined for events that are
- * not revocations. `lookup` reads the identity (for its email alias); `previous` gives the device's
- * compliance before the change (the transmitter tracks it from the store's change feed).
+ * not revocations. `lookup` reads the identity (for its email alias).
  */
-export function revocationToCaep(
-  e: RevocationLike,
-  lookup: (id: string) => Identity | undefined,
-  previous?: (deviceId: string) => ComplianceStatus | undefined,
-): OutgoingEvent | undefined {
+export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Identity | undefined): OutgoingEvent | undefined {
   if (e.type !== 'revocation') return undefined;
   const eventTimestamp = Math.floor(Date.parse(e.time) / 1000);
   const reason = { en: `Tether revocation: ${e.reasons.join(', ')}` };
@@ -58,9 +55,8 @@ export function revocationToCaep(
     return {
       eventType: EVENT_TYPES.deviceComplianceChange,
       subject,
-      // Without a known before-state (a caller that does not track it) the trigger alone cannot tell
-      // whether the device was compliant: sent as compliant → not-compliant.
-      event: { previous_status: previous?.(deviceId) ?? 'compliant', current_status: 'not-compliant', initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
+      // An event without the before-state (queued before triggers carried it) is sent as compliant → not-compliant.
+      event: { previous_status: (e.device_was_compliant === false ? 'not-compliant' : 'compliant') satisfies ComplianceStatus, current_status: 'not-compliant', initiating_entity: 'policy', reason_admin: reason, event_timestamp: eventTimestamp },
       txn: e.id,
       eventTimestamp,
     };

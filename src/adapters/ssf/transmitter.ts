@@ -12,7 +12,7 @@ import type { StateStore } from '../../state/store';
 import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from '../../lifecycle/delivery-queue';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { jwksOf, loadOrCreateSigningKey, type SigningKey } from './keys';
-import { revocationToCaep, setClaims, type ComplianceStatus, type OutgoingEvent, type RevocationLike } from './set-builder';
+import { revocationToCaep, setClaims, type OutgoingEvent, type RevocationLike } from './set-builder';
 import { EVENT_TYPES } from './set-claims';
 import { POLL_METHOD, PUSH_METHOD, StreamStore, eventsDelivered, type StaticReceiver, type StoredStream, type StreamConfig, type StreamStatus } from './streams';
 
@@ -62,17 +62,6 @@ export class SsfTransmitter implements Adapter {
   private running = false;
   private detach: Array<() => void> = [];
   private attached = false;
-  /**
-   * previous_status of device-compliance-change: the lifecycle event does not carry the device's
-   * before-state, so the transmitter reads it from the store's change feed. `seen` holds the last
-   * device change seen there (before's compliance, after's version); `awaiting` holds SETs queued
-   * for a device whose change the feed has not delivered to us yet (listeners run in registration
-   * order, the lifecycle's may come first): that change fixes their previous_status in the same
-   * transaction.
-   */
-  private readonly seen = new Map<string, { previous: ComplianceStatus; afterVersion: number | null }>();
-  private readonly awaiting = new Map<string, string[]>();
-
   constructor(
     private readonly store: StateStore,
     private readonly cfg: SsfTransmitterConfig,
@@ -87,19 +76,7 @@ export class SsfTransmitter implements Adapter {
     this.st = {
       insert: this.db.prepare('INSERT INTO ssf_outbox (stream_id, jti, claims, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)'),
       dropStream: this.db.prepare('DELETE FROM ssf_outbox WHERE stream_id = ?'),
-      claimsOf: this.db.prepare<[string], { claims: string }>('SELECT claims FROM ssf_outbox WHERE jti = ?'),
-      setClaims: this.db.prepare('UPDATE ssf_outbox SET claims = ? WHERE jti = ?'),
     };
-    store.onChange((change) => {
-      if (change.kind !== 'device') return;
-      const previous: ComplianceStatus = change.before?.compliant ? 'compliant' : 'not-compliant';
-      this.seen.set(change.id, { previous, afterVersion: change.after?.version ?? null });
-      if (this.seen.size > 10_000) this.seen.delete(this.seen.keys().next().value as string); // bounded; only the current change matters
-      const jtis = this.awaiting.get(change.id);
-      if (!jtis) return;
-      this.awaiting.delete(change.id);
-      for (const jti of jtis) this.fixPreviousStatus(jti, previous);
-    });
     this.tracker = new FreshnessTracker('ssf transmitter', { now });
     this.queue = new DeliveryQueue<QueueRow>({
       db: this.db,
@@ -150,12 +127,7 @@ export class SsfTransmitter implements Adapter {
    * transaction of the change that caused it (the outbox listener runs there).
    */
   enqueue(ev: OutgoingEvent, onlyStream?: string): number {
-    return this.enqueueSets(ev, onlyStream).length;
-  }
-
-  // enqueue(), returning the jtis queued.
-  private enqueueSets(ev: OutgoingEvent, onlyStream?: string): string[] {
-    const jtis: string[] = [];
+    let n = 0;
     const nowMs = this.now();
     for (const s of this.streams.list()) {
       if (onlyStream !== undefined && s.config.stream_id !== onlyStream) continue;
@@ -164,36 +136,16 @@ export class SsfTransmitter implements Adapter {
       if (ev.eventType !== EVENT_TYPES.verification && !s.config.events_delivered.includes(ev.eventType)) continue;
       const claims = setClaims(this.cfg.issuer, s.config.aud, ev, Math.floor(nowMs / 1000));
       this.st.insert.run(s.config.stream_id, claims.jti, JSON.stringify(claims), nowMs, nowMs);
-      jtis.push(claims.jti as string);
+      n++;
     }
-    if (jtis.length > 0) this.queue.wake();
-    return jtis;
+    if (n > 0) this.queue.wake();
+    return n;
   }
 
   /** Handles one lifecycle event (the outbox listener). */
   onLifecycleEvent(e: RevocationLike): void {
-    let pendingDevice: string | undefined;
-    const ev = revocationToCaep(e, (id) => this.store.getIdentity(id), (deviceId) => {
-      // Runs inside the write's transaction: the store already holds the after-state.
-      const s = this.seen.get(deviceId);
-      const afterVersion = this.store.getDevice(deviceId)?.version ?? null;
-      if (s && s.afterVersion === afterVersion) return s.previous; // the feed delivered this change already
-      pendingDevice = deviceId; // it will: queue now, fix previous_status then
-      return undefined;
-    });
-    if (!ev) return;
-    const jtis = this.enqueueSets(ev);
-    if (pendingDevice !== undefined && jtis.length > 0) this.awaiting.set(pendingDevice, [...(this.awaiting.get(pendingDevice) ?? []), ...jtis]);
-  }
-
-  private fixPreviousStatus(jti: string, previous: ComplianceStatus): void {
-    const row = this.st.claimsOf.get(jti);
-    if (!row) return; // rolled back or already gone
-    const claims = JSON.parse(row.claims) as { events?: Record<string, Record<string, unknown>> };
-    const event = claims.events?.[EVENT_TYPES.deviceComplianceChange];
-    if (!event || event.previous_status === previous) return;
-    event.previous_status = previous;
-    this.st.setClaims.run(JSON.stringify(claims), jti);
+    const ev = revocationToCaep(e, (id) => this.store.getIdentity(id));
+    if (ev) this.enqueue(ev);
   }
 
   /**
