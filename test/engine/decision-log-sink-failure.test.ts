@@ -29,6 +29,18 @@ function diskWithRoom(initial: number) {
   return disk;
 }
 
+// A log writing `file` through `disk`, its errors to `r`, its reopen retries fired by hand.
+function logOnDisk(file: string, disk: ReturnType<typeof diskWithRoom>, r: ReturnType<typeof recorder>, retry: ReturnType<typeof manualRetry>): DecisionLog {
+  return new DecisionLog({
+    sink: file,
+    flushIntervalMs: 0,
+    onError: r.onError,
+    onRecover: r.onRecover,
+    setRetryTimer: retry.set,
+    openFile: (f) => fs.createWriteStream(f, { flags: 'a', fs: disk.fs } as Parameters<typeof fs.createWriteStream>[1]),
+  });
+}
+
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const t0 = Date.now();
@@ -204,14 +216,7 @@ test('a write that fills the disk part-way through a line: the line is completed
   const disk = diskWithRoom(150); // bytes the disk takes before it is full: the first line is cut
   const r = recorder();
   const retry = manualRetry();
-  const log = new DecisionLog({
-    sink: file,
-    flushIntervalMs: 0,
-    onError: r.onError,
-    onRecover: r.onRecover,
-    setRetryTimer: retry.set,
-    openFile: (f) => fs.createWriteStream(f, { flags: 'a', fs: disk.fs } as Parameters<typeof fs.createWriteStream>[1]),
-  });
+  const log = logOnDisk(file, disk, r, retry);
   const want: string[] = [];
   for (let i = 0; i < 5; i++) {
     const e = entry(i % 2 === 1);
@@ -232,13 +237,7 @@ test('a file rotated away during the outage: the cut line is written whole to th
   const disk = diskWithRoom(100);
   const r = recorder();
   const retry = manualRetry();
-  const log = new DecisionLog({
-    sink: file,
-    flushIntervalMs: 0,
-    onError: r.onError,
-    setRetryTimer: retry.set,
-    openFile: (f) => fs.createWriteStream(f, { flags: 'a', fs: disk.fs } as Parameters<typeof fs.createWriteStream>[1]),
-  });
+  const log = logOnDisk(file, disk, r, retry);
   const want: string[] = [];
   for (let i = 0; i < 3; i++) {
     const e = entry(false);

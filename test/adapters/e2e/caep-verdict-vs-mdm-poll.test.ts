@@ -2,8 +2,9 @@
 // newer than the verdict: the next Intune poll / Jamf pull carrying the same (or an older) sync
 // time is skipped as stale (not an adapter error); a newer sync replaces the verdict.
 import request from 'supertest';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { SignJWT, type CryptoKey, type JWK } from 'jose';
 import { harness, type Harness } from '../helpers';
+import { transmitterKey } from '../ssf/transmitter-key';
 import { managedDevice, startFakeGraph, type FakeGraph } from '../mdm/fake-graph';
 import { jamfComputer, startFakeJamf, type FakeJamf } from '../mdm/fake-jamf';
 
@@ -19,9 +20,7 @@ let jamf: FakeJamf;
 let h: Harness;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('RS256', { extractable: true });
-  key = pair.privateKey;
-  jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  ({ key, jwk } = await transmitterKey());
 });
 
 beforeEach(async () => {

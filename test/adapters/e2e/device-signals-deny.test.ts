@@ -2,10 +2,11 @@
 // with a non-compliant device, a CAEP device-compliance-change to not-compliant, and a generic MDM
 // webhook each turn the next decision for that device into device_not_compliant.
 import request from 'supertest';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { SignJWT, type CryptoKey } from 'jose';
 import { adaptersFor } from '../../../src/adapters';
 import { signWebhook } from '../../../src/adapters/mdm/hmac';
 import { managedDevice, startFakeGraph, type FakeGraph } from '../mdm/fake-graph';
+import { transmitterKey } from '../ssf/transmitter-key';
 import { serveWithAdapters, type Served } from './server-harness';
 
 const TENANT = 'contoso.onmicrosoft.com';
@@ -18,9 +19,9 @@ let key: CryptoKey;
 beforeAll(async () => {
   graph = await startFakeGraph(TENANT, 'app', 'secret');
   graph.devices = [managedDevice('intune-1', { userPrincipalName: 'alice@example.com', lastSyncDateTime: new Date().toISOString() })];
-  const pair = await generateKeyPair('RS256', { extractable: true });
-  key = pair.privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
+  const signing = await transmitterKey();
+  key = signing.key;
+  const jwk = signing.jwk;
   t = await serveWithAdapters({
     TETHER_INTUNE_TENANT_ID: TENANT,
     TETHER_INTUNE_CLIENT_ID: 'app',

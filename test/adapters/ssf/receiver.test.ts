@@ -2,8 +2,9 @@
 // verified with jose, applied to identities/devices, replays ignored, and every kind of bad SET
 // answered 400 {"err","description"} without changing state.
 import request from 'supertest';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { harness, type Harness } from '../helpers';
+import { transmitterKey } from './transmitter-key';
 import { deviceAliases } from '../../../src/adapters/device-aliases';
 
 const ISS = 'https://idp.example.com/123456789/';
@@ -17,9 +18,7 @@ let otherKey: CryptoKey;
 let jwk: JWK;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('RS256', { extractable: true });
-  key = pair.privateKey;
-  jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  ({ key, jwk } = await transmitterKey());
   otherKey = (await generateKeyPair('RS256')).privateKey;
 });
 
