@@ -13,7 +13,7 @@ function attr(name: string, type: string, extra: Partial<Attr> = {}): Attr {
     multiValued: false,
     description: name,
     required: false,
-    caseExact: false,
+    caseExact: type === 'reference', // RFC 7643 §2.3.7: "A reference is case exact."
     mutability: 'readWrite',
     returned: 'default',
     uniqueness: 'none',
@@ -53,7 +53,11 @@ const USER_ATTRS: Attr[] = [
     attr('type', 'string', { canonicalValues: ['work', 'home', 'other'] }),
     attr('primary', 'boolean'),
   ]),
-  multi('groups', [attr('value', 'string', { mutability: 'readOnly' }), attr('display', 'string', { mutability: 'readOnly' })]),
+  multi('groups', [
+    attr('value', 'string', { mutability: 'readOnly' }),
+    attr('$ref', 'reference', { mutability: 'readOnly', referenceTypes: ['Group'] }),
+    attr('display', 'string', { mutability: 'readOnly' }),
+  ]),
   multi('roles', typedValue([])),
   multi('entitlements', typedValue([])),
   attr('externalId', 'string', { caseExact: true }),
@@ -68,9 +72,53 @@ const ENTERPRISE_ATTRS: Attr[] = [
 
 const GROUP_ATTRS: Attr[] = [
   attr('displayName', 'string', { required: true, uniqueness: 'server' }),
-  multi('members', [attr('value', 'string', { mutability: 'immutable' }), attr('display', 'string'), attr('type', 'string', { canonicalValues: ['User', 'Group'] })]),
+  multi('members', [
+    // caseExact, unlike RFC 7643 §8.7.1: a member's value is its `id`, which is caseExact (§3.1).
+    attr('value', 'string', { mutability: 'immutable', caseExact: true }),
+    attr('$ref', 'reference', { mutability: 'immutable', referenceTypes: ['User', 'Group'] }),
+    attr('display', 'string'),
+    attr('type', 'string', { canonicalValues: ['User', 'Group'] }),
+  ]),
   attr('externalId', 'string', { caseExact: true }),
 ];
+
+/** RFC 7643 §3.1 common attributes: on every resource but in no schema, so not published in /Schemas. */
+const COMMON_ATTRS: Attr[] = [
+  attr('id', 'string', { caseExact: true, mutability: 'readOnly', returned: 'always', uniqueness: 'server' }),
+  attr('meta', 'complex', {
+    mutability: 'readOnly',
+    subAttributes: [
+      attr('resourceType', 'string', { caseExact: true }),
+      attr('created', 'dateTime'),
+      attr('lastModified', 'dateTime'),
+      attr('location', 'reference'),
+      attr('version', 'string', { caseExact: true }),
+    ],
+  }),
+];
+
+/**
+ * Lower-case attribute paths (`externalid`, `members.value`, `meta.version`) whose string values
+ * compare case-sensitively, read from the schemas above so that filters and /Schemas agree. No
+ * attribute path has a different caseExact in another schema, so one set serves Users and Groups.
+ */
+const CASE_EXACT = new Set<string>();
+(function collect(attrs: Attr[], prefix: string): void {
+  for (const a of attrs) {
+    const path = prefix + String(a.name).toLowerCase();
+    if (a.caseExact === true) CASE_EXACT.add(path);
+    if (Array.isArray(a.subAttributes)) collect(a.subAttributes as Attr[], `${path}.`);
+  }
+})([...COMMON_ATTRS, ...USER_ATTRS, ...ENTERPRISE_ATTRS, ...GROUP_ATTRS], '');
+
+/**
+ * Whether string comparisons on `attrPath` are case-sensitive (RFC 7644 §3.4.2.2). `attrPath` is a
+ * filter attribute path in any case, sub-attributes dotted, optionally behind a schema URN.
+ * Attributes no schema declares are not caseExact (the RFC 7643 §2.2 default).
+ */
+export function isCaseExact(attrPath: string): boolean {
+  return CASE_EXACT.has(attrPath.slice(attrPath.lastIndexOf(':') + 1).toLowerCase());
+}
 
 /** ServiceProviderConfig document. */
 export function serviceProviderConfig(base: string): Record<string, unknown> {

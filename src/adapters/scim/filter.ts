@@ -1,11 +1,12 @@
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) through `scim2-parse-filter`, evaluated with SCIM's case rules:
  * attribute names are case-insensitive, string values compare case-insensitively unless the
- * attribute is caseExact (id, externalId). Also spots the indexed lookups IdPs actually send.
+ * attribute is caseExact (per the schemas in discovery.ts). Also spots the indexed lookups IdPs
+ * actually send, and compiles the value filters of PATCH paths (`emails[type eq "work"]`).
  */
 import { parse, Tester, type Filter } from 'scim2-parse-filter';
 import { badRequest } from './errors';
-import { isCaseExact } from './schema-names';
+import { isCaseExact } from './discovery';
 
 /** A compiled filter: a predicate plus, when the filter is a single `eq`, the attribute and value. */
 export interface CompiledFilter {
@@ -182,6 +183,20 @@ export function compileFilter(text: string): CompiledFilter {
     }
   }
   return compiled;
+}
+
+/** A PATCH path's value filter, e.g. `type eq "work"` of `emails[type eq "work"].value`. */
+export interface ValueFilter {
+  /** Whether one entry of the multi-valued attribute matches, each sub-attribute with its own case rule. */
+  test(entry: Record<string, unknown>): boolean;
+  /** The parsed filter. */
+  ast: Filter;
+}
+
+/** Compiles the value filter `text` of the multi-valued attribute `attrPath`; throws the parser's Error on bad syntax. */
+export function compileValueFilter(attrPath: string, text: string): ValueFilter {
+  const ast = parse(text);
+  return { ast, test: (entry) => evaluate(ast, entry, `${attrPath}.`) };
 }
 
 /** The index an `eq` conjunct can use; `emails[… and value eq "x"]` (a merged value path) uses the email index. */

@@ -1,7 +1,8 @@
 /**
  * SCIM PATCH (RFC 7644 §3.5.2) as IdPs really send it: case-insensitive ops (Entra's "Replace"),
  * string booleans ("False"), Okta's path-less replace with a value object, URN-prefixed extension
- * paths. Operations are normalised here and applied by `scim-patch`, all or nothing.
+ * paths. Operations are normalised here and applied by `scim-patch`, all or nothing; value filters
+ * in paths select entries with SCIM's case rules here, not scim-patch's exact comparison.
  */
 import {
   InvalidScimPatchOp,
@@ -12,7 +13,9 @@ import {
   type ScimResource,
 } from 'scim-patch';
 import { badRequest, ScimError } from './errors';
-import { canonicalName, ENTERPRISE_SCHEMA, GROUP_SCHEMA, isCaseExact, PATCH_OP_SCHEMA, USER_SCHEMA } from './schema-names';
+import { isCaseExact } from './discovery';
+import { compileValueFilter, type ValueFilter } from './filter';
+import { canonicalName, ENTERPRISE_SCHEMA, GROUP_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA } from './schema-names';
 import { coerceBoolean, type ScimResourceBody } from './user';
 
 type Op = 'add' | 'remove' | 'replace';
@@ -177,20 +180,19 @@ function keyOf(obj: Record<string, unknown>, name: string): string | undefined {
   return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
 }
 
-/** Entries of a multi-valued attribute compare by `value`; member ids (and caseExact values) exactly. */
+/** Entries of a multi-valued attribute compare by `value`, case-sensitively only where it is caseExact (member ids). */
 function sameValue(attr: string, a: unknown, b: unknown): boolean {
   if (typeof a === 'string' && typeof b === 'string') {
-    return attr === 'members' || isCaseExact(`${attr}.value`) ? a === b : a.toLowerCase() === b.toLowerCase();
+    return isCaseExact(`${attr}.value`) ? a === b : a.toLowerCase() === b.toLowerCase();
   }
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
- * `remove` with an unfiltered path and a value list: removes the entries of the multi-valued attribute
- * whose `value` is listed (none listed present: nothing changes, like removing an absent attribute).
- * Returns false when the target is not multi-valued, for the caller to remove it as before.
+ * The object holding the attribute at `path` (no filter; dotted names and a schema URN prefix allowed)
+ * and the attribute's key in it (its existing spelling, else the last name); no parent when absent.
  */
-function removeListedValues(resource: Record<string, unknown>, path: string, values: unknown[]): boolean {
+function locate(resource: Record<string, unknown>, path: string): { parent?: Record<string, unknown>; key: string } {
   const colon = path.lastIndexOf(':');
   let parent: unknown = resource;
   const urn = colon >= 0 ? canonicalName(path.slice(0, colon)) : '';
@@ -205,17 +207,85 @@ function removeListedValues(resource: Record<string, unknown>, path: string, val
     const k = isPlainObject(parent) ? keyOf(parent, n) : undefined;
     parent = k === undefined ? undefined : (parent as Record<string, unknown>)[k];
   }
-  if (!isPlainObject(parent)) return true; // absent: nothing to remove
-  const key = keyOf(parent, last);
-  if (key === undefined) return true;
+  if (!isPlainObject(parent)) return { key: last };
+  return { parent, key: keyOf(parent, last) ?? last };
+}
+
+/**
+ * `remove` with an unfiltered path and a value list: removes the entries of the multi-valued attribute
+ * whose `value` is listed (none listed present: nothing changes, like removing an absent attribute).
+ * Returns false when the target is not multi-valued, for the caller to remove it as before.
+ */
+function removeListedValues(resource: Record<string, unknown>, path: string, values: unknown[]): boolean {
+  const { parent, key } = locate(resource, path);
+  if (!parent || !Object.hasOwn(parent, key)) return true; // absent: nothing to remove
   const list = parent[key];
   if (!Array.isArray(list)) return false;
   const remaining = list.filter((entry) => {
     const vk = isPlainObject(entry) ? keyOf(entry, 'value') : undefined;
-    return vk === undefined || !values.some((v) => sameValue(last, (entry as Record<string, unknown>)[vk], v));
+    return vk === undefined || !values.some((v) => sameValue(key, (entry as Record<string, unknown>)[vk], v));
   });
   if (remaining.length === 0) delete parent[key];
   else parent[key] = remaining;
+  return true;
+}
+
+/** `attr[filter]` or `attr[filter].sub`, split; undefined for any other path. */
+function splitValuePath(path: string): { attr: string; filter: string; sub?: string } | undefined {
+  const open = path.indexOf('[');
+  if (open <= 0) return undefined;
+  let close = open + 1;
+  for (let quoted = false; close < path.length; close++) {
+    const ch = path[close];
+    if (quoted && ch === '\\') close++;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === ']' && !quoted) break;
+  }
+  const sub = /^(?:\.([A-Za-z$][\w$-]*))?$/.exec(path.slice(close + 1));
+  if (close >= path.length || !sub) return undefined;
+  return { attr: path.slice(0, open), filter: path.slice(open + 1, close), sub: sub[1] };
+}
+
+/**
+ * Applies an operation whose path has a value filter (`emails[type eq "Work"].value`) to the entries
+ * the filter selects with SCIM's case rules (RFC 7644 §3.4.2.2: `type` is not caseExact, so "Work"
+ * selects "work"); scim-patch would compare exactly and, finding no entry, append a duplicate one.
+ * Each selected entry is still patched by scim-patch. Returns false, leaving the operation to
+ * scim-patch as before, when the path has no value filter or the attribute has no list of entries.
+ */
+function applyValuePath(resource: Record<string, unknown>, o: NormalisedOp): boolean {
+  const vp = o.path === undefined ? undefined : splitValuePath(o.path);
+  if (!vp) return false;
+  const { parent, key } = locate(resource, vp.attr);
+  const list = parent?.[key];
+  if (!parent || !Array.isArray(list)) return false;
+  let filter: ValueFilter;
+  try {
+    filter = compileValueFilter(vp.attr, vp.filter);
+  } catch (err) {
+    throw badRequest('invalidPath', `invalid filter in path ${o.path}: ${(err as Error).message}`);
+  }
+  const selected = list.filter((e) => isPlainObject(e) && filter.test(e)) as Record<string, unknown>[];
+  if (selected.length === 0) {
+    const { ast } = filter;
+    // As scim-patch: an add/replace of a sub-attribute through `attr eq "x"` creates that entry.
+    if (o.op !== 'remove' && vp.sub && ast.op === 'eq') {
+      list.push({ [canonicalName(ast.attrPath)]: ast.compValue, [vp.sub]: o.value });
+      return true;
+    }
+    if (o.op === 'add' && !vp.sub) return true; // as scim-patch: nothing to add to
+    throw badRequest('noTarget', `${o.path} matched nothing`);
+  }
+  if (o.op === 'remove' && !vp.sub) {
+    const remaining = list.filter((e) => !selected.includes(e as Record<string, unknown>));
+    if (remaining.length === 0) delete parent[key]; // RFC 7644 §3.5.2.2: no values left is unassigned
+    else parent[key] = remaining;
+    return true;
+  }
+  const op = { op: o.op, ...(vp.sub ? { path: vp.sub } : {}), ...(o.op === 'remove' ? {} : { value: o.value }) } as ScimPatchOperation;
+  for (const entry of selected) {
+    list[list.indexOf(entry)] = scimPatch(entry as unknown as ScimResource, [op], { mutateDocument: true, treatMissingAsAdd: true });
+  }
   return true;
 }
 
@@ -247,19 +317,22 @@ export function applyPatch(resource: ScimResourceBody, body: unknown, ctx: Patch
   try {
     // One operation at a time on the private copy: an error anywhere still discards them all.
     for (const o of ops) {
+      const doc = patched as unknown as Record<string, unknown>;
       if (o.op === 'remove' && Array.isArray(o.value)) {
-        if (removeListedValues(patched as unknown as Record<string, unknown>, o.path!, o.value)) continue;
+        if (removeListedValues(doc, o.path!, o.value)) continue;
       }
       const op = o.op === 'remove' ? { op: o.op, path: o.path } : o;
       // RFC 7644 §3.12: noTarget when a path's filter yields no match. (An unfiltered remove of an
       // attribute without a value changes nothing and is not an error.)
       const filteredRemove = o.op === 'remove' && o.path!.includes('[');
       const before = filteredRemove ? JSON.stringify(patched) : undefined;
-      try {
-        patched = scimPatch(patched, [op as ScimPatchOperation], { mutateDocument: true, treatMissingAsAdd: true });
-      } catch (err) {
-        if (filteredRemove && filterMatchedNothing(patched as unknown as Record<string, unknown>, err)) throw badRequest('noTarget', `${o.path} matched nothing`);
-        throw err;
+      if (!applyValuePath(doc, o)) {
+        try {
+          patched = scimPatch(patched, [op as ScimPatchOperation], { mutateDocument: true, treatMissingAsAdd: true });
+        } catch (err) {
+          if (filteredRemove && filterMatchedNothing(doc, err)) throw badRequest('noTarget', `${o.path} matched nothing`);
+          throw err;
+        }
       }
       if (before !== undefined && JSON.stringify(patched) === before) throw badRequest('noTarget', `${o.path} matched nothing`);
     }

@@ -36,9 +36,3 @@ for (const urn of [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_SCHEMA]) CANONICAL.set(
 export function canonicalName(name: string): string {
   return CANONICAL.get(name.toLowerCase()) ?? name;
 }
-
-/** Attributes whose string values compare case-sensitively (RFC 7643: id, externalId, $ref, meta.version). */
-export function isCaseExact(attrPath: string): boolean {
-  const last = attrPath.split(/[.:]/).pop()!.toLowerCase();
-  return last === 'id' || last === 'externalid' || last === '$ref' || last === 'version' || last === 'location';
-}

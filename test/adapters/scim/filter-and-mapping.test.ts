@@ -3,6 +3,7 @@ import { compileFilter } from '../../../src/adapters/scim/filter';
 import { ScimError } from '../../../src/adapters/scim/errors';
 import { normaliseUser, userToIdentityFields, coerceBoolean } from '../../../src/adapters/scim/user';
 import { ENTERPRISE_SCHEMA, USER_SCHEMA } from '../../../src/adapters/scim/schema-names';
+import { schemas } from '../../../src/adapters/scim/discovery';
 
 const alice = {
   userName: 'Alice@Example.com',
@@ -48,6 +49,36 @@ describe('SCIM filters', () => {
     expect(compileFilter('emails[type eq "a].value eq \\"b"].value eq "carol@contoso.com"').test(carol)).toBe(false);
     // Spelled as two separate comparisons, the RFC semantics are "any entry" for each half.
     expect(compileFilter('emails[type eq "work"] and emails.value eq "dave@contoso.com"').test(carol)).toBe(true);
+  });
+  test('meta.resourceType, meta.location (a reference) and member ids are caseExact', () => {
+    const stored = { meta: { resourceType: 'User', location: 'https://pdp.example.com/Users/1' } };
+    expect(compileFilter('meta.resourceType eq "User"').test(stored)).toBe(true);
+    expect(compileFilter('meta.resourceType eq "user"').test(stored)).toBe(false);
+    expect(compileFilter('meta.location sw "HTTPS://"').test(stored)).toBe(false);
+    const group = { displayName: 'Eng', members: [{ value: 'B' }] };
+    expect(compileFilter('members[value eq "B"]').test(group)).toBe(true);
+    expect(compileFilter('members[value eq "b"]').test(group)).toBe(false);
+    expect(compileFilter('displayName eq "ENG"').test(group)).toBe(true);
+  });
+  test('every string attribute /Schemas publishes compares with the caseExact published for it', () => {
+    const checked: string[] = [];
+    for (const doc of schemas('https://pdp.example.com/scim/v2')) {
+      const urn = doc.id === ENTERPRISE_SCHEMA ? `${ENTERPRISE_SCHEMA}:` : '';
+      for (const a of doc.attributes as Record<string, unknown>[]) {
+        const subs = (a.subAttributes as Record<string, unknown>[] | undefined) ?? [];
+        for (const s of subs.length ? subs : [a]) {
+          // The filter grammar cannot name `$ref` (RFC 7643 errata 8924), so it is never filtered on.
+          if ((s.type !== 'string' && s.type !== 'reference') || String(s.name).startsWith('$')) continue;
+          const leaf = { [String(s.name)]: 'MiXeD' };
+          const value = s === a ? 'MiXeD' : a.multiValued ? [leaf] : leaf;
+          const resource = urn ? { [ENTERPRISE_SCHEMA]: { [String(a.name)]: value } } : { [String(a.name)]: value };
+          const path = `${urn}${String(a.name)}${s === a ? '' : `.${String(s.name)}`}`;
+          expect([path, compileFilter(`${path} eq "mixed"`).test(resource)]).toEqual([path, s.caseExact !== true]);
+          checked.push(path);
+        }
+      }
+    }
+    expect(checked).toEqual(expect.arrayContaining(['userName', 'emails.type', 'externalId', 'members.value', `${ENTERPRISE_SCHEMA}:manager.value`]));
   });
   test('and/or/not, sw/co/pr, extension attributes', () => {
     expect(compileFilter('userName sw "alice" and active eq true').test(alice)).toBe(true);

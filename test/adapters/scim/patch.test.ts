@@ -165,3 +165,44 @@ describe('SCIM PATCH id in a value object', () => {
     expect(scimErr(() => applyPatch(group(), patch({ op: 'replace', value: { id: 'g-1', displayName: 'Eng2' } }))).scimType).toBe('mutability');
   });
 });
+
+describe('SCIM PATCH value filters compare values by the attribute caseExact', () => {
+  const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+  const twoEmails = () => ({ ...user(), emails: [{ value: 'a@x.com', type: 'work' }, { value: 'h@x.com', type: 'home' }] });
+
+  test('Entra\'s Replace emails[type eq "Work"].value updates the work email instead of appending another one', () => {
+    const out = applyPatch(twoEmails(), patch({ op: 'Replace', path: 'emails[type eq "Work"].value', value: 'b@x.com' }));
+    expect(out.emails).toEqual([{ value: 'b@x.com', type: 'work' }, { value: 'h@x.com', type: 'home' }]);
+  });
+  test('the same filter as a key of a path-less value object (Entra with aadOptscim062020) updates in place too', () => {
+    const out = applyPatch(twoEmails(), patch({ op: 'replace', value: { 'emails[type eq "WORK"].value': 'b@x.com', 'name.givenName': 'Al' } }));
+    expect(out.emails).toEqual([{ value: 'b@x.com', type: 'work' }, { value: 'h@x.com', type: 'home' }]);
+  });
+  test('remove and sub-attribute replace select entries case-insensitively: emails[type eq "HOME"], value eq "H@X.COM", addresses', () => {
+    expect(applyPatch(twoEmails(), patch({ op: 'remove', path: 'emails[type eq "HOME"]' })).emails).toEqual([{ value: 'a@x.com', type: 'work' }]);
+    expect(applyPatch(twoEmails(), patch({ op: 'remove', path: 'emails[value eq "H@X.COM"]' })).emails).toEqual([{ value: 'a@x.com', type: 'work' }]);
+    const withAddress = { ...user(), addresses: [{ type: 'work', locality: 'Paris' }] };
+    expect(applyPatch(withAddress, patch({ op: 'replace', path: 'addresses[type eq "Work"].locality', value: 'Lyon' })).addresses).toEqual([{ type: 'work', locality: 'Lyon' }]);
+  });
+  test('all conditions of the filter still have to hold in one entry', () => {
+    expect(scimErr(() => applyPatch(twoEmails(), patch({ op: 'remove', path: 'emails[type eq "Work" and value eq "H@x.com"]' }))).scimType).toBe('noTarget');
+    const out = applyPatch(twoEmails(), patch({ op: 'replace', path: 'emails[type eq "HOME" and value sw "H@"].value', value: 'h2@x.com' }));
+    expect(out.emails).toEqual([{ value: 'a@x.com', type: 'work' }, { value: 'h2@x.com', type: 'home' }]);
+  });
+  test('ne compares case-insensitively too: emails[type ne "WORK"] removes only the home email', () => {
+    expect(applyPatch(twoEmails(), patch({ op: 'remove', path: 'emails[type ne "WORK"]' })).emails).toEqual([{ value: 'a@x.com', type: 'work' }]);
+  });
+  test('caseExact member ids: members[value eq "b"] does not select member "B"', () => {
+    const group = { schemas: [GROUP], displayName: 'Eng', members: [{ value: 'A' }, { value: 'B' }] };
+    expect(scimErr(() => applyPatch(group, patch({ op: 'remove', path: 'members[value eq "b"]' }))).scimType).toBe('noTarget');
+    expect(applyPatch(group, patch({ op: 'remove', path: 'members[value eq "B"]' })).members).toEqual([{ value: 'A' }]);
+  });
+  test('a sub-attribute add/replace through an eq filter that selects nothing still creates that entry', () => {
+    const out = applyPatch(twoEmails(), patch({ op: 'replace', path: 'emails[type eq "other"].value', value: 'o@x.com' }));
+    expect(out.emails).toEqual([{ value: 'a@x.com', type: 'work' }, { value: 'h@x.com', type: 'home' }, { type: 'other', value: 'o@x.com' }]);
+    expect(scimErr(() => applyPatch(twoEmails(), patch({ op: 'replace', path: 'emails[type sw "x"].value', value: 'o@x.com' }))).scimType).toBe('noTarget');
+  });
+  test('a bad filter inside a path → 400 invalidPath', () => {
+    expect(scimErr(() => applyPatch(twoEmails(), patch({ op: 'replace', path: 'emails[type xx "work"].value', value: 'b@x.com' }))).scimType).toBe('invalidPath');
+  });
+});

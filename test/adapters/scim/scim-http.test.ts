@@ -119,6 +119,19 @@ describe('SCIM Users lifecycle mapped to Tether identities', () => {
     expect(identity.proofed).toBe(true); // not SCIM's to change
   });
 
+  test('Entra\'s PATCH emails[type eq "Work"].value replaces the work email (type stored as "work"): one email, alias moved', async () => {
+    const { body } = await create();
+    const res = await request(app)
+      .patch(`/scim/v2/Users/${body.id}`)
+      .set(auth)
+      .send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'Replace', path: 'emails[type eq "Work"].value', value: 'alice.doe@example.com' }] });
+    expect(res.status).toBe(200);
+    expect(res.body.emails).toEqual([{ value: 'alice.doe@example.com', type: 'work', primary: true }]);
+    const found = await request(app).get('/scim/v2/Users').query({ filter: 'emails[type eq "WORK"].value eq "Alice.Doe@example.com"' }).set(auth);
+    expect(found.body.totalResults).toBe(1);
+    expect(store.getIdentity('alice@example.com')!.aliases).toContain('alice.doe@example.com');
+  });
+
   test('type from userType and risk tier from the configured attribute reach the identity', async () => {
     await create(oktaUser('carol@example.com', { userType: 'Contractor', [ENTERPRISE_SCHEMA]: { costCenter: 'privileged' } }));
     expect(store.getIdentity('carol@example.com')).toMatchObject({ type: 'contractor', risk_tier: 'privileged' });
@@ -215,6 +228,19 @@ describe('SCIM bad input gets SCIM errors and changes nothing', () => {
   test('duplicate userName (any case) → 409 uniqueness', async () => {
     await create();
     expectScimError(await request(app).post('/scim/v2/Users').set(auth).send(oktaUser('ALICE@example.com')), 409, 'uniqueness');
+  });
+  test('renaming onto another user\'s userName in another case → 409 uniqueness (PUT and PATCH)', async () => {
+    // Both users join one identity, so no alias conflict answers for the SCIM userName check.
+    store.putIdentity('alice', { status: 'active', aliases: ['alice@example.com', 'bob@example.com'] });
+    await create();
+    const bob = await create(oktaUser('bob@example.com', { externalId: 'ext-bob' }));
+    expectScimError(await request(app).put(`/scim/v2/Users/${bob.body.id}`).set(auth).send(oktaUser('Alice@Example.COM', { externalId: 'ext-bob', emails: [] })), 409, 'uniqueness');
+    expectScimError(
+      await request(app).patch(`/scim/v2/Users/${bob.body.id}`).set(auth).send({ schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'replace', path: 'userName', value: 'ALICE@example.com' }] }),
+      409,
+      'uniqueness',
+    );
+    expect((await request(app).get(`/scim/v2/Users/${bob.body.id}`).set(auth)).body.userName).toBe('bob@example.com');
   });
   test('bad filter → 400 invalidFilter; bad count → 400 invalidValue', async () => {
     expectScimError(await request(app).get('/scim/v2/Users').query({ filter: 'userName eq' }).set(auth), 400, 'invalidFilter');
