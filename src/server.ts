@@ -1,6 +1,7 @@
 // serve(): open the durable store, build the context, start background services, listen, and shut down
 // gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests, run shutdown hooks such as
-// decision-log and outbox flushes, then close the store).
+// decision-log and outbox flushes, then close the store). SIGHUP reopens the decision log file at its
+// path (log rotation); it never stops the server.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -25,7 +26,10 @@ export interface ServeOptions {
   logger?: Logger;
   /** Background services to start (default: serviceModules of api/routes). */
   services?: ServiceModule[];
-  /** Install SIGTERM/SIGINT handlers that shut down and exit (default true). */
+  /**
+   * Install SIGTERM/SIGINT handlers that shut down and exit, and a SIGHUP handler that reopens the
+   * decision log file (default true).
+   */
   handleSignals?: boolean;
   /** Overrides of the heap settle's gc and heap reading (tests). */
   heapSettle?: Partial<Pick<HeapSettlerOptions, 'gc' | 'heapUsed'>>;
@@ -96,6 +100,14 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   const ctx = createContext({ config, store, logger, metrics: new Metrics({ defaultMetrics: true }) });
   settler = heapSettler(ctx, opts.heapSettle);
 
+  // SIGHUP (logrotate's `postrotate kill -HUP`): reopen the decision log file at its configured path.
+  // Installed before anything starts, as Node's default action for SIGHUP is to end the process.
+  const handleSignals = opts.handleSignals ?? true;
+  const onHangup = () => {
+    if (!(ctx.decisionLog as DecisionLog | undefined)?.reopen('signal')) logger.info('SIGHUP: no decision log file to reopen', { decision_log: config.decisionLog });
+  };
+  if (handleSignals) process.on('SIGHUP', onHangup);
+
   // Anything failing before we listen (a service, a bad callers config in createApp, a port in use)
   // stops what already started and closes the store, so a failed start leaks nothing.
   let server: http.Server;
@@ -136,6 +148,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     });
   } catch (err) {
     logger.error('service failed to start', { error: String((err as Error)?.message ?? err) });
+    process.off('SIGHUP', onHangup);
     await runHooks(ctx);
     store.close();
     throw err;
@@ -169,7 +182,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     })();
     return closing;
   };
-  if (opts.handleSignals ?? true) {
+  if (handleSignals) {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }

@@ -77,6 +77,8 @@ export function startDecisions(ctx: AppContext, engines: EngineSource = contextE
               unwritten: info.unwritten,
             }),
           onRecover: (info) => ctx.logger.info('decision log writing again', { buffered: info.buffered, failed_for_ms: info.failedForMs, failures: info.failures }),
+          // Rotation: SIGHUP (src/server.ts) or the file moved/removed under it (a periodic check).
+          onReopen: (info) => ctx.logger.info('decision log reopened', { reason: info.reason, file: cfg.decisionLog, buffered: info.buffered }),
         });
   let lifecycle: LifecycleService | undefined;
   const onError = (what: string, err: unknown) => ctx.logger.warn('decision failed closed', { reason: what, error: String((err as Error)?.message ?? err) });
