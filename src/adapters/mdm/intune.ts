@@ -8,7 +8,7 @@ import type { StateStore } from '../../state/store';
 import { StaleUpdateError } from '../../state/errors';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
-import { caepVerdictHolds, deviceInput, deviceUnchanged } from '../ssf/apply-event';
+import { checkMdmWrite, deviceInput } from '../ssf/apply-event';
 import { ApiClient } from './http-client';
 import { INTUNE_SELECT, mapManagedDevice, type ManagedDevice } from './intune-mapping';
 
@@ -122,12 +122,12 @@ export class IntuneAdapter implements Adapter {
               continue;
             }
             seen.add(m.id);
-            const stored = this.store.getDevice(m.id);
-            if (deviceUnchanged(stored, m.record)) {
+            const check = checkMdmWrite(this.store.getDevice(m.id), m.record);
+            if (check === 'unchanged') {
               result.unchanged++;
               continue;
             }
-            if (caepVerdictHolds(stored, m.record)) {
+            if (check === 'stale') {
               // A CAEP verdict at least as new as this sync stands until Intune reports a newer sync.
               result.stale++;
               continue;

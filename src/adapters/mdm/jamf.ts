@@ -11,7 +11,7 @@ import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
 import { safeEqual } from '../secrets';
-import { caepVerdictHolds, deviceInput, deviceUnchanged } from '../ssf/apply-event';
+import { checkMdmWrite, deviceInput } from '../ssf/apply-event';
 import { ApiClient, MdmApiError } from './http-client';
 import { mapJamfComputer, mapJamfMobile, parseJamfWebhook, type JamfMapped, type JamfMappingOptions } from './jamf-mapping';
 
@@ -93,9 +93,8 @@ export class JamfAdapter implements Adapter {
   /** Writes one mapped device (its aliases too); stale observations are counted, not fatal. */
   private write(m: JamfMapped): 'written' | 'skipped' | 'stale' | 'unchanged' {
     if (!m.ok) return 'skipped';
-    const stored = this.store.getDevice(m.id);
-    if (deviceUnchanged(stored, m.record)) return 'unchanged';
-    if (caepVerdictHolds(stored, m.record)) return 'stale'; // a CAEP verdict stands until Jamf reports something newer
+    const check = checkMdmWrite(this.store.getDevice(m.id), m.record);
+    if (check !== 'write') return check; // 'stale': a CAEP verdict stands until Jamf reports something newer
     try {
       this.store.transaction(() => {
         this.store.putDevice(m.id, m.record);

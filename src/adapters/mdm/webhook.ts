@@ -5,15 +5,19 @@
  * are api.md's error body. A delivery is accepted within 5 minutes of its signed time, and once: the
  * same signed delivery again answers `{"status": "duplicate"}` and changes nothing, so a captured
  * request cannot be replayed to undo a later one. A device without `observed_at` is observed at the
- * signed time, so two deliveries apply in the order they were sent.
+ * signed time, so two deliveries apply in the order they were sent. A CAEP compliance verdict stands
+ * against a device whose `observed_at` is not newer than the verdict's (409, as Intune and Jamf skip
+ * such records: apply-event.ts checkMdmWrite).
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { bodyReader } from '../../api/body-reader';
 import { ApiError, invalidInput, toApiError } from '../../api/errors';
 import { ValidationError } from '../../state/errors';
+import { validateDevice } from '../../state/schemas';
 import type { StateStore } from '../../state/store';
 import type { Device } from '../../state/types';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
+import { checkMdmWrite } from '../ssf/apply-event';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from './hmac';
 
 /** Path of the generic webhook. */
@@ -52,7 +56,8 @@ export interface WebhookResult {
 
 /**
  * Applies one verified webhook payload to the store. Throws ApiError (400 naming fields, 404 unknown
- * device on delete, 409 stale) and changes nothing on failure.
+ * device on delete, 409 stale: older than stored, or not newer than a CAEP verdict) and changes
+ * nothing on failure.
  */
 export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSource = 'mdm', sentAt: Date = new Date()): WebhookResult {
   if (!isPlainObject(payload)) throw invalidInput([{ path: '', message: 'must be an object {"device": {...}}' }]);
@@ -74,7 +79,19 @@ export function applyMdmWebhook(store: StateStore, payload: unknown, defaultSour
   delete record.id; // the id travels as the store's key
   if (record.source === undefined) record.source = defaultSource;
   if (record.observed_at === undefined) record.observed_at = sentAt.toISOString();
-  const put = withPrefix(() => store.putDevice(id, record));
+  const put = withPrefix(() =>
+    store.transaction(() => {
+      validateDevice(record); // a malformed field (observed_at too) is a 400 before any staleness
+      const stored = store.getDevice(id);
+      if (checkMdmWrite(stored, record) === 'stale') {
+        throw new ApiError(
+          'stale_update',
+          `device ${id}: observed_at ${String(record.observed_at)} is not newer than the CAEP compliance verdict's ${stored!.observed_at}; the verdict stands until the MDM reports a newer observation`,
+        );
+      }
+      return store.putDevice(id, record); // 'unchanged' is written as before (the answer carries the new version)
+    }),
+  );
   return { status: 'stored', device: put.record };
 }
 

@@ -6,8 +6,8 @@
 import type { StateStore } from '../../state/store';
 import type { Device, Identity } from '../../state/types';
 import type { DeviceAliases } from '../device-aliases';
-import { EVENT_TYPES, SetError, type ParsedSet } from './set-claims';
-import { resolveSubject } from './subjects';
+import { EVENT_TYPES, type ParsedSet } from './set-claims';
+import { resolveSubject, unresolvedSubject } from './subjects';
 
 /** Outcome of one event. */
 export interface ApplyResult {
@@ -33,7 +33,7 @@ export function deviceInput(d: Device): Record<string, unknown> {
 }
 
 /** True when writing `record` would not change the stored device (pollers skip such no-op writes). */
-export function deviceUnchanged(stored: Device | undefined, record: Record<string, unknown>): boolean {
+function deviceUnchanged(stored: Device | undefined, record: Record<string, unknown>): boolean {
   if (!stored) return false;
   const current = deviceInput(stored);
   current.owner = stored.owner_ref;
@@ -49,14 +49,30 @@ export function deviceUnchanged(stored: Device | undefined, record: Record<strin
 /**
  * True when `stored` carries a CAEP compliance verdict that the MDM record `record` does not
  * supersede: the record's observed_at is not newer than the verdict's. The store accepts an equal
- * observed_at, so MDM writers (Intune, Jamf) check this first and skip the write as stale; an MDM
- * observation strictly newer than the verdict replaces it.
+ * observed_at, so this is checked before the write (checkMdmWrite); an MDM observation strictly
+ * newer than the verdict replaces it.
  */
-export function caepVerdictHolds(stored: Device | undefined, record: Record<string, unknown>): boolean {
+function caepVerdictHolds(stored: Device | undefined, record: Record<string, unknown>): boolean {
   if (!stored || stored.source !== 'caep' || !stored.observed_at) return false;
   const incoming = typeof record.observed_at === 'string' ? Date.parse(record.observed_at) : NaN;
   if (!Number.isFinite(incoming)) return true; // an undated MDM record is not newer than the verdict
   return incoming <= Date.parse(stored.observed_at);
+}
+
+/** What an MDM record would do to the stored device (checkMdmWrite). */
+export type MdmWriteCheck = 'write' | 'unchanged' | 'stale';
+
+/**
+ * The check every MDM writer makes before writing `record` (its device fields, with `source` and
+ * `observed_at`) over `stored`: the Intune poll, the Jamf pull and webhook re-read, and the generic
+ * MDM webhook. 'unchanged': the write would change nothing (pollers skip it). 'stale': a CAEP
+ * compliance verdict stands against it, because the record's observed_at is not newer than the
+ * verdict's (the store itself refuses only strictly older observations). Otherwise 'write'.
+ */
+export function checkMdmWrite(stored: Device | undefined, record: Record<string, unknown>): MdmWriteCheck {
+  if (deviceUnchanged(stored, record)) return 'unchanged';
+  if (caepVerdictHolds(stored, record)) return 'stale';
+  return 'write';
 }
 
 /** Writable fields of a stored identity. */
@@ -80,7 +96,8 @@ function caepAttrs(attributes: Record<string, unknown> | undefined, key: string,
 
 /**
  * Applies one parsed SET (call inside the transaction that also records its jti). Throws SetError
- * invalid_request for a subject Tether does not know, so nothing is recorded for it.
+ * invalid_request naming the subject field and identifier when the subject names nothing Tether
+ * holds (subjects.ts unresolvedSubject), so the transaction, and the jti with it, is rolled back.
  */
 export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: ParsedSet, nowMs: number): ApplyResult {
   const { eventType, event } = set;
@@ -93,7 +110,7 @@ export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: P
   const isDevice = eventType === EVENT_TYPES.deviceComplianceChange;
   const target = resolveSubject(store, aliases, set.subject, isDevice);
   if (isDevice) {
-    if (!target.deviceId) throw new SetError('invalid_request', 'unknown subject: no device matches the subject');
+    if (!target.deviceId) throw unresolvedSubject(set, 'device');
     const d = store.getDevice(target.deviceId)!;
     const compliant = event.current_status === 'compliant';
     const storedAt = d.observed_at ? Date.parse(d.observed_at) : 0;
@@ -103,8 +120,8 @@ export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: P
     input.source = 'caep';
     // The verdict is dated at the event (never earlier than what is stored: a not-compliant verdict
     // older than the last check-in still lands, fail closed). That date is what an MDM observation
-    // must beat to replace the verdict (the store 409s older ones; pollers also skip equal ones,
-    // see caepVerdictHolds), so the next poll carrying the same lastSync cannot undo it. Dating a
+    // must beat to replace the verdict (the store 409s older ones; MDM writers also refuse equal ones,
+    // see checkMdmWrite), so the next poll carrying the same lastSync cannot undo it. Dating a
     // not-compliant device at the event cannot help it get access: not-compliant is denied whatever
     // its age, and only a newer MDM record or a newer compliant SET can make it compliant again.
     input.observed_at = new Date(Math.max(storedAt, Date.parse(whenIso))).toISOString();
@@ -113,7 +130,7 @@ export function applyCaepEvent(store: StateStore, aliases: DeviceAliases, set: P
     return { effect: 'device_compliance', device: d.id, identity: target.identityId };
   }
 
-  if (!target.identityId && !target.deviceId) throw new SetError('invalid_request', 'unknown subject: no identity or device matches the subject');
+  if (!target.identityId && !target.deviceId) throw unresolvedSubject(set, 'identity or device');
   const key = eventType === EVENT_TYPES.sessionRevoked ? 'session_revoked' : eventType === EVENT_TYPES.credentialChange ? 'credential_change' : 'assurance_level';
   const record: Record<string, unknown> = { iss: set.iss, at: whenIso };
   if (eventType === EVENT_TYPES.credentialChange) Object.assign(record, { credential_type: event.credential_type, change_type: event.change_type });

@@ -2,16 +2,20 @@
  * Resolves RFC 9493 / SSF subjects to Tether identities and devices through the alias tables:
  * email and iss_sub (IdP user id, SCIM externalId) name identities; a complex subject's `device`
  * member names a device by id or MDM alias (Entra deviceId = Intune azureADDeviceId, serial...).
+ * Draft-era subjects (`subject_type`) arrive here already in their final form (set-claims.ts).
  */
 import type { StateStore } from '../../state/store';
 import type { DeviceAliases } from '../device-aliases';
-import type { SubjectId } from './set-claims';
+import { SetError, type ParsedSet, type SubjectId } from './set-claims';
 
 /** What a subject names in Tether; empty when nothing matched. */
 export interface ResolvedSubject {
   identityId?: string;
   deviceId?: string;
 }
+
+/** Formats subjectKeys can look up (identifiers of any other format never match). */
+export const RESOLVABLE_FORMATS = ['email', 'iss_sub', 'opaque', 'phone_number', 'account', 'uri', 'did', 'aliases'];
 
 /** Candidate lookup keys of a simple subject identifier, most specific first. */
 export function subjectKeys(s: Record<string, unknown>): string[] {
@@ -73,4 +77,46 @@ export function resolveSubject(store: StateStore, aliases: DeviceAliases, subjec
   const identityId = resolveIdentity(store, subject);
   if (identityId) return { identityId };
   return {};
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An identifier as the transmitter sent it, for a description (JSON, bounded). */
+function quote(v: unknown): string {
+  const json = JSON.stringify(v) ?? String(v);
+  return json.length > 200 ? json.slice(0, 199) + '…' : json;
+}
+
+/**
+ * The 400 for an event whose subject names nothing Tether holds (RFC 8935 §2.4 `invalid_request`;
+ * the caller's transaction is rolled back, so the SET's jti is not remembered and a redelivery after
+ * the record exists is accepted). The description names the subject field and quotes the identifier
+ * as sent, or, when its format is one Tether cannot look up at all, names that format member.
+ * `want` is what the event acts on: a device (device-compliance-change) or an identity or device.
+ */
+export function unresolvedSubject(set: Pick<ParsedSet, 'subject' | 'subjectField' | 'rawSubject'>, want: 'device' | 'identity or device'): SetError {
+  const { subject, subjectField: field, rawSubject: raw } = set;
+  let parts: Array<{ path: string; id: Record<string, unknown>; sent: unknown }>;
+  if (subject.format === 'complex') {
+    const names = want === 'device' ? ['device'] : ['user', 'device'];
+    parts = names.filter((n) => isObject(subject[n])).map((n) => ({ path: `${field}.${n}`, id: subject[n] as Record<string, unknown>, sent: raw[n] }));
+    if (parts.length === 0) {
+      return new SetError('invalid_request', `unknown subject: ${field} has no ${want === 'device' ? 'device' : 'user or device'} member, so it names no ${want} Tether holds`);
+    }
+  } else {
+    parts = [{ path: field, id: subject, sent: raw }];
+  }
+  const lookedUp = parts.filter((p) => RESOLVABLE_FORMATS.includes(p.id.format as string));
+  if (lookedUp.length === 0) {
+    const { path, sent } = parts[0];
+    const key = isObject(sent) && sent.format === undefined && sent.subject_type !== undefined ? 'subject_type' : 'format';
+    const name = isObject(sent) && sent[key] !== undefined ? sent[key] : parts[0].id.format;
+    return new SetError(
+      'invalid_request',
+      `unsupported subject: ${path}.${key} ${quote(name)} is not a subject format Tether can resolve (${RESOLVABLE_FORMATS.join(', ')}, or complex with user/device)`,
+    );
+  }
+  return new SetError('invalid_request', `unknown subject: no ${want} matches ${lookedUp.map((p) => `${p.path} ${quote(p.sent)}`).join(' or ')}`);
 }

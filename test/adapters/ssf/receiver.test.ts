@@ -167,6 +167,104 @@ describe('bad SETs: 400 {err, description} and no change', () => {
     await push(set).expect(400);
     h.ctx.store.putIdentity('bob', { status: 'active', aliases: ['bob@example.com'] });
     await push(set).expect(202);
+    // Applied, not merely answered 202 as a replay of a remembered jti.
+    expect((h.ctx.store.getIdentity('bob')!.attributes?.caep as Record<string, unknown>).session_revoked).toMatchObject({ iss: ISS });
+  });
+});
+
+describe('draft-era subjects: subject_type instead of format, the subject inside the event', () => {
+  // draft-ietf-secevent-subject-identifiers named the type member subject_type (iss-sub, phone, phone-number
+  // in older drafts); RISC and early CAEP/SSE transmitters put the subject in events[<type>].subject.
+  const sessionRevoked = (subject: unknown, at: number, where: 'event' | 'sub_id') =>
+    where === 'event' ? makeSet('session-revoked', { event_timestamp: at, subject }, undefined) : makeSet('session-revoked', { event_timestamp: at }, subject);
+
+  test.each([
+    ['email', { subject_type: 'email', email: 'alice@example.com' }],
+    ['iss-sub (drafts -01 to -05, RISC)', { subject_type: 'iss-sub', iss: ISS, sub: '00uq8tALICE' }],
+    ['iss_sub (draft -06)', { subject_type: 'iss_sub', iss: ISS, sub: '00uq8tALICE' }],
+    ['opaque', { subject_type: 'opaque', id: 'alice' }],
+    ['phone with its phone member (drafts -00 to -04)', { subject_type: 'phone', phone: '+12065550100' }],
+    ['phone-number (draft -05)', { subject_type: 'phone-number', phone_number: '+12065550100' }],
+    ['aliases of draft identifiers', { subject_type: 'aliases', identifiers: [{ subject_type: 'email', email: 'nobody@example.com' }, { subject_type: 'iss-sub', iss: ISS, sub: '00uq8tALICE' }] }],
+  ])('a subject_type %s subject, inside the event or in sub_id, resolves as its format does', async (_name, subject) => {
+    h.ctx.store.putIdentity('alice', { status: 'active', aliases: ['alice@example.com', '00uq8tALICE', '+12065550100'] });
+    const caep = () => h.ctx.store.getIdentity('alice')!.attributes?.caep as Record<string, { at: string }> | undefined;
+    await push(await sessionRevoked(subject, 1615304991, 'event')).expect(202);
+    expect(caep()?.session_revoked.at).toBe('2021-03-09T15:49:51.000Z');
+    await push(await sessionRevoked(subject, 1615305991, 'sub_id')).expect(202);
+    expect(caep()?.session_revoked.at).toBe('2021-03-09T16:06:31.000Z');
+  });
+
+  test('when both format and subject_type are sent, format decides', async () => {
+    await push(await makeSet('session-revoked', {}, { format: 'email', subject_type: 'opaque', email: 'alice@example.com', id: 'ghost' })).expect(202);
+    expect((h.ctx.store.getIdentity('alice')!.attributes?.caep as Record<string, unknown>).session_revoked).toMatchObject({ iss: ISS });
+  });
+
+  test('a draft-era complex subject (no format, members with subject_type) inside the event flips the device', async () => {
+    const subject = { device: { subject_type: 'iss-sub', iss: ISS, sub: 'e9297990-14d2-42ec-a4a9-4036db86509a' }, tenant: { subject_type: 'opaque', id: '123456789' } };
+    await push(await makeSet('device-compliance-change', { ...notCompliant, subject }, undefined)).expect(202);
+    expect(h.ctx.store.getDevice('intune-1')).toMatchObject({ compliant: false, source: 'caep' });
+  });
+
+  test('an unsupported or malformed subject_type/format is a 400 invalid_request naming the field', async () => {
+    const inEvent = `events["${CAEP}session-revoked"].subject`;
+    const cases: Array<[Promise<string>, string]> = [
+      [makeSet('session-revoked', { subject: { subject_type: 'id-token-claims', iss: ISS, sub: '00uq8tALICE' } }, undefined), `${inEvent}.subject_type "id-token-claims" is not a subject format Tether can resolve`],
+      [makeSet('session-revoked', {}, { format: 'ip-addresses', 'ip-addresses': ['198.51.100.7'] }), 'sub_id.format "ip-addresses" is not a subject format Tether can resolve'],
+      [makeSet('device-compliance-change', notCompliant, { format: 'complex', device: { subject_type: 'saml_assertion_id', issuer: ISS, assertion_id: '_a75' } }), 'sub_id.device.subject_type "saml_assertion_id" is not a subject format'],
+      [makeSet('session-revoked', {}, { subject_type: 'phone' }), 'sub_id.phone is required for subject_type phone'],
+      [makeSet('session-revoked', {}, { subject_type: 7, email: 'alice@example.com' }), 'sub_id.subject_type must be a non-empty string'],
+      [makeSet('session-revoked', { subject: { email: 'alice@example.com' } }, undefined), `${inEvent} must be a subject identifier: an object with a format member (RFC 9493), a subject_type member (draft-era)`],
+    ];
+    for (const [set, description] of cases) {
+      const res = await push(await set);
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ err: 'invalid_request', description: expect.stringContaining(description) });
+    }
+    expect(h.ctx.store.getIdentity('alice')!.attributes?.caep).toBeUndefined();
+    expect(h.ctx.store.getDevice('intune-1')!.compliant).toBe(true);
+  });
+});
+
+describe('a SET whose subject Tether does not know (RFC 8935: 400, not accepted)', () => {
+  test('is answered 400 with exactly {err: invalid_request, description} naming the subject field and identifier', async () => {
+    const cases: Array<[Promise<string>, string]> = [
+      [
+        makeSet('device-compliance-change', notCompliant, { format: 'complex', device: { format: 'opaque', id: 'ghost' }, tenant: { format: 'opaque', id: '123456789' } }),
+        'unknown subject: no device matches sub_id.device {"format":"opaque","id":"ghost"}',
+      ],
+      [makeSet('session-revoked', {}, { format: 'email', email: 'nobody@example.com' }), 'unknown subject: no identity or device matches sub_id {"format":"email","email":"nobody@example.com"}'],
+      [
+        makeSet('session-revoked', { subject: { subject_type: 'iss-sub', iss: ISS, sub: 'nobody' } }, undefined),
+        `unknown subject: no identity or device matches events["${CAEP}session-revoked"].subject {"subject_type":"iss-sub","iss":"${ISS}","sub":"nobody"}`,
+      ],
+      [
+        makeSet('device-compliance-change', notCompliant, { format: 'complex', user: { format: 'email', email: 'alice@example.com' } }),
+        'unknown subject: sub_id has no device member, so it names no device Tether holds',
+      ],
+    ];
+    for (const [set, description] of cases) {
+      const res = await push(await set);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body).toEqual({ err: 'invalid_request', description });
+    }
+    expect(h.ctx.store.getDevice('intune-1')!).toMatchObject({ compliant: true, version: 1 });
+  });
+
+  test('its jti is not remembered: the same SET is accepted once the device exists, and only then is a replay', async () => {
+    const jti = `unknown-device-${Date.now()}`;
+    const set = await makeSet('device-compliance-change', notCompliant, { format: 'complex', device: { format: 'opaque', id: 'mac-9' } }, { claims: { jti } });
+    const remembered = () => (h.ctx.store.db.prepare('SELECT COUNT(*) AS n FROM ssf_received_jti WHERE iss = ? AND jti = ?').get(ISS, jti) as { n: number }).n;
+    await push(set).expect(400);
+    expect(remembered()).toBe(0);
+    h.ctx.store.putDevice('mac-9', { owner: 'alice', enrolled: true, compliant: true, encrypted: true, ownership: 'corporate' });
+    await push(set).expect(202);
+    expect(h.ctx.store.getDevice('mac-9')).toMatchObject({ compliant: false, source: 'caep' });
+    expect(remembered()).toBe(1);
+    const v = h.ctx.store.getDevice('mac-9')!.version;
+    await push(set).expect(202); // now a replay: accepted, changes nothing
+    expect(h.ctx.store.getDevice('mac-9')!.version).toBe(v);
   });
 });
 
