@@ -12,6 +12,8 @@ export interface JwtVerifierConfig {
   jwks?: { keys: Array<Record<string, unknown>> };
   algorithms?: string[];
   clock_tolerance_s: number;
+  /** Background refresh period of `jwks_uri`, seconds (unset: 300). */
+  jwks_refresh_seconds?: number;
 }
 
 /** Which decision value an upstream header carries on allow. */
@@ -32,6 +34,13 @@ export interface ProxyConfig {
   default_app?: string;
   upstream_headers: Record<string, UpstreamField>;
   timeout_ms: number;
+  nginx: NginxConfig;
+}
+
+/** nginx auth_request specifics. */
+export interface NginxConfig {
+  /** Deny (403 original_method_missing) a check without X-Original-Method instead of assuming GET. */
+  require_original_method: boolean;
 }
 
 /** How Okta authenticates to the hook: the static header it was registered with, or an OAuth 2.0 JWT. */
@@ -87,6 +96,10 @@ const jwtProps = {
   },
   algorithms: { type: 'array', items: { type: 'string' }, description: 'Allowed JWS algorithms (default: any asymmetric alg the key supports).' },
   clock_tolerance_s: { type: 'integer', minimum: 0, maximum: 300, default: 30, description: 'Allowed clock skew for exp/nbf, seconds.' },
+  jwks_refresh_seconds: {
+    type: 'integer', minimum: 10, maximum: 43200,
+    description: 'How often jwks_uri is refetched in the background, seconds (default 300; 10 s to 12 h, so a failing endpoint is retried before the cached keys expire after 24 h). Requests never wait on it; only a kid the cached set lacks makes a request refetch, at most once per 30 s per JWKS. Ignored with inline jwks.',
+  },
 };
 const jwtOneKeySource = { oneOf: [{ required: ['jwks_uri'] }, { required: ['jwks'] }] };
 
@@ -130,6 +143,16 @@ export const callersConfigSchema = {
           additionalProperties: { enum: ['subject', 'device', 'app', 'lifecycle', 'limited', 'obligations', 'policy_revision', 'exception'] },
         },
         timeout_ms: { type: 'integer', minimum: 10, maximum: 10000, default: 150, description: 'Decision budget; past it the check denies (403 decision_unavailable). Envoy defaults to a 200 ms timeout.' },
+        nginx: {
+          type: 'object', additionalProperties: false, default: {},
+          description: 'nginx auth_request (GET /v1/authz/nginx).',
+          properties: {
+            require_original_method: {
+              type: 'boolean', default: true,
+              description: 'Deny (403, X-Tether-Reasons: original_method_missing) a check that carries no X-Original-Method, or one that is not an HTTP method token, instead of deciding it as a GET. A missing header means the auth location does not set it (proxy_set_header X-Original-Method $request_method), so clients can send their own: failing closed makes that misconfiguration visible at once. false restores the GET default (only for locations that serve nothing but GET/HEAD).',
+            },
+          },
+        },
       },
     },
     okta: {
@@ -137,7 +160,7 @@ export const callersConfigSchema = {
       description: 'Okta token inline hook (com.okta.oauth2.tokens.transform) at POST /v1/hooks/okta/token.',
       properties: {
         auth: {
-          type: 'object', required: ['type'],
+          type: 'object', required: ['type'], additionalProperties: false,
           description: 'How Okta authenticates; the hook answers 404 caller_not_configured while unset.',
           properties: {
             type: { enum: ['header', 'jwt'] },
@@ -160,7 +183,7 @@ export const callersConfigSchema = {
       description: 'Entra ID custom claims provider (OnTokenIssuanceStart) at POST /v1/hooks/entra/token-issuance-start.',
       properties: {
         auth: {
-          type: 'object', required: ['type'],
+          type: 'object', required: ['type'], additionalProperties: false,
           description: 'How Entra authenticates; the provider answers 404 caller_not_configured while unset. type none is for local development only.',
           properties: {
             type: { enum: ['jwt', 'none'] },

@@ -1,7 +1,10 @@
 // Bearer-JWT verification for callers (proxy users, Okta OAuth hooks, Entra's events service) through jose:
 // signature against a JWKS (remote or inline), issuer, audience, expiry. A remote JWKS is fetched at start
-// and refreshed in the background, so requests never wait on a routine refresh; only a token naming a kid
-// the cached set lacks waits (bounded by KEY_FETCH_TIMEOUT_MS and the caller's budget) for a refetch.
+// and refreshed in the background every `jwks_refresh_seconds` (default 300), so requests never wait on a
+// routine refresh. A request waits on a fetch only when the cache cannot answer it — a kid the cached set
+// lacks, or no usable set at all — and such request-triggered fetches are rate-limited per JWKS (one per
+// KEY_REFETCH_MIN_INTERVAL_MS), so a flood of tokens naming random kids cannot hammer the IdP. The wait
+// is bounded by KEY_FETCH_TIMEOUT_MS and by the caller's budget.
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtVerifierConfig } from './config';
 
@@ -13,8 +16,9 @@ export class CredentialError extends Error {
 }
 
 /**
- * The signing keys could not be had (JWKS fetch failed or timed out): the PDP's failure, not a bad
- * credential. Callers answer it like a decider failure (`decision_unavailable`), never as a 401.
+ * The signing keys could not be had (JWKS fetch failed or timed out, or a refetch was refused by the
+ * rate limit after a failed one): the PDP's failure, not a bad credential. Callers answer it like a
+ * decider failure (`decision_unavailable`), never as a 401.
  */
 export class KeysUnavailable extends Error {
   readonly code = 'decision_unavailable';
@@ -28,43 +32,96 @@ export type JwtVerifier = (token: string) => Promise<JWTPayload>;
 
 /** Bound on one JWKS fetch (jose aborts it). */
 export const KEY_FETCH_TIMEOUT_MS = 2000;
-/** Background refresh period of a remote JWKS (timer unref'd: it never keeps the process alive). */
-export const KEY_REFRESH_INTERVAL_MS = 5 * 60_000;
+/** Default background refresh period of a remote JWKS, seconds (`jwks_refresh_seconds`). */
+export const DEFAULT_JWKS_REFRESH_SECONDS = 300;
+/** Default background refresh period of a remote JWKS (timer unref'd: it never keeps the process alive). */
+export const KEY_REFRESH_INTERVAL_MS = DEFAULT_JWKS_REFRESH_SECONDS * 1000;
 /**
- * How long a fetched JWKS is used without a refetch on the request path: far longer than the refresh
- * period, so only a failing JWKS endpoint (a day of failed background refreshes) makes requests refetch.
+ * Per JWKS, the least time between two fetches a request may start (a kid the cache lacks, or no usable
+ * keys). A kid missing from a set fetched less than this long ago is unknown (credential_invalid) without
+ * a fetch; a request joins a fetch already in flight instead of starting one.
+ */
+export const KEY_REFETCH_MIN_INTERVAL_MS = 30_000;
+/**
+ * How long a fetched JWKS is used without a successful refresh: far longer than the refresh period, so
+ * only a failing JWKS endpoint (a day of failed background refreshes) makes requests refetch.
  */
 export const KEY_CACHE_MAX_AGE_MS = 24 * 60 * 60_000;
 
-/** jose errors that say something about the token rather than about fetching the keys. */
-const TOKEN_KEY_ERRORS = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS', 'ERR_JOSE_NOT_SUPPORTED', 'ERR_JWS_INVALID', 'ERR_JWT_INVALID', 'ERR_JOSE_ALG_NOT_ALLOWED']);
+/** Why a fetch failed, as a code safe to log. */
+function fetchFailure(err: unknown): KeysUnavailable {
+  if (err instanceof KeysUnavailable) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return new KeysUnavailable(typeof code === 'string' ? code : (err as Error | undefined)?.name ?? 'fetch_failed');
+}
 
-/** A remote key set refreshed in the background; key-fetch failures surface as KeysUnavailable. */
+/**
+ * A remote key set refreshed in the background. jose's remote set is used only to fetch (it never runs
+ * on the request path, so its own refetch-on-miss cannot bypass the rate limit); lookups go to a local
+ * set built from the last successful fetch. Fetch failures surface as KeysUnavailable.
+ */
 function remoteKeys(uri: string, refreshMs: number): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(new URL(uri), {
-    timeoutDuration: KEY_FETCH_TIMEOUT_MS,
-    cooldownDuration: 30_000,
-    cacheMaxAge: KEY_CACHE_MAX_AGE_MS,
-  });
-  const refresh = () => { remote.reload().catch(() => undefined); }; // failures keep the cached keys
+  const remote = createRemoteJWKSet(new URL(uri), { timeoutDuration: KEY_FETCH_TIMEOUT_MS });
+  let local: JWTVerifyGetKey | undefined;
+  let fetchedAt = -Infinity; // last successful fetch
+  let refetchedAt = -Infinity; // last fetch a request started, successful or not
+  let pending: Promise<void> | undefined;
+
+  /** One fetch at a time: callers join the one in flight. */
+  const fetchKeys = (): Promise<void> => {
+    pending ??= remote.reload()
+      .then(() => {
+        const set = remote.jwks();
+        if (set) {
+          local = createLocalJWKSet(set);
+          fetchedAt = Date.now();
+        }
+      })
+      .finally(() => { pending = undefined; });
+    return pending;
+  };
+  /** A fetch on a request's behalf: the one in flight, else a new one unless one was started recently. */
+  const refetch = async (): Promise<void> => {
+    if (!pending) {
+      const now = Date.now();
+      if (now - refetchedAt < KEY_REFETCH_MIN_INTERVAL_MS) throw new KeysUnavailable('jwks_refetch_rate_limited');
+      refetchedAt = now;
+    }
+    await fetchKeys().catch((err: unknown) => { throw fetchFailure(err); });
+  };
+  const usable = () => local !== undefined && Date.now() - fetchedAt < KEY_CACHE_MAX_AGE_MS;
+
+  const refresh = () => { fetchKeys().catch(() => undefined); }; // failures keep the cached keys
   refresh(); // warm the cache at start, not on the first request
   const timer = setInterval(refresh, refreshMs);
   timer.unref?.();
+
   return async (protectedHeader, token) => {
+    if (!usable()) {
+      await refetch();
+      if (!usable()) throw new KeysUnavailable('jwks_unavailable');
+    }
     try {
-      return await remote(protectedHeader, token);
+      return await local!(protectedHeader, token);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && TOKEN_KEY_ERRORS.has(code)) throw err;
-      throw new KeysUnavailable(typeof code === 'string' ? code : (err as Error)?.name ?? 'fetch_failed');
+      // Anything but a missing kid is about the token (bad alg, several matching keys…): credential_invalid.
+      if ((err as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
+      // A set fetched moments ago is current: the kid is not the IdP's (a forged or random one) — unless
+      // a fetch is in flight already (a background refresh), which costs the IdP nothing more to join.
+      if (!pending && Date.now() - fetchedAt < KEY_REFETCH_MIN_INTERVAL_MS) throw err;
+      await refetch(); // maybe a rotation the background refresh has not seen yet
+      return local!(protectedHeader, token); // still unknown: ERR_JWKS_NO_MATCHING_KEY
     }
   };
 }
 
-/** Builds a verifier from configuration; `refreshMs` overrides the background refresh period (tests). */
+/**
+ * Builds a verifier from configuration. A remote JWKS is refreshed every `cfg.jwks_refresh_seconds`;
+ * `opts.refreshMs` overrides that period (tests).
+ */
 export function createJwtVerifier(cfg: JwtVerifierConfig, opts: { refreshMs?: number } = {}): JwtVerifier {
   const keys: JWTVerifyGetKey = cfg.jwks_uri
-    ? remoteKeys(cfg.jwks_uri, opts.refreshMs ?? KEY_REFRESH_INTERVAL_MS)
+    ? remoteKeys(cfg.jwks_uri, opts.refreshMs ?? (cfg.jwks_refresh_seconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000)
     : createLocalJWKSet(cfg.jwks as Parameters<typeof createLocalJWKSet>[0]);
   return async (token) => {
     try {

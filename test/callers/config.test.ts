@@ -27,6 +27,7 @@ describe('callers configuration', () => {
       apps: [],
       upstream_headers: { 'X-Tether-Subject': 'subject', 'X-Tether-Lifecycle': 'lifecycle', 'X-Tether-Limited': 'limited' },
       timeout_ms: 150,
+      nginx: { require_original_method: true },
     });
     expect(c.okta).toEqual({ client_apps: {}, timeout_ms: 1500 });
     expect(c.entra).toEqual({ app_map: {}, deny_mode: 'claim', timeout_ms: 700 });

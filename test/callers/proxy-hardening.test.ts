@@ -234,12 +234,12 @@ describe('against the real service', () => {
   test('F6: JWKS unreachable: 403 decision_unavailable, not 401 invalid_token (no nginx login loop); a bad token is still 401', async () => {
     const r = await rawRequest(t.port, {
       method: 'GET', path: '/v1/authz/nginx?app=wiki',
-      headers: { host: 'tether', 'x-original-uri': '/', 'x-forwarded-host': 'wiki.example.com', authorization: `Bearer ${await proxyIdp.sign({ email: 'alice@example.com', aud: AUD })}` },
+      headers: { host: 'tether', 'x-original-uri': '/', 'x-original-method': 'GET', 'x-forwarded-host': 'wiki.example.com', authorization: `Bearer ${await proxyIdp.sign({ email: 'alice@example.com', aud: AUD })}` },
     });
     expect(r.status).toBe(403);
     expect(r.headers['x-tether-reasons']).toBe('decision_unavailable');
     expect(r.headers['www-authenticate']).toBeUndefined();
-    const bad = await rawRequest(t.port, { method: 'GET', path: '/v1/authz/nginx?app=wiki', headers: { host: 'tether', 'x-original-uri': '/', authorization: 'Bearer not.a.jwt' } });
+    const bad = await rawRequest(t.port, { method: 'GET', path: '/v1/authz/nginx?app=wiki', headers: { host: 'tether', 'x-original-uri': '/', 'x-original-method': 'GET', authorization: 'Bearer not.a.jwt' } });
     expect(bad.status).toBe(401);
   });
 

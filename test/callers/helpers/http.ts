@@ -29,3 +29,13 @@ export function rawRequest(port: number, opts: { method?: string; path: string; 
     req.end();
   });
 }
+
+/** A direct route handler (hook or proxy front door) served alone on 127.0.0.1:0, with a fresh state per test. */
+export async function serveHandler(handle: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    Promise.resolve(handle(req, res)).catch(() => { if (!res.headersSent) res.writeHead(500).end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return { port, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}

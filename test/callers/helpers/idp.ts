@@ -13,12 +13,14 @@ export interface TestIdp {
   sign(claims: JWTPayload & { aud: string | string[] }, opts?: { issuer?: string }): Promise<string>;
   /** Signs with a key the JWKS does not publish (a forged token). */
   forge(claims: JWTPayload & { aud: string | string[] }): Promise<string>;
+  /** Signs with the published key but names `kid` in the header (a kid the JWKS does not list). */
+  signWithKid(claims: JWTPayload & { aud: string | string[] }, kid: string): Promise<string>;
   /** Signs with a second key the JWKS publishes only after rotate() (a key rotation at the IdP). */
   signRotated(claims: JWTPayload & { aud: string | string[] }): Promise<string>;
   /** Publishes the rotated key in the JWKS (alongside the first). */
   rotate(): void;
-  /** JWKS behaviour: answer after `delayMs`, or fail (`down`: 503). */
-  jwksBehaviour: { delayMs: number; down: boolean };
+  /** JWKS behaviour: answer after `delayMs`, fail (`down`: 503), or never answer (`hang`). */
+  jwksBehaviour: { delayMs: number; down: boolean; hang: boolean };
   /** How many times the JWKS was fetched. */
   jwksFetches(): number;
   close(): Promise<void>;
@@ -32,12 +34,13 @@ export async function startIdp(issuer?: string): Promise<TestIdp> {
   const rotated = await generateKeyPair('ES256');
   const rotatedJwk = { ...(await exportJWK(rotated.publicKey)), kid: 'test-key-2', alg: 'ES256', use: 'sig' };
   const jwks: { keys: JWK[] } = { keys: [jwk] };
-  const behaviour = { delayMs: 0, down: false };
+  const behaviour = { delayMs: 0, down: false, hang: false };
   let fetches = 0;
   const server = http.createServer((req, res) => {
     if (req.url === '/keys') {
       fetches++;
-      const { delayMs, down } = behaviour;
+      const { delayMs, down, hang } = behaviour;
+      if (hang) return; // the connection stays open, unanswered, until the client gives up or close()
       const send = () => {
         if (res.destroyed) return;
         if (down) res.writeHead(503).end();
@@ -62,6 +65,7 @@ export async function startIdp(issuer?: string): Promise<TestIdp> {
     jwks,
     sign: (claims, opts) => signWith(privateKey, 'test-key-1', claims, opts?.issuer),
     forge: (claims) => signWith(other.privateKey, 'test-key-1', claims),
+    signWithKid: (claims, kid) => signWith(privateKey, kid, claims),
     signRotated: (claims) => signWith(rotated.privateKey, 'test-key-2', claims),
     rotate: () => { if (!jwks.keys.some((k) => k.kid === 'test-key-2')) jwks.keys.push(rotatedJwk); },
     jwksBehaviour: behaviour,
