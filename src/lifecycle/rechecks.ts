@@ -11,7 +11,14 @@ export interface LifecycleThresholds {
   provisionedToleranceNs: number;
   /** Every value of data.config.max_age_ns (all sensitivity levels: a superset is always safe). */
   maxAgesNs: number[];
+  /**
+   * Every level of data.config.max_age_ns with its max age, most sensitive first (shortest max age;
+   * ties: high, moderate, low, then by name). Staleness revocations are reported per level (staleness.ts).
+   */
+  levels: Array<{ level: string; ageNs: number }>;
 }
+
+const LEVEL_RANK: Record<string, number> = { high: 3, moderate: 2, low: 1 };
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -27,13 +34,19 @@ export function thresholdsFrom(data: unknown): LifecycleThresholds | undefined {
   const ages = config.max_age_ns;
   if (!num(grace) || !num(tolerance) || !ages || typeof ages !== 'object') return undefined;
   const maxAgesNs = Object.values(ages as Record<string, unknown>).filter(num);
-  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b) };
+  const levels = Object.entries(ages as Record<string, unknown>)
+    .filter((e): e is [string, number] => num(e[1]))
+    .map(([level, ageNs]) => ({ level, ageNs }))
+    .sort((a, b) => a.ageNs - b.ageNs || (LEVEL_RANK[b.level] ?? 0) - (LEVEL_RANK[a.level] ?? 0) || (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
+  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b), levels };
 }
 
-// The first whole ms at which `now_ns - base_ns > threshold_ns` holds. The policies compare
-// `<=`/`>` on float nanoseconds; one extra ms keeps us strictly past the boundary despite rounding
-// (a recheck that came too early would see the old state and never be rescheduled for it).
-const crossingMs = (baseNs: number, thresholdNs: number): number => Math.ceil(baseNs / 1e6 + thresholdNs / 1e6) + 1;
+/**
+ * The first whole ms at which `now_ns - base_ns > threshold_ns` holds. The policies compare
+ * `<=`/`>` on float nanoseconds; one extra ms keeps us strictly past the boundary despite rounding
+ * (a recheck that came too early would see the old state and never be rescheduled for it).
+ */
+export const crossingMs = (baseNs: number, thresholdNs: number): number => Math.ceil(baseNs / 1e6 + thresholdNs / 1e6) + 1;
 
 /**
  * The earliest instant (ms) after `nowMs` at which a time comparison of data.tether.lifecycle could

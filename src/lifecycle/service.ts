@@ -1,12 +1,14 @@
 // The lifecycle service: wires revocation triggers, status tracking, expiry deadlines and recheck
 // marks into the store's write path (same transaction as the write), re-derives lifecycle states of
 // identities whose recheck is due (right after writes, and when time alone may move them: see
-// rechecks.ts), and runs the timers (deadlines, safety-net sweep) and the outbox sender.
+// rechecks.ts; a recheck also reports the owner's devices that went stale, staleness.ts), and runs
+// the timers (deadlines, safety-net sweep) and the outbox sender.
 import type { StateStore } from '../state/store';
 import type { ChangeEvent } from '../state/types';
 import type { PolicyEngine } from '../engine/types';
 import { makeEvent, Outbox, type OutboxMetrics } from './outbox';
 import { thresholdsFrom, type LifecycleThresholds } from './rechecks';
+import { DeviceStaleness } from './staleness';
 import { BACKGROUND_SLICE_MS as SLICE_MS, LifecycleTracker } from './tracker';
 import { Deadlines, revocationTriggers } from './triggers';
 
@@ -52,6 +54,8 @@ export class LifecycleService {
   readonly outbox: Outbox;
   readonly tracker: LifecycleTracker;
   readonly deadlines: Deadlines;
+  /** device_state_stale revocations (reported by the rechecks and by same-observed_at rewrites). */
+  readonly staleness: DeviceStaleness;
   private readonly store: StateStore;
   private readonly now: () => number;
   private readonly deadlineMs: number;
@@ -91,6 +95,12 @@ export class LifecycleService {
     this.policyData = opts.policyData ?? (() => undefined);
     this.engineOf = opts.engine;
     this.outbox = new Outbox({ store: opts.store, metrics: opts.metrics, now: this.now, onError: this.onError, ...opts.outbox });
+    this.staleness = new DeviceStaleness({
+      store: opts.store,
+      outbox: this.outbox,
+      thresholds: () => this.thresholds(),
+      statusSince: (id) => this.tracker.statusSince(id),
+    });
     this.tracker = new LifecycleTracker({
       store: opts.store,
       engine: opts.engine,
@@ -100,6 +110,7 @@ export class LifecycleService {
       onError: this.onError,
       thresholds: () => this.thresholds(),
       sweepRestMs: this.restMs,
+      staleness: this.staleness,
     });
     this.deadlines = new Deadlines(opts.store.db);
     // Inside the write's transaction: the event rows commit with the change or not at all.
@@ -165,6 +176,8 @@ export class LifecycleService {
     if (!this.store.isOpen) return;
     this.sweepDeadlines();
     try {
+      // Records (outside any transaction, so it is remembered) since when the current max ages apply.
+      this.staleness.epochMs(this.now());
       const fp = this.fingerprint();
       if (fp !== undefined && !this.sweeping && this.tracker.rechecks.meta(FINGERPRINT) !== fp) void this.sweep();
     } catch (err) {
@@ -340,6 +353,8 @@ export class LifecycleService {
       if (change.after) this.tracker.rechecks.mark(change.after.id, now);
     } else if (change.kind === 'device') {
       for (const d of [change.before, change.after]) if (d?.owner_resolved) this.tracker.rechecks.mark(d.owner, now);
+      // A crossing the replaced version passed but no recheck processed yet must not hide behind this write.
+      this.staleness.onDeviceWrite(change.before, change.after, now);
     }
     for (const t of revocationTriggers(change, now)) {
       const { identity, reasons, ...fields } = t;

@@ -3,7 +3,7 @@
 // after every write that touches an identity and when its recheck deadline passes (time alone moves
 // states: grace ends, devices go stale; rechecks.ts). Each refresh stores the identity's next
 // deadline in the same transaction as its state. Transitions into ready_for_activation or a drift
-// state are events.
+// state are events, and so are devices found stale at a refresh (revocations, staleness.ts).
 import type Database from 'better-sqlite3';
 import { keysetSource, type ResidentReplica } from '../state/resident-replica';
 import type { StateStore } from '../state/store';
@@ -13,6 +13,7 @@ import type { PolicyEngine } from '../engine/types';
 import { makeEvent, type Outbox } from './outbox';
 import { nextChangeMs, Rechecks, type LifecycleThresholds } from './rechecks';
 import { applyLifecycleSchema } from './schema';
+import type { DeviceStaleness } from './staleness';
 
 /** The lifecycle entrypoint. */
 export const LIFECYCLE_ENTRYPOINT = 'tether/lifecycle/report';
@@ -59,6 +60,8 @@ export interface TrackerOptions {
   sweepRestMs?: number;
   /** The time thresholds of data.config (undefined: no deadlines are kept, only sweeps see time pass). */
   thresholds?: () => LifecycleThresholds | undefined;
+  /** Reports devices going stale (device_state_stale revocations) at each refresh, in its transaction. */
+  staleness?: DeviceStaleness;
   onError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -83,6 +86,7 @@ export class LifecycleTracker {
   private readonly restMs: number;
   private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
   private readonly thresholds: () => LifecycleThresholds | undefined;
+  private readonly staleness?: DeviceStaleness;
   /** Identities per state, kept in step with transitions (a GROUP BY over 1M rows is too slow per tick). */
   private stateCounts?: Map<string, number>;
   private countsChanged = false;
@@ -110,6 +114,7 @@ export class LifecycleTracker {
     this.restMs = Math.max(0, opts.sweepRestMs ?? 4.5);
     this.onError = opts.onError ?? (() => undefined);
     this.thresholds = opts.thresholds ?? (() => undefined);
+    this.staleness = opts.staleness;
     const db = this.store.db;
     applyLifecycleSchema(db);
     this.rechecks = new Rechecks(db, () => this.store.writeEpoch);
@@ -196,8 +201,9 @@ export class LifecycleTracker {
 
   /**
    * Re-derives one identity's state and stores it; a transition into ready_for_activation or a drift
-   * state is queued as an event in the same transaction, and so is the identity's next recheck
-   * deadline. Returns the view, or undefined when the identity does not exist or no policy is loaded.
+   * state is queued as an event in the same transaction, and so are the identity's next recheck
+   * deadline and the revocations of its devices that went stale since (staleness.ts). Returns the
+   * view, or undefined when the identity does not exist or no policy is loaded.
    */
   refresh(idOrAlias: string): LifecycleView | undefined {
     const identity = this.store.getIdentity(idOrAlias);
@@ -212,6 +218,7 @@ export class LifecycleTracker {
     let from: string | null | undefined;
     const since = this.store.transaction(() => {
       if ((this.rechecks.get(identity.id) ?? null) !== due) this.rechecks.set(identity.id, due);
+      this.staleness?.onRefresh(identity, input, nowMs);
       let row = this.stmts.get.get(identity.id) as StateRow | undefined;
       if (!row) {
         this.trackStatus(undefined, identity);

@@ -1,6 +1,9 @@
 /**
  * Outgoing SETs: which CAEP event a revocation trigger becomes (session-revoked for identity
  * triggers, device-compliance-change for device triggers), its RFC 9493 subject, and the claims.
+ * A device going stale (`device_state_stale`, one revocation per sensitivity level crossed) becomes
+ * a device-compliance-change `not-compliant` only once no level is left (`stale_everywhere`): until
+ * then the device still serves less sensitive apps, and CAEP has no per-sensitivity compliance.
  */
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../../state/types';
@@ -17,6 +20,11 @@ export interface RevocationLike {
   device?: string;
   /** The device's compliance before the change that revoked (device triggers, src/lifecycle/triggers.ts). */
   device_was_compliant?: boolean;
+  /** device_state_stale events (src/lifecycle/staleness.ts): the device is stale for every level now. */
+  stale_everywhere?: boolean;
+  /** device_state_stale events: the device's last check-in and when it passed this level's max age. */
+  observed_at?: string;
+  stale_at?: string;
   [field: string]: unknown;
 }
 
@@ -45,8 +53,15 @@ export type ComplianceStatus = 'compliant' | 'not-compliant';
  */
 export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Identity | undefined): OutgoingEvent | undefined {
   if (e.type !== 'revocation') return undefined;
-  const eventTimestamp = Math.floor(Date.parse(e.time) / 1000);
-  const reason = { en: `Tether revocation: ${e.reasons.join(', ')}` };
+  const stale = e.reasons.length === 1 && e.reasons[0] === 'device_state_stale';
+  // A level crossed while another is still fresh: the device is not non-compliant yet (webhook only).
+  if (stale && e.stale_everywhere !== true) return undefined;
+  // A staleness event is processed at the owner's recheck (late after a restart): the change happened at stale_at.
+  const at = stale && typeof e.stale_at === 'string' && Number.isFinite(Date.parse(e.stale_at)) ? e.stale_at : e.time;
+  const eventTimestamp = Math.floor(Date.parse(at) / 1000);
+  const reason = stale
+    ? { en: `Tether revocation: device_state_stale (no MDM check-in since ${e.observed_at ?? 'unknown'}: too old for every sensitivity level)` }
+    : { en: `Tether revocation: ${e.reasons.join(', ')}` };
   const deviceId = e.device ?? (e.record?.kind === 'device' ? e.record.id : undefined);
   const user = e.identity ? identitySubject(e.identity, lookup(e.identity)) : undefined;
   if (deviceId) {

@@ -1,0 +1,488 @@
+// Revocation by the passage of time: an enrolled, compliant device of an active identity whose last
+// check-in ages past a sensitivity level's max age gets one `device_state_stale` revocation per level,
+// found at its owner's recheck deadline, exactly once per (device, observed_at, level) — across
+// rechecks, sweeps and restarts, late after downtime — and never for thresholds crossed before
+// Tether held the device (bulk import of an old device) or for devices that gave no access.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { StateStore, ImportLine } from '../../src/state/store';
+import { shippedData, shippedEngine, TestEngines } from '../policies/shipped-policies';
+import { openLifecycle } from './harness';
+
+jest.setTimeout(120_000);
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+let now = T0;
+let engines: TestEngines;
+
+beforeAll(async () => {
+  engines = new TestEngines(await shippedEngine());
+});
+
+let cleanup: Array<() => Promise<void> | void> = [];
+beforeEach(() => {
+  now = T0;
+  engines.data = shippedData();
+});
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function open(file = ':memory:') {
+  const h = openLifecycle(engines, { file, now: () => now });
+  if (!h.store.getSubscription('all')) h.store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation', 'drift'] });
+  return h;
+}
+function tempFile(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-stale-'));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tether.db');
+}
+
+type Ev = { id: string; type: string; time: string; identity: string | null; reason: string; reasons: string[]; device?: string; sensitivity?: string; observed_at?: string };
+const events = (store: StateStore) =>
+  (store.db.prepare('SELECT body FROM lifecycle_outbox ORDER BY seq').all() as Array<{ body: string }>).map((r) => JSON.parse(r.body) as Ev);
+const stale = (store: StateStore) => events(store).filter((e) => e.type === 'revocation' && e.reason === 'device_state_stale');
+const levelsOf = (store: StateStore) => stale(store).map((e) => [e.device, e.sensitivity]);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const maxAge = (level: string) => (shippedData().config as { max_age_ns: Record<string, number> }).max_age_ns[level] / 1e6;
+/** The first ms at which a device observed at `observed` is stale for `level` (when its owner's recheck is due). */
+const crossing = (observed: number, level: string) => observed + maxAge(level) + 1;
+const device = (owner: string, observedAt: number, fields: Record<string, unknown> = {}) => ({
+  owner,
+  ownership: 'corporate',
+  enrolled: true,
+  compliant: true,
+  encrypted: true,
+  observed_at: iso(observedAt),
+  ...fields,
+});
+const activeIdentity = { status: 'active', proofed: true, activated_at: iso(T0 - 30 * DAY), aliases: ['alice@example.com'] };
+
+test('a compliant device going stale reports one device_state_stale revocation per sensitivity level, at each level\'s deadline', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  lifecycle.flushRefresh();
+  // The owner's recheck is due at the first crossing (the rechecks' own deadline drives it).
+  expect(lifecycle.tracker.rechecks.get('alice')).toBe(crossing(observed, 'high'));
+
+  now = crossing(observed, 'high') - 1;
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+
+  now = crossing(observed, 'high');
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([
+    {
+      id: expect.any(String),
+      type: 'revocation',
+      time: iso(now),
+      identity: 'alice',
+      reason: 'device_state_stale',
+      reasons: ['device_state_stale'],
+      record: { kind: 'device', id: 'mac-1' },
+      device: 'mac-1',
+      device_was_compliant: true,
+      sensitivity: 'high',
+      max_age_seconds: 86400,
+      observed_at: iso(observed),
+      stale_at: iso(observed + maxAge('high')),
+      fresh_for: ['moderate', 'low'],
+      max_sensitivity: 'moderate',
+      stale_everywhere: false,
+    },
+  ]);
+
+  now = crossing(observed, 'moderate');
+  lifecycle.flushRefresh();
+  expect(stale(store)[1]).toMatchObject({ sensitivity: 'moderate', fresh_for: ['low'], max_sensitivity: 'low', stale_everywhere: false, time: iso(now) });
+
+  now = crossing(observed, 'low');
+  lifecycle.flushRefresh();
+  expect(stale(store)[2]).toMatchObject({ sensitivity: 'low', fresh_for: [], max_sensitivity: null, stale_everywhere: true, stale_at: iso(observed + maxAge('low')) });
+  expect(levelsOf(store)).toEqual([['mac-1', 'high'], ['mac-1', 'moderate'], ['mac-1', 'low']]);
+  // Deadline-driven: no full sweep ran, and nothing is left to wait for.
+  expect(lifecycle.tracker.stats.sweeps).toBe(0);
+  expect(lifecycle.tracker.rechecks.get('alice')).toBeUndefined();
+});
+
+test('a reported crossing is not reported again by later rechecks, sweeps, lifecycle reads, writes of the owner or re-syncs of the device', async () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = crossing(observed, 'high') + HOUR;
+  lifecycle.flushRefresh();
+  expect(levelsOf(store)).toEqual([['mac-1', 'high']]);
+
+  lifecycle.flushRefresh();
+  lifecycle.tracker.refresh('alice');
+  lifecycle.tracker.refresh('alice@example.com');
+  await lifecycle.sweep();
+  store.putIdentity('alice', { ...activeIdentity, risk_tier: 'standard' });
+  store.putDevice('mac-2', device('alice', now));
+  // A re-sync of the same check-in after the crossing was reported (the write path checks it too).
+  store.putDevice('mac-1', device('alice', observed, { os_version: '15.2' }));
+  lifecycle.flushRefresh();
+  expect(levelsOf(store)).toEqual([['mac-1', 'high']]);
+});
+
+test('exactly once across a restart: a crossing reported before the restart is not reported again after it', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  now = crossing(observed, 'high');
+  first.lifecycle.flushRefresh();
+  expect(levelsOf(first.store)).toEqual([['mac-1', 'high']]);
+  await first.close();
+
+  now += HOUR;
+  const second = open(file);
+  cleanup.push(second.close);
+  second.lifecycle.flushRefresh();
+  second.lifecycle.tracker.refresh('alice');
+  await second.lifecycle.sweep();
+  expect(levelsOf(second.store)).toEqual([['mac-1', 'high']]);
+  // The next level still comes, once.
+  now = crossing(observed, 'moderate');
+  second.lifecycle.flushRefresh();
+  second.lifecycle.flushRefresh();
+  expect(levelsOf(second.store)).toEqual([['mac-1', 'high'], ['mac-1', 'moderate']]);
+});
+
+test('deadlines passed while Tether was down are reported after the restart, late and once', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  await first.close();
+
+  // Down across the high and moderate deadlines.
+  now = crossing(observed, 'moderate') + 5 * HOUR;
+  const second = open(file);
+  second.lifecycle.start(); // the timer's first tick picks up what is overdue
+  second.lifecycle.flushRefresh();
+  expect(stale(second.store)).toEqual([
+    expect.objectContaining({ sensitivity: 'high', time: iso(now), stale_at: iso(observed + maxAge('high')), fresh_for: ['moderate', 'low'], stale_everywhere: false }),
+    expect.objectContaining({ sensitivity: 'moderate', time: iso(now), stale_at: iso(observed + maxAge('moderate')), fresh_for: ['low'], stale_everywhere: false }),
+  ]);
+  await second.close();
+
+  now += HOUR;
+  const third = open(file);
+  cleanup.push(third.close);
+  third.lifecycle.flushRefresh();
+  await third.lifecycle.sweep();
+  expect(levelsOf(third.store)).toEqual([['mac-1', 'high'], ['mac-1', 'moderate']]);
+});
+
+test('a device that checks in again (newer observed_at) starts over: its next staleness is reported again', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const first = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', first));
+  lifecycle.flushRefresh();
+  now = crossing(first, 'high');
+  lifecycle.flushRefresh();
+  expect(stale(store).map((e) => [e.sensitivity, e.observed_at])).toEqual([['high', iso(first)]]);
+
+  // The device checks in: fresh again, no event for the check-in itself.
+  const second = now + HOUR;
+  now = second;
+  store.putDevice('mac-1', device('alice', second));
+  lifecycle.flushRefresh();
+  expect(stale(store)).toHaveLength(1);
+  expect(lifecycle.tracker.rechecks.get('alice')).toBe(crossing(second, 'high'));
+
+  now = crossing(second, 'high');
+  lifecycle.flushRefresh();
+  expect(stale(store).map((e) => [e.sensitivity, e.observed_at])).toEqual([
+    ['high', iso(first)],
+    ['high', iso(second)],
+  ]);
+});
+
+test('what was settled belongs to one observed_at: a newer check-in starts over even after the clock stepped back', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const first = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', first));
+  lifecycle.flushRefresh();
+  const reportedAt = crossing(first, 'high') + 2 * HOUR;
+  now = reportedAt;
+  lifecycle.flushRefresh();
+  expect(stale(store)).toHaveLength(1);
+  // The server clock is stepped back 20 h (NTP correction); the device checks in (newer observed_at)
+  // and goes stale for high at an instant before the one the first crossing was settled at.
+  now = reportedAt - 20 * HOUR;
+  const second = first + 30 * 60_000;
+  store.putDevice('mac-1', device('alice', second));
+  lifecycle.flushRefresh();
+  now = crossing(second, 'high');
+  expect(now).toBeLessThan(reportedAt);
+  lifecycle.flushRefresh();
+  expect(stale(store).map((e) => [e.sensitivity, e.observed_at])).toEqual([
+    ['high', iso(first)],
+    ['high', iso(second)],
+  ]);
+});
+
+test('a device that checked in before a missed deadline was processed reports nothing for it', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  await first.close();
+
+  now = crossing(observed, 'high') + HOUR;
+  const second = open(file);
+  cleanup.push(second.close);
+  // The MDM sync arrives before the overdue recheck ran: the device is fresh again at every level.
+  second.store.putDevice('mac-1', device('alice', now - 60_000));
+  second.lifecycle.flushRefresh();
+  expect(stale(second.store)).toEqual([]);
+});
+
+test('a re-write with the same observed_at after a missed deadline reports it (once) instead of hiding it', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  await first.close();
+
+  now = crossing(observed, 'high') + HOUR;
+  const second = open(file);
+  cleanup.push(second.close);
+  // A re-sync of the same check-in (another field changed) lands before the overdue recheck.
+  second.store.importBatch([{ line: 1, text: JSON.stringify({ kind: 'device', record: { id: 'mac-1', ...device('alice', observed, { os_version: '15.2' }) } }) }]);
+  expect(stale(second.store)).toEqual([expect.objectContaining({ sensitivity: 'high', time: iso(now), observed_at: iso(observed) })]);
+  second.lifecycle.flushRefresh();
+  second.store.putDevice('mac-1', device('alice', observed, { os_version: '15.3' }));
+  second.lifecycle.flushRefresh();
+  expect(levelsOf(second.store)).toEqual([['mac-1', 'high']]);
+});
+
+test('a re-write after a missed deadline reports nothing for a device that gave no access, or when the write itself revokes', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putIdentity('sam', { status: 'suspended' });
+  first.store.putIdentity('bob', { ...activeIdentity, aliases: [] });
+  first.store.putDevice('moved', device('alice', observed));
+  first.store.putDevice('noncompliant', device('alice', observed, { compliant: false }));
+  first.store.putDevice('unenrolled', device('alice', observed, { enrolled: false }));
+  first.store.putDevice('suspended-owner', device('sam', observed));
+  first.store.putDevice('good', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  await first.close();
+
+  now = crossing(observed, 'high') + HOUR;
+  const second = open(file);
+  cleanup.push(second.close);
+  second.store.putDevice('noncompliant', device('alice', observed, { compliant: false, os_version: '2' }));
+  second.store.putDevice('unenrolled', device('alice', observed, { enrolled: false, os_version: '2' }));
+  second.store.putDevice('suspended-owner', device('sam', observed, { os_version: '2' }));
+  second.store.putDevice('good', device('alice', observed, { compliant: false }));
+  second.store.putDevice('moved', device('bob', observed));
+  second.lifecycle.flushRefresh();
+  expect(stale(second.store)).toEqual([]);
+  expect(events(second.store).filter((e) => e.type === 'revocation').map((e) => [e.device, e.reasons])).toEqual([
+    ['good', ['device_not_compliant']],
+    ['moved', ['device_owner_changed']],
+  ]);
+});
+
+test('a bulk import of already-old devices reports no threshold crossed before the import; later crossings are reported', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  // The owners have been active in Tether for days; their devices arrive in today's import.
+  now = T0 - 10 * DAY;
+  for (let i = 0; i < 50; i++) store.putIdentity(`user-${i}`, { ...activeIdentity, aliases: [] });
+  lifecycle.flushRefresh();
+  now = T0;
+  const observed = T0 - 2 * DAY; // past the high max age, within the moderate one
+  const lines: ImportLine[] = [];
+  for (let i = 0; i < 50; i++) {
+    lines.push({ line: lines.length + 1, text: JSON.stringify({ kind: 'identity', record: { id: `user-${i}`, ...activeIdentity, aliases: [] } }) });
+    lines.push({ line: lines.length + 1, text: JSON.stringify({ kind: 'device', record: { id: `dev-${i}`, ...device(`user-${i}`, observed) } }) });
+    // Stale for every level already: it never granted anything in Tether.
+    lines.push({ line: lines.length + 1, text: JSON.stringify({ kind: 'device', record: { id: `old-${i}`, ...device(`user-${i}`, T0 - 30 * DAY) } }) });
+  }
+  expect(store.importBatch(lines)).toMatchObject({ imported: 150, rejected: 0 });
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+  // Importing and deriving wrote no staleness row (no per-record bookkeeping).
+  expect(store.db.prepare('SELECT count(*) FROM lifecycle_stale_devices').pluck().get()).toBe(0);
+  // Re-importing the same records (same observed_at) reports nothing either.
+  now += HOUR;
+  expect(store.importBatch(lines)).toMatchObject({ imported: 150, rejected: 0 });
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+
+  now = crossing(observed, 'moderate');
+  lifecycle.flushRefresh();
+  expect(stale(store)).toHaveLength(50);
+  expect(stale(store).every((e) => e.sensitivity === 'moderate' && (e as Record<string, unknown>).max_sensitivity === 'low')).toBe(true);
+  now = crossing(observed, 'low');
+  lifecycle.flushRefresh();
+  expect(stale(store).filter((e) => e.sensitivity === 'low')).toHaveLength(50);
+  expect(stale(store).filter((e) => (e.device ?? '').startsWith('old-'))).toEqual([]);
+});
+
+test('devices that gave no access report nothing: not enrolled, not compliant, owner unknown or not active, deleted', async () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  const observed = T0 - HOUR;
+  store.putIdentity('alice', activeIdentity);
+  store.putIdentity('sam', { status: 'suspended' });
+  store.putDevice('unenrolled', device('alice', observed, { enrolled: false }));
+  store.putDevice('noncompliant', device('alice', observed, { compliant: false }));
+  store.putDevice('orphan', device('ghost@example.com', observed));
+  store.putDevice('suspended-owner', device('sam', observed));
+  store.putDevice('deleted', device('alice', observed));
+  store.putDevice('good', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = T0 + HOUR;
+  store.deleteDevice('deleted');
+  for (const level of ['high', 'moderate', 'low']) {
+    now = crossing(observed, level);
+    lifecycle.flushRefresh();
+  }
+  await lifecycle.sweep(); // sees every identity, those without a deadline too
+  expect(levelsOf(store)).toEqual([['good', 'high'], ['good', 'moderate'], ['good', 'low']]);
+});
+
+test('a change of the max ages reports no crossing from before the change; later ones are reported', async () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  lifecycle.flushRefresh();
+
+  now = T0 + 2 * HOUR;
+  // high lowered to 1 h: the device has been too old for it since T0, before the change.
+  const data = shippedData() as { config: { max_age_ns: Record<string, number> } };
+  data.config.max_age_ns.high = HOUR * 1e6;
+  engines.data = data;
+  await lifecycle.sweep(); // the rebuild a data.config change triggers
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+
+  now = crossing(observed, 'moderate');
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([expect.objectContaining({ sensitivity: 'moderate', fresh_for: ['low'] })]);
+});
+
+test('after the first start over a store written before staleness revocations existed, the next crossing is reported', async () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  await first.lifecycle.sweep(); // deadlines current: the next start runs no rebuild sweep
+  first.store.db.exec("DELETE FROM lifecycle_meta WHERE key = 'stale_levels'"); // as an older version left it
+  await first.close();
+
+  now = T0 + HOUR;
+  const second = open(file);
+  cleanup.push(second.close);
+  second.lifecycle.start();
+  now = crossing(observed, 'high');
+  second.lifecycle.flushRefresh();
+  expect(levelsOf(second.store)).toEqual([['mac-1', 'high']]);
+  expect(second.lifecycle.tracker.stats.sweeps).toBe(0);
+});
+
+test('the first start over a store written before staleness revocations existed reports no old crossing', () => {
+  const file = tempFile();
+  const observed = T0 - HOUR;
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  // As an older version left it: no staleness epoch recorded.
+  first.store.db.exec("DELETE FROM lifecycle_meta WHERE key = 'stale_levels'");
+  now = crossing(observed, 'high') + HOUR;
+  first.lifecycle.flushRefresh();
+  expect(stale(first.store)).toEqual([]);
+  now = crossing(observed, 'moderate');
+  first.lifecycle.flushRefresh();
+  expect(levelsOf(first.store)).toEqual([['mac-1', 'moderate']]);
+  return first.close();
+});
+
+test('levels sharing a max age each get their event; exactly one of them says no level is left', () => {
+  const data = shippedData() as { config: { max_age_ns: Record<string, number> } };
+  data.config.max_age_ns.restricted = data.config.max_age_ns.low;
+  engines.data = data;
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = crossing(observed, 'low');
+  lifecycle.flushRefresh();
+  const ev = stale(store) as Array<Ev & { fresh_for: string[]; stale_everywhere: boolean }>;
+  expect(ev.map((e) => [e.sensitivity, e.fresh_for, e.stale_everywhere])).toEqual([
+    ['high', ['moderate', 'low', 'restricted'], false],
+    ['moderate', ['low', 'restricted'], false],
+    ['low', [], false],
+    ['restricted', [], true],
+  ]);
+});
+
+test('a threshold crossed before the owner became active is not reported; one crossed after is', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('newbie', { status: 'provisioned', proofed: true });
+  const observed = T0 - HOUR;
+  store.putDevice('nb-1', device('newbie', observed));
+  lifecycle.flushRefresh();
+  // Stale for high while still provisioned (the device gave no access then), activated afterwards.
+  now = crossing(observed, 'high') + HOUR;
+  lifecycle.flushRefresh();
+  store.putIdentity('newbie', { status: 'active', proofed: true, activated_at: iso(now) });
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+  now = crossing(observed, 'moderate');
+  lifecycle.flushRefresh();
+  expect(levelsOf(store)).toEqual([['nb-1', 'moderate']]);
+});
+
+test('a deleted device leaves no staleness bookkeeping behind', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  store.putDevice('mac-2', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = crossing(observed, 'high');
+  lifecycle.flushRefresh();
+  const rows = () => store.db.prepare('SELECT device FROM lifecycle_stale_devices ORDER BY device').pluck().all();
+  expect(rows()).toEqual(['mac-1', 'mac-2']);
+  store.deleteDevice('mac-1');
+  expect(rows()).toEqual(['mac-2']);
+});
