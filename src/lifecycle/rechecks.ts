@@ -16,9 +16,12 @@ export interface LifecycleThresholds {
    * ties: high, moderate, low, then by name). Staleness revocations are reported per level (staleness.ts).
    */
   levels: Array<{ level: string; ageNs: number }>;
+  /** data.config.ownership_limits: the most sensitive level each ownership class may reach. */
+  ownershipLimits: Record<string, string>;
 }
 
-const LEVEL_RANK: Record<string, number> = { high: 3, moderate: 2, low: 1 };
+/** The policies' sensitivity order (device.rego `rank`). */
+export const LEVEL_RANK: Record<string, number> = { high: 3, moderate: 2, low: 1 };
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -38,7 +41,11 @@ export function thresholdsFrom(data: unknown): LifecycleThresholds | undefined {
     .filter((e): e is [string, number] => num(e[1]))
     .map(([level, ageNs]) => ({ level, ageNs }))
     .sort((a, b) => a.ageNs - b.ageNs || (LEVEL_RANK[b.level] ?? 0) - (LEVEL_RANK[a.level] ?? 0) || (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
-  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b), levels };
+  const limits = config.ownership_limits;
+  const ownershipLimits = Object.fromEntries(
+    Object.entries(limits && typeof limits === 'object' ? (limits as Record<string, unknown>) : {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b), levels, ownershipLimits };
 }
 
 /**

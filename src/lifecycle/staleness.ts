@@ -1,7 +1,9 @@
 // Revocation by the passage of time (decision-model §4, policies/README choice 17): an enrolled,
 // compliant device of an active identity whose last check-in (observed_at) ages past the maximum age
 // of a sensitivity level (data.config.max_age_ns) stops granting that level, and Tether says so with
-// a `revocation` event `device_state_stale` per level crossed. No write announces it: the owner's
+// a `revocation` event `device_state_stale` per level crossed — among the levels the device could
+// grant (its ownership class's limit; high only if encrypted), and not for service or break-glass
+// owners, whom no device rule covers. No write announces it: the owner's
 // recheck deadline (rechecks.ts nextChangeMs: observed_at + every max age) is what finds it.
 //
 // Which crossings are reported. The crossing of level L by device d with observed_at o is the first
@@ -35,7 +37,7 @@ import { toNs, type PolicyInput } from '../engine/decision-input';
 import type { StateStore } from '../state/store';
 import type { Device, Identity } from '../state/types';
 import { makeEvent, type Outbox } from './outbox';
-import { applyRecheckSchema, crossingMs, type LifecycleThresholds } from './rechecks';
+import { applyRecheckSchema, crossingMs, LEVEL_RANK, type LifecycleThresholds } from './rechecks';
 
 /** The reason code of a staleness revocation (the policies' own reason for a stale device). */
 export const STALE_REASON = 'device_state_stale';
@@ -72,6 +74,22 @@ export interface DeviceStalenessOptions {
 
 const granting = (d: Device | undefined): d is Device & { observed_at: string } =>
   !!d && d.enrolled === true && d.compliant === true && d.owner_resolved === true && typeof d.observed_at === 'string';
+
+// Service and break-glass identities pass no device rule (policies/README choice 11): their devices'
+// age removes no access.
+const deviceBound = (identity: Identity): boolean => identity.type !== 'service' && identity.type !== 'break_glass';
+
+/**
+ * Whether the device could ever grant `level` (device.rego): within its ownership class's limit, and
+ * encrypted for high. A byod device (limit low) crossing the high and moderate max ages loses nothing.
+ * Levels or classes outside the policies' known order are kept (a superset is the safe side).
+ */
+function reachable(device: Device, level: string, th: LifecycleThresholds): boolean {
+  const rank = LEVEL_RANK[level];
+  const limit = LEVEL_RANK[th.ownershipLimits[device.ownership] ?? ''];
+  if (rank !== undefined && limit !== undefined && rank > limit) return false;
+  return !(level === 'high' && device.encrypted !== true);
+}
 
 /** Finds and reports devices going stale, exactly once per (device, observed_at, level). */
 export class DeviceStaleness {
@@ -145,7 +163,7 @@ export class DeviceStaleness {
   onRefresh(identity: Identity, input: PolicyInput, nowMs: number): number {
     const th = this.thresholds();
     const epoch = this.epochMs(nowMs, th);
-    if (!th || epoch === undefined || identity.status !== 'active') return 0;
+    if (!th || epoch === undefined || identity.status !== 'active' || !deviceBound(identity)) return 0;
     const sinceNs = input.subject?.status_since_ns;
     const lower = Math.max(epoch, typeof sinceNs === 'number' ? sinceNs / 1e6 : -Infinity);
     // The input already holds every owned device: read the records (for updated_at) only when one of
@@ -190,7 +208,7 @@ export class DeviceStaleness {
     const row = this.row(before.id, oNs / 1e6);
     if (row !== undefined && passed.every((c) => c.atMs <= row)) return;
     const owner = this.store.getIdentity(before.owner);
-    if (!owner || owner.id !== before.owner || owner.status !== 'active') return;
+    if (!owner || owner.id !== before.owner || owner.status !== 'active' || !deviceBound(owner)) return;
     const epoch = this.epochMs(nowMs, th);
     if (epoch === undefined) return;
     const since = Date.parse(this.statusSince(owner.id) ?? '');
@@ -211,7 +229,7 @@ export class DeviceStaleness {
     const th = this.thresholds();
     const oNs = toNs(device.observed_at);
     if (!th || oNs === null) return 0;
-    const all = crossings(oNs, th);
+    const all = crossings(oNs, th).filter((c) => reachable(device, c.level, th));
     let due = all.filter((c) => c.atMs > lowerMs && c.atMs <= nowMs);
     if (due.length === 0) return 0;
     const oMs = oNs / 1e6;

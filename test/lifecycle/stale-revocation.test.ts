@@ -486,3 +486,40 @@ test('a deleted device leaves no staleness bookkeeping behind', () => {
   store.deleteDevice('mac-1');
   expect(rows()).toEqual(['mac-2']);
 });
+
+test('only levels the device could grant are reported: a byod device loses only low, an unencrypted corporate device never reports high', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('phone-1', device('alice', observed, { ownership: 'byod' })); // ownership_limits: byod → low
+  store.putDevice('mac-2', device('alice', observed, { encrypted: false })); // high needs encryption
+  lifecycle.flushRefresh();
+  for (const level of ['high', 'moderate', 'low']) {
+    now = crossing(observed, level);
+    lifecycle.flushRefresh();
+  }
+  expect(levelsOf(store)).toEqual([['mac-2', 'moderate'], ['mac-2', 'low'], ['phone-1', 'low']]);
+  const byDevice = (id: string) => stale(store).filter((e) => e.device === id) as Array<Ev & { fresh_for: string[]; stale_everywhere: boolean }>;
+  // What the device still serves counts only levels it could reach, and its last crossing is the CAEP one.
+  expect(byDevice('mac-2').map((e) => [e.fresh_for, e.stale_everywhere])).toEqual([[['low'], false], [[], true]]);
+  expect(byDevice('phone-1').map((e) => [e.fresh_for, e.stale_everywhere])).toEqual([[[], true]]);
+});
+
+test('devices of service and break-glass identities, which no device rule covers, report nothing when they go stale', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('svc', { ...activeIdentity, aliases: [], type: 'service' });
+  store.putIdentity('bg', { ...activeIdentity, aliases: [], type: 'break_glass' });
+  const observed = T0 - HOUR;
+  store.putDevice('runner-1', device('svc', observed));
+  store.putDevice('laptop-bg', device('bg', observed));
+  lifecycle.flushRefresh();
+  for (const level of ['high', 'moderate', 'low']) {
+    now = crossing(observed, level);
+    lifecycle.flushRefresh();
+  }
+  // A same-observed_at re-sync after the crossings (the write-time path) reports nothing either.
+  store.putDevice('runner-1', device('svc', observed, { platform: 'linux' }));
+  expect(stale(store)).toEqual([]);
+});
