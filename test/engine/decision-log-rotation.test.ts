@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DecisionLog, type DecisionLogEntry, type DecisionLogErrorInfo, type DecisionLogReopenInfo } from '../../src/engine/decision-log';
-import { entry } from './log-entries';
+import { entry, manualRetry } from './log-entries';
 
 /**
  * An fs for fs.createWriteStream whose writes can be held (a slow disk): while `hold` is set, writes
@@ -49,27 +49,6 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-/** Reopen attempts after a failure run when the test says so. */
-function manualRetry() {
-  const pending: Array<() => void> = [];
-  return {
-    set: (fn: () => void) => {
-      pending.push(fn);
-      return () => {
-        const i = pending.indexOf(fn);
-        if (i >= 0) pending.splice(i, 1);
-      };
-    },
-    get pending() {
-      return pending.length;
-    },
-    fire(): void {
-      const fn = pending.shift();
-      if (!fn) throw new Error('no reopen attempt scheduled');
-      fn();
-    },
-  };
-}
 
 function recorder() {
   const errors: Array<{ err: NodeJS.ErrnoException; info: DecisionLogErrorInfo }> = [];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Metrics } from '../../src/api/metrics';
 import { DecisionLog, type DecisionLogEntry, type DecisionLogErrorInfo, type DecisionLogRecoverInfo } from '../../src/engine/decision-log';
-import { entry } from './log-entries';
+import { entry, manualRetry } from './log-entries';
 
 // An fs for fs.createWriteStream whose disk takes `room` more bytes, then fails writes with ENOSPC
 // (a write that does not fit is cut, as a full disk cuts it). Set `room` again to free space.
@@ -59,30 +59,6 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-/** Reopen attempts run when the test says so; `delays` records the backoff asked for. */
-function manualRetry() {
-  const pending: Array<() => void> = [];
-  const delays: number[] = [];
-  return {
-    delays,
-    set: (fn: () => void, ms: number) => {
-      delays.push(ms);
-      pending.push(fn);
-      return () => {
-        const i = pending.indexOf(fn);
-        if (i >= 0) pending.splice(i, 1);
-      };
-    },
-    get pending() {
-      return pending.length;
-    },
-    fire(): void {
-      const fn = pending.shift();
-      if (!fn) throw new Error('no reopen attempt scheduled');
-      fn();
-    },
-  };
-}
 
 function recorder() {
   const errors: Array<{ err: NodeJS.ErrnoException; info: DecisionLogErrorInfo }> = [];

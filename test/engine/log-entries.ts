@@ -1,4 +1,5 @@
-// Decision-log entries for the log's tests: each a new decision id, allowed or denied.
+// Decision-log entries for the log's tests (each a new decision id, allowed or denied), and a manual
+// clock for the sink's reopen attempts.
 import type { DecisionLogEntry } from '../../src/engine/decision-log';
 
 let n = 0;
@@ -18,5 +19,30 @@ export function entry(allow: boolean, extra: Partial<DecisionLogEntry> = {}): De
     revision: 'r1',
     duration: 0.05,
     ...extra,
+  };
+}
+
+/** Reopen attempts after a failure run when the test says so; `delays` records the backoff asked for. */
+export function manualRetry() {
+  const pending: Array<() => void> = [];
+  const delays: number[] = [];
+  return {
+    delays,
+    set: (fn: () => void, ms: number) => {
+      delays.push(ms);
+      pending.push(fn);
+      return () => {
+        const i = pending.indexOf(fn);
+        if (i >= 0) pending.splice(i, 1);
+      };
+    },
+    get pending() {
+      return pending.length;
+    },
+    fire(): void {
+      const fn = pending.shift();
+      if (!fn) throw new Error('no reopen attempt scheduled');
+      fn();
+    },
   };
 }
