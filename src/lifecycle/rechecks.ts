@@ -18,6 +18,8 @@ export interface LifecycleThresholds {
   levels: Array<{ level: string; ageNs: number }>;
   /** data.config.ownership_limits: the most sensitive level each ownership class may reach. */
   ownershipLimits: Record<string, string>;
+  /** data.config.hard_gate_tiers: risk tiers whose every decision is gated at high. */
+  hardGateTiers: string[];
 }
 
 /** The policies' sensitivity order (device.rego `rank`). */
@@ -45,7 +47,9 @@ export function thresholdsFrom(data: unknown): LifecycleThresholds | undefined {
   const ownershipLimits = Object.fromEntries(
     Object.entries(limits && typeof limits === 'object' ? (limits as Record<string, unknown>) : {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
-  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b), levels, ownershipLimits };
+  const tiers = config.hard_gate_tiers;
+  const hardGateTiers = Array.isArray(tiers) ? tiers.filter((t): t is string => typeof t === 'string') : [];
+  return { enrollmentGraceNs: grace, provisionedToleranceNs: tolerance, maxAgesNs: [...new Set(maxAgesNs)].sort((a, b) => a - b), levels, ownershipLimits, hardGateTiers };
 }
 
 /**

@@ -256,7 +256,10 @@ export class LifecycleService {
     for (;;) {
       const now = this.now();
       const ids = rechecks.due(now, DUE_BATCH);
-      if (ids.length === 0) return false;
+      if (ids.length === 0) {
+        this.staleness.drainedThrough(now);
+        return false;
+      }
       // One transaction (one fsync) per group of due identities; each refresh() is a savepoint in it.
       // Reads skip the decision cache: a backlog would otherwise flush the decisions' working set.
       const outcome = this.store.withoutCaching(() => this.store.transaction((): 'idle' | 'more' | 'next' => {
@@ -351,6 +354,7 @@ export class LifecycleService {
     // below runs, the next start still re-derives these identities.
     if (change.kind === 'identity') {
       if (change.after) this.tracker.rechecks.mark(change.after.id, now);
+      this.staleness.onIdentityWrite(change.before, change.after, now);
     } else if (change.kind === 'device') {
       for (const d of [change.before, change.after]) if (d?.owner_resolved) this.tracker.rechecks.mark(d.owner, now);
       // A crossing the replaced version passed but no recheck processed yet must not hide behind this write.

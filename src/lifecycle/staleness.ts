@@ -12,9 +12,10 @@
 //   - at T Tether held d with that observed_at, enrolled, compliant and bound to its owner, and the
 //     owner was active under the current max ages: T is later than the write that stored the current
 //     version of d (its updated_at), than the start of the owner's current status (status_since),
-//     and than the moment Tether first saw the current max ages (lifecycle_meta `stale_levels`:
-//     neither a change of max_age_ns nor the first start of this code over an existing store
-//     reports crossings from before it). So a bulk import of an already-old device reports nothing
+//     and than the moment Tether first saw the current max ages, ownership limits and hard-gated
+//     tiers (lifecycle_meta `stale_levels`: neither a change of them nor the first start of this
+//     code over an existing store reports crossings from before it). A change of the owner's type
+//     or risk tier settles its devices' crossings up to then, a deletion settles them for good. So a bulk import of an already-old device reports nothing
 //     for the thresholds it had crossed before it was written; thresholds it crosses later are.
 //   - and it still holds when Tether processes it (the owner's recheck at T, or later if Tether was
 //     down or busy): the device has the same observed_at and still grants. A device that checked in
@@ -80,11 +81,13 @@ const granting = (d: Device | undefined): d is Device & { observed_at: string } 
 const deviceBound = (identity: Identity): boolean => identity.type !== 'service' && identity.type !== 'break_glass';
 
 /**
- * Whether the device could ever grant `level` (device.rego): within its ownership class's limit, and
- * encrypted for high. A byod device (limit low) crossing the high and moderate max ages loses nothing.
- * Levels or classes outside the policies' known order are kept (a superset is the safe side).
+ * Whether the device could ever grant `level` to its owner (device.rego): within its ownership class's
+ * limit, and encrypted for high; an owner of a hard-gated risk tier is gated at high for every app, so
+ * only high counts for them. A byod device (limit low) crossing the high and moderate max ages loses
+ * nothing. Levels or classes outside the policies' known order are kept (a superset is the safe side).
  */
-function reachable(device: Device, level: string, th: LifecycleThresholds): boolean {
+function reachable(device: Device, owner: Identity, level: string, th: LifecycleThresholds): boolean {
+  if (level !== 'high' && th.hardGateTiers.includes(owner.risk_tier)) return false;
   const rank = LEVEL_RANK[level];
   const limit = LEVEL_RANK[th.ownershipLimits[device.ownership] ?? ''];
   if (rank !== undefined && limit !== undefined && rank > limit) return false;
@@ -103,6 +106,18 @@ export class DeviceStaleness {
   /** Max ages whose epoch this process wrote in a transaction not known to be committed yet. */
   private uncommitted?: string;
   private lastLevels?: { th: LifecycleThresholds; key: string };
+  /**
+   * Every crossing at or before this instant was processed (this process saw the recheck queue with
+   * nothing due at this time: each crossing's owner is due at its crossing, so it was re-derived by
+   * then). Bounds what rechecks and writes look at, so routine work reads no rows for old crossings.
+   * In memory: after a start, -Infinity until the overdue rechecks are drained. Ignored while it is
+   * ahead of the clock (stepped back: check-ins since may cross again before it).
+   */
+  private drainedMs = -Infinity;
+
+  private drainedBy(nowMs: number): number {
+    return this.drainedMs <= nowMs ? this.drainedMs : -Infinity;
+  }
 
   constructor(opts: DeviceStalenessOptions) {
     this.store = opts.store;
@@ -151,8 +166,13 @@ export class DeviceStaleness {
     return sinceMs;
   }
 
+  // Everything that decides which crossings count: max ages, ownership limits, hard-gated tiers. A
+  // change of any starts a new epoch, so crossings judged under the old values are never reported.
   private levelsKey(th: LifecycleThresholds): string {
-    if (this.lastLevels?.th !== th) this.lastLevels = { th, key: JSON.stringify(th.levels.map((l) => [l.level, l.ageNs])) };
+    if (this.lastLevels?.th !== th) {
+      const limits = Object.entries(th.ownershipLimits).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      this.lastLevels = { th, key: JSON.stringify([th.levels.map((l) => [l.level, l.ageNs]), limits, [...th.hardGateTiers].sort()]) };
+    }
     return this.lastLevels.key;
   }
 
@@ -160,12 +180,17 @@ export class DeviceStaleness {
    * Reports the crossings of an identity's devices that are due (call inside the recheck's
    * transaction, with the lifecycle input the recheck evaluated). Returns the number of events.
    */
+  /** The recheck queue had nothing due at `ms` (LifecycleService.recheckDue). */
+  drainedThrough(ms: number): void {
+    this.drainedMs = ms;
+  }
+
   onRefresh(identity: Identity, input: PolicyInput, nowMs: number): number {
     const th = this.thresholds();
     const epoch = this.epochMs(nowMs, th);
     if (!th || epoch === undefined || identity.status !== 'active' || !deviceBound(identity)) return 0;
     const sinceNs = input.subject?.status_since_ns;
-    const lower = Math.max(epoch, typeof sinceNs === 'number' ? sinceNs / 1e6 : -Infinity);
+    const lower = Math.max(epoch, this.drainedBy(nowMs), typeof sinceNs === 'number' ? sinceNs / 1e6 : -Infinity);
     // The input already holds every owned device: read the records (for updated_at) only when one of
     // them crossed a threshold since the lower bound.
     let candidates: Set<string> | undefined;
@@ -177,7 +202,7 @@ export class DeviceStaleness {
     let n = 0;
     for (const d of this.store.listDevicesByOwner(identity.id)) {
       if (!candidates.has(d.id) || !granting(d) || d.owner !== identity.id) continue;
-      n += this.settle(identity.id, d, Math.max(lower, Date.parse(d.updated_at)), nowMs);
+      n += this.settle(identity, d, Math.max(lower, Date.parse(d.updated_at)), nowMs);
     }
     return n;
   }
@@ -202,7 +227,8 @@ export class DeviceStaleness {
     // Arithmetic gate: a crossing of the replaced version after it was written and not after now.
     if (crossingMs(oNs, th.levels[0].ageNs) > nowMs) return; // not even the shortest max age is reached
     const writtenMs = Date.parse(before.updated_at);
-    const passed = crossings(oNs, th).filter((c) => c.atMs > writtenMs && c.atMs <= nowMs);
+    const from = Math.max(writtenMs, this.drainedBy(nowMs));
+    const passed = crossings(oNs, th).filter((c) => c.atMs > from && c.atMs <= nowMs);
     if (passed.length === 0) return;
     // Usually the recheck at the crossing reported it already: one point read says so.
     const row = this.row(before.id, oNs / 1e6);
@@ -212,7 +238,25 @@ export class DeviceStaleness {
     const epoch = this.epochMs(nowMs, th);
     if (epoch === undefined) return;
     const since = Date.parse(this.statusSince(owner.id) ?? '');
-    this.settle(owner.id, before, Math.max(epoch, writtenMs, Number.isFinite(since) ? since : -Infinity), nowMs, row ?? null);
+    this.settle(owner, before, Math.max(epoch, from, Number.isFinite(since) ? since : -Infinity), nowMs, row ?? null);
+  }
+
+  /**
+   * An identity write (call inside its transaction). When the identity is deleted, or its type or risk
+   * tier changes, what its devices grant changes without their records changing: the crossings of
+   * their current check-ins up to now (for a deletion: for good, as a re-created identity would
+   * otherwise be judged from an old status start) are marked settled, so none judged under the
+   * identity's old form is reported later. Rare writes; creations and re-syncs return at once.
+   */
+  onIdentityWrite(before: Identity | undefined, after: Identity | undefined, nowMs: number): void {
+    if (!before || (after && after.type === before.type && after.risk_tier === before.risk_tier)) return;
+    const through = after ? nowMs : Number.MAX_SAFE_INTEGER;
+    for (const d of this.store.listDevicesByOwner(before.id)) {
+      const oNs = granting(d) ? toNs(d.observed_at) : null;
+      if (oNs === null) continue;
+      const settled = this.row(d.id, oNs / 1e6);
+      if (settled === undefined || settled < through) this.st.set.run(d.id, oNs / 1e6, through);
+    }
   }
 
   /** Up to when the crossings of (device, observed_at) were settled, if any were. */
@@ -225,11 +269,11 @@ export class DeviceStaleness {
    * Reports the crossings of `device` in (lowerMs, nowMs] not settled yet; records them settled.
    * `settled`: its row's through_ms as the caller already read it (null: none; undefined: read it).
    */
-  private settle(identity: string, device: Device & { observed_at: string }, lowerMs: number, nowMs: number, settled?: number | null): number {
+  private settle(owner: Identity, device: Device & { observed_at: string }, lowerMs: number, nowMs: number, settled?: number | null): number {
     const th = this.thresholds();
     const oNs = toNs(device.observed_at);
     if (!th || oNs === null) return 0;
-    const all = crossings(oNs, th).filter((c) => reachable(device, c.level, th));
+    const all = crossings(oNs, th).filter((c) => reachable(device, owner, c.level, th));
     let due = all.filter((c) => c.atMs > lowerMs && c.atMs <= nowMs);
     if (due.length === 0) return 0;
     const oMs = oNs / 1e6;
@@ -240,9 +284,10 @@ export class DeviceStaleness {
     const time = new Date(nowMs);
     due.forEach((c, i) => {
       // What the device still satisfies right after this crossing (levels whose own crossing is later).
-      const fresh = all.filter((x) => x.atMs > c.atMs).map((x) => x.level);
+      // Most sensitive first (max ages need not follow the sensitivity order).
+      const fresh = all.filter((x) => x.atMs > c.atMs).map((x) => x.level).sort((a, b) => (LEVEL_RANK[b] ?? 0) - (LEVEL_RANK[a] ?? 0));
       this.outbox.enqueue(
-        makeEvent('revocation', identity, [STALE_REASON], {
+        makeEvent('revocation', owner.id, [STALE_REASON], {
           record: { kind: 'device', id: device.id },
           device: device.id,
           device_was_compliant: true,

@@ -523,3 +523,112 @@ test('devices of service and break-glass identities, which no device rule covers
   store.putDevice('runner-1', device('svc', observed, { platform: 'linux' }));
   expect(stale(store)).toEqual([]);
 });
+
+test('an owner of a hard-gated risk tier loses everything at the high max age: one event, stale everywhere; devices that never granted them report nothing', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('pat', { ...activeIdentity, aliases: [], risk_tier: 'privileged' }); // data.config.hard_gate_tiers
+  const observed = T0 - HOUR;
+  store.putDevice('mac', device('pat', observed));
+  store.putDevice('phone', device('pat', observed, { ownership: 'byod' }));
+  store.putDevice('nocrypt', device('pat', observed, { encrypted: false }));
+  lifecycle.flushRefresh();
+  for (const level of ['high', 'moderate', 'low']) {
+    now = crossing(observed, level);
+    lifecycle.flushRefresh();
+  }
+  expect(stale(store)).toEqual([expect.objectContaining({ device: 'mac', sensitivity: 'high', fresh_for: [], max_sensitivity: null, stale_everywhere: true })]);
+});
+
+test('max_sensitivity is the most sensitive level still fresh, also when max ages do not follow the sensitivity order', () => {
+  const data = shippedData() as { config: { max_age_ns: Record<string, number> } };
+  data.config.max_age_ns = { high: DAY * 1e6, moderate: 7 * DAY * 1e6, low: 3 * DAY * 1e6 };
+  engines.data = data;
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('mac-1', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = observed + DAY + 1;
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([expect.objectContaining({ sensitivity: 'high', fresh_for: ['moderate', 'low'], max_sensitivity: 'moderate' })]);
+});
+
+test('a change of ownership_limits reports no crossing judged under the new limits from before the change', async () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  lifecycle.staleness.epochMs(now); // the service's tick records when the current values apply
+  store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  store.putDevice('byod-1', device('alice', observed, { ownership: 'byod' }));
+  lifecycle.flushRefresh();
+  now = observed + 80 * HOUR; // past the high and moderate max ages, which a byod device never granted
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+  const data = shippedData() as { config: { ownership_limits: Record<string, string> } };
+  data.config.ownership_limits.byod = 'moderate';
+  engines.data = data;
+  now += 1000;
+  lifecycle.staleness.epochMs(now);
+  await lifecycle.sweep(); // what a data.config change triggers
+  expect(stale(store)).toEqual([]);
+  now = crossing(observed, 'low'); // a crossing after the change still counts
+  lifecycle.flushRefresh();
+  expect(levelsOf(store)).toEqual([['byod-1', 'low']]);
+});
+
+test('crossings from before an owner became device-bound (type or risk tier change) or was deleted and re-created are not reported later', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  const observed = T0 - HOUR;
+  store.putIdentity('svc', { ...activeIdentity, aliases: [], type: 'service' });
+  store.putDevice('box', device('svc', observed));
+  store.putIdentity('alice', { ...activeIdentity, observed_at: iso(T0 - 30 * DAY) });
+  store.putDevice('mac', device('alice', observed));
+  lifecycle.flushRefresh();
+  now = T0 + 10 * 60_000;
+  store.deleteIdentity('alice');
+  lifecycle.flushRefresh();
+  now = observed + 5 * DAY; // past high and moderate for both devices, no check-in since
+  lifecycle.flushRefresh();
+  store.putIdentity('svc', { ...activeIdentity, aliases: [], type: 'employee' });
+  // Re-created with the source's old observed_at (its status start): the device stayed bound to the id.
+  store.putIdentity('alice', { ...activeIdentity, observed_at: iso(T0 - 20 * DAY) });
+  lifecycle.flushRefresh();
+  expect(stale(store)).toEqual([]);
+  now = crossing(observed, 'low'); // a crossing while the owner is device-bound is reported
+  lifecycle.flushRefresh();
+  expect(levelsOf(store)).toEqual([['box', 'low']]);
+});
+
+test('routine work reads no staleness rows: re-importing the same records and re-syncing owners after their crossings were reported costs no extra statement', () => {
+  const { store, lifecycle, close } = open();
+  cleanup.push(close);
+  lifecycle.staleness.epochMs(now);
+  const n = 200;
+  const lines: ImportLine[] = [];
+  for (let i = 0; i < n; i++) lines.push({ line: lines.length + 1, text: JSON.stringify({ kind: 'identity', record: { id: `u${i}`, ...activeIdentity, aliases: [] } }) });
+  for (let i = 0; i < n; i++) lines.push({ line: lines.length + 1, text: JSON.stringify({ kind: 'device', record: { id: `d${i}`, ...device(`u${i}`, T0 - 2 * HOUR) } }) });
+  expect(store.importBatch(lines).rejected).toBe(0);
+  lifecycle.flushRefresh();
+  now = crossing(T0 - 2 * HOUR, 'high');
+  lifecycle.flushRefresh();
+  expect(stale(store)).toHaveLength(n);
+  // Every run of the staleness component's own statements (its table and lifecycle_meta) is counted.
+  let reads = 0;
+  const stmts = (lifecycle.staleness as unknown as { st: Record<string, { get: (...a: unknown[]) => unknown; run: (...a: unknown[]) => unknown }> }).st;
+  for (const st of Object.values(stmts)) {
+    const get = st.get.bind(st);
+    const run = st.run.bind(st);
+    st.get = (...a) => (reads++, get(...a));
+    st.run = (...a) => (reads++, run(...a));
+  }
+  now += HOUR;
+  expect(store.importBatch(lines).rejected).toBe(0); // the same records again
+  lifecycle.flushRefresh();
+  for (let i = 0; i < n; i++) store.putIdentity(`u${i}`, { ...activeIdentity, aliases: [], attributes: { dept: 'x' } });
+  lifecycle.flushRefresh();
+  expect(reads).toBe(0);
+  expect(stale(store)).toHaveLength(n);
+});
