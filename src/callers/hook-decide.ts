@@ -4,6 +4,7 @@
 // device reasons deny, try the user's other devices — all within one time budget.
 import { decideWithin } from './budget';
 import type { DecideFn, DecideRequest, Decision } from './types';
+import type { KeyFetchFailure } from './jwt';
 
 /**
  * The device ids owned by the identity an id or alias names, best candidates first; undefined when
@@ -15,6 +16,8 @@ export type OwnedDevicesFn = (idOrAlias: string) => string[] | undefined;
 export interface HookDeps {
   decide: DecideFn;
   ownedDevices?: OwnedDevicesFn;
+  /** Hears of failed JWKS fetches (the server logs them: keys that cannot be refreshed expire after a day). */
+  onKeyFetchError?: (f: KeyFetchFailure) => void;
 }
 
 /** Most devices tried per hook call (each is one policy evaluation). */

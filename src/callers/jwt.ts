@@ -38,10 +38,14 @@ export const DEFAULT_JWKS_REFRESH_SECONDS = 300;
 export const KEY_REFRESH_INTERVAL_MS = DEFAULT_JWKS_REFRESH_SECONDS * 1000;
 /**
  * Per JWKS, the least time between two fetches a request may start (a kid the cache lacks, or no usable
- * keys). A kid missing from a set fetched less than this long ago is unknown (credential_invalid) without
- * a fetch; a request joins a fetch already in flight instead of starting one.
+ * keys). A kid still missing after such a fetch less than this long ago is unknown (credential_invalid)
+ * without another fetch (keys unavailable if that fetch failed); a request joins a fetch in flight.
+ * Background refreshes do not count, so a key rotated right after one is fetched at once.
  */
 export const KEY_REFETCH_MIN_INTERVAL_MS = 30_000;
+/** While no usable key set is held (start, expiry), failed fetches are retried from this delay, doubling to KEY_RETRY_MAX_MS. */
+export const KEY_RETRY_MIN_MS = 1000;
+export const KEY_RETRY_MAX_MS = 30_000;
 /**
  * How long a fetched JWKS is used without a successful refresh: far longer than the refresh period, so
  * only a failing JWKS endpoint (a day of failed background refreshes) makes requests refetch.
@@ -60,12 +64,22 @@ function fetchFailure(err: unknown): KeysUnavailable {
  * on the request path, so its own refetch-on-miss cannot bypass the rate limit); lookups go to a local
  * set built from the last successful fetch. Fetch failures surface as KeysUnavailable.
  */
-function remoteKeys(uri: string, refreshMs: number): JWTVerifyGetKey {
+/** A failed JWKS fetch, for the log: which key set, why, and how old the keys still in use are (null: none). */
+export interface KeyFetchFailure {
+  uri: string;
+  code: string;
+  keysAgeSeconds: number | null;
+}
+
+function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchError: (f: KeyFetchFailure) => void): JWTVerifyGetKey {
   const remote = createRemoteJWKSet(new URL(uri), { timeoutDuration: KEY_FETCH_TIMEOUT_MS });
   let local: JWTVerifyGetKey | undefined;
   let fetchedAt = -Infinity; // last successful fetch
   let refetchedAt = -Infinity; // last fetch a request started, successful or not
   let pending: Promise<void> | undefined;
+  let retryDelay = retryMinMs;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const usable = () => local !== undefined && Date.now() - fetchedAt < KEY_CACHE_MAX_AGE_MS;
 
   /** One fetch at a time: callers join the one in flight. */
   const fetchKeys = (): Promise<void> => {
@@ -75,7 +89,19 @@ function remoteKeys(uri: string, refreshMs: number): JWTVerifyGetKey {
         if (set) {
           local = createLocalJWKSet(set);
           fetchedAt = Date.now();
+          retryDelay = retryMinMs;
         }
+      })
+      .catch((err: unknown) => {
+        const failure = fetchFailure(err);
+        onFetchError({ uri, code: failure.causeCode, keysAgeSeconds: local ? Math.round((Date.now() - fetchedAt) / 1000) : null });
+        // Without usable keys every token fails: retry soon (backoff), not at the next refresh period.
+        if (!usable() && !retryTimer) {
+          retryTimer = setTimeout(() => { retryTimer = undefined; refresh(); }, retryDelay);
+          retryTimer.unref?.();
+          retryDelay = Math.min(retryDelay * 2, Math.max(retryMinMs, KEY_RETRY_MAX_MS));
+        }
+        throw failure;
       })
       .finally(() => { pending = undefined; });
     return pending;
@@ -87,9 +113,8 @@ function remoteKeys(uri: string, refreshMs: number): JWTVerifyGetKey {
       if (now - refetchedAt < KEY_REFETCH_MIN_INTERVAL_MS) throw new KeysUnavailable('jwks_refetch_rate_limited');
       refetchedAt = now;
     }
-    await fetchKeys().catch((err: unknown) => { throw fetchFailure(err); });
+    await fetchKeys();
   };
-  const usable = () => local !== undefined && Date.now() - fetchedAt < KEY_CACHE_MAX_AGE_MS;
 
   const refresh = () => { fetchKeys().catch(() => undefined); }; // failures keep the cached keys
   refresh(); // warm the cache at start, not on the first request
@@ -106,22 +131,38 @@ function remoteKeys(uri: string, refreshMs: number): JWTVerifyGetKey {
     } catch (err) {
       // Anything but a missing kid is about the token (bad alg, several matching keys…): credential_invalid.
       if ((err as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
-      // A set fetched moments ago is current: the kid is not the IdP's (a forged or random one) — unless
-      // a fetch is in flight already (a background refresh), which costs the IdP nothing more to join.
-      if (!pending && Date.now() - fetchedAt < KEY_REFETCH_MIN_INTERVAL_MS) throw err;
+      // A kid still missing after a fetch a request started moments ago is not the IdP's (a forged or
+      // random one): unknown without another fetch. Only request-started fetches count, so a key the IdP
+      // rotated right after a background refresh is fetched and accepted at once. A fetch in flight is joined.
+      if (!pending && Date.now() - refetchedAt < KEY_REFETCH_MIN_INTERVAL_MS) {
+        if (fetchedAt >= refetchedAt) throw err;
+        throw new KeysUnavailable('jwks_refetch_rate_limited'); // that fetch failed: the kid may be a real new key
+      }
       await refetch(); // maybe a rotation the background refresh has not seen yet
       return local!(protectedHeader, token); // still unknown: ERR_JWKS_NO_MATCHING_KEY
     }
   };
 }
 
-/**
- * Builds a verifier from configuration. A remote JWKS is refreshed every `cfg.jwks_refresh_seconds`;
- * `opts.refreshMs` overrides that period (tests).
- */
-export function createJwtVerifier(cfg: JwtVerifierConfig, opts: { refreshMs?: number } = {}): JwtVerifier {
+/** Options of createJwtVerifier. */
+export interface JwtVerifierOptions {
+  /** Overrides the background refresh period (tests; default `cfg.jwks_refresh_seconds`). */
+  refreshMs?: number;
+  /** First retry delay while no usable keys are held (tests; default KEY_RETRY_MIN_MS). */
+  retryMinMs?: number;
+  /** Hears of every failed JWKS fetch (the server logs it). */
+  onFetchError?: (f: KeyFetchFailure) => void;
+}
+
+/** Builds a verifier from configuration. A remote JWKS is refreshed every `cfg.jwks_refresh_seconds`. */
+export function createJwtVerifier(cfg: JwtVerifierConfig, opts: JwtVerifierOptions = {}): JwtVerifier {
   const keys: JWTVerifyGetKey = cfg.jwks_uri
-    ? remoteKeys(cfg.jwks_uri, opts.refreshMs ?? (cfg.jwks_refresh_seconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000)
+    ? remoteKeys(
+        cfg.jwks_uri,
+        opts.refreshMs ?? (cfg.jwks_refresh_seconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000,
+        opts.retryMinMs ?? KEY_RETRY_MIN_MS,
+        opts.onFetchError ?? (() => undefined),
+      )
     : createLocalJWKSet(cfg.jwks as Parameters<typeof createLocalJWKSet>[0]);
   return async (token) => {
     try {

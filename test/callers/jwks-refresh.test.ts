@@ -4,7 +4,7 @@
 // test IdPs serving their JWKS on loopback.
 import { callersDirectRoutes } from '../../src/api/routes/callers';
 import { CallersConfigError, parseCallersConfig } from '../../src/callers/config';
-import { createJwtVerifier, CredentialError, KeysUnavailable, KEY_REFETCH_MIN_INTERVAL_MS } from '../../src/callers/jwt';
+import { createJwtVerifier, CredentialError, KeysUnavailable, KEY_REFETCH_MIN_INTERVAL_MS, type KeyFetchFailure } from '../../src/callers/jwt';
 import { clockAhead, fakeIntervalsOnly, until } from './helpers/clock';
 import { startIdp, type TestIdp } from './helpers/idp';
 
@@ -124,10 +124,17 @@ describe('a kid the cache lacks: at most one immediate refetch per 30 s per JWKS
     expect(idp.jwksFetches()).toBe(2);
   });
 
-  test('a kid missing from a set fetched less than 30 s ago is unknown (credential_invalid) without a fetch', async () => {
+  test('a key the IdP rotated right after a background refresh is fetched and accepted at once', async () => {
+    const verify = await warmVerifier(); // the start-up fetch is a background one
+    idp.rotate();
+    expect(await outcome(verify(await idp.signRotated(claims)))).toBe('ok');
+    expect(idp.jwksFetches()).toBe(2);
+  });
+
+  test('a kid still missing after a fetch a request started less than 30 s ago is unknown (credential_invalid) without a fetch', async () => {
     const verify = await warmVerifier();
     for (let i = 0; i < 10; i++) expect(await outcome(verify(await randomKid(i)))).toBe('credential_invalid');
-    expect(idp.jwksFetches()).toBe(1);
+    expect(idp.jwksFetches()).toBe(2);
   });
 
   test('a flood of random kids with the JWKS up: one refetch, then credential_invalid for each', async () => {
@@ -165,7 +172,7 @@ describe('a kid the cache lacks: at most one immediate refetch per 30 s per JWKS
 
   test('JWKS down from the start: requests start at most one fetch per 30 s', async () => {
     idp.jwksBehaviour.down = true;
-    const verify = createJwtVerifier(cfg());
+    const verify = createJwtVerifier(cfg(), { retryMinMs: 3_600_000 }); // the background retry is the next test's
     await until(() => idp.jwksFetches() === 1, 5000, 'the start-up fetch');
     await settle(100);
     const answers: string[] = [];
@@ -177,5 +184,23 @@ describe('a kid the cache lacks: at most one immediate refetch per 30 s per JWKS
     clockAhead(31_000);
     expect(await outcome(verify(await idp.sign(claims)))).toBe('ok');
     expect(idp.jwksFetches()).toBe(3);
+  });
+
+  test('without usable keys the JWKS is retried in the background with backoff, each failure reported, so requests need not wait 30 s after the IdP is back', async () => {
+    idp.jwksBehaviour.down = true;
+    const failures: KeyFetchFailure[] = [];
+    const verify = createJwtVerifier(cfg(), { retryMinMs: 50, onFetchError: (f) => failures.push(f) });
+    await until(() => idp.jwksFetches() >= 4, 5000, 'background retries'); // 50, 100, 200 ms apart
+    expect(failures.length).toBeGreaterThanOrEqual(3);
+    expect(failures[0]).toEqual({ uri: idp.jwksUri, code: expect.any(String), keysAgeSeconds: null });
+    idp.jwksBehaviour.down = false;
+    const before = idp.jwksFetches();
+    await until(() => idp.jwksFetches() > before, 5000, 'the retry after the IdP is back');
+    await settle(50);
+    const fetched = idp.jwksFetches();
+    expect(await outcome(verify(await idp.sign(claims)))).toBe('ok'); // no 30 s wait, no fetch of its own
+    expect(idp.jwksFetches()).toBe(fetched);
+    await settle(500);
+    expect(idp.jwksFetches()).toBe(fetched); // retries stop once keys are held
   });
 });
