@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The tether command line: serve | build | eval | test | conformance | import.
+import './cli/early-hangup'; // first: a SIGHUP while `serve` starts must not end it
 import { stdio, UsageError, type CommandIO } from './cli/args';
 import { runBuild } from './cli/build';
 import { runConformanceCommand } from './cli/conformance';

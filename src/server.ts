@@ -16,6 +16,7 @@ import { warmUp } from './api/warmup';
 import { exposedGc, HeapSettler, type HeapSettlerOptions, type SettleReport } from './api/heap-settle';
 import type { LifecycleService } from './lifecycle/service';
 import type { DecisionLog } from './engine/decision-log';
+import { dropEarlyHangupGuard } from './cli/early-hangup';
 
 /** Options of serve(); all optional (the CLI passes none). */
 export interface ServeOptions {
@@ -107,6 +108,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     if (!(ctx.decisionLog as DecisionLog | undefined)?.reopen('signal')) logger.info('SIGHUP: no decision log file to reopen', { decision_log: config.decisionLog });
   };
   if (handleSignals) process.on('SIGHUP', onHangup);
+  dropEarlyHangupGuard();
 
   // Anything failing before we listen (a service, a bad callers config in createApp, a port in use)
   // stops what already started and closes the store, so a failed start leaks nothing.

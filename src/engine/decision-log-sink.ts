@@ -106,6 +106,8 @@ export class DecisionLogSink {
   private readonly rotationCheckMs: number;
   private rotationTimer: NodeJS.Timeout | null = null;
   private statPending = false;
+  /** The previous rotation check found no file at the path. */
+  private missingSeen = false;
 
   /** `sink`: a file path (appended, directories created), "-" for stdout, or a Writable. */
   constructor(sink: string | Writable, opts: DecisionLogSinkOptions, events: DecisionLogSinkEvents) {
@@ -262,12 +264,13 @@ export class DecisionLogSink {
     fs.stat(this.file!, { bigint: true }, (err, st) => {
       this.statPending = false;
       if (gen !== this.gen || this.closed) return;
-      if (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') this.reopen('missing');
-      } else if (st.ino !== identity.ino || st.dev !== identity.dev) {
-        this.reopen('replaced');
-      }
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      // Missing at two checks in a row: logrotate's rename → create gap is not mistaken for a deletion
+      // (a file created in it would make logrotate's O_EXCL create fail and set ours aside as .backup).
+      const missing = code === 'ENOENT' || code === 'ENOTDIR';
+      if (missing && this.missingSeen) this.reopen('missing');
+      this.missingSeen = missing;
+      if (!err && (st.ino !== identity.ino || st.dev !== identity.dev)) this.reopen('replaced');
     });
   }
 

@@ -167,3 +167,13 @@ test('SIGHUP without a decision log file does not stop the server; it says so in
     s.child.kill('SIGKILL');
   }
 });
+
+test('a SIGHUP while `tether serve` is still starting is ignored (the CLI guards it from its first import); other commands keep the default', () => {
+  const run = (cmd: string) => spawnSync(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'fixtures/early-hangup.ts'), cmd], { cwd: ROOT, timeout: 30_000 });
+  expect(run('serve')).toMatchObject({ status: 0, signal: null });
+  expect(run('build')).toMatchObject({ status: null, signal: 'SIGHUP' });
+  // The guard is the CLI's first import, so it is in place before any other module loads.
+  const imports = fs.readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8').split('\n').filter((l) => l.startsWith('import '));
+  expect(imports[0]).toContain("'./cli/early-hangup'");
+});
+

@@ -202,6 +202,33 @@ test('without a signal, the periodic check recreates a log file that was removed
   await log.close();
 });
 
+test('a path missing at one check only (logrotate between its rename and its create) is left for logrotate to create, then reopened', async () => {
+  const r = recorder();
+  const log = new DecisionLog({ sink: file, flushIntervalMs: 0, rotationCheckMs: 3_600_000, onReopen: r.onReopen });
+  // The checks are driven by hand here (the timer is an hour away): the private check, then its stat.
+  const sink = (log as unknown as { sink: { checkRotation(): void; statPending: boolean } }).sink;
+  const check = async () => {
+    sink.checkRotation();
+    await waitFor(() => !sink.statPending);
+  };
+  const want: string[] = [];
+  const rec = recorderOf(() => log, want);
+  rec(2);
+  await log.flush();
+  fs.renameSync(file, `${file}.1`);
+  await check();
+  expect(fs.existsSync(file)).toBe(false); // not created by Tether: logrotate's O_EXCL create would fail
+  expect(r.reopened).toEqual([]);
+  fs.writeFileSync(file, '');
+  await check();
+  expect(r.reopened).toEqual([{ reason: 'replaced', buffered: 0 }]);
+  rec(2);
+  await log.flush();
+  expect(ids(`${file}.1`)).toEqual(want.slice(0, 2));
+  expect(ids(file)).toEqual(want.slice(2));
+  await log.close();
+});
+
 test('copytruncate: after the file is truncated in place, lines start again at its beginning (appended, no hole)', async () => {
   const log = new DecisionLog({ sink: file, flushIntervalMs: 0, rotationCheckMs: 0 });
   const want: string[] = [];
