@@ -63,6 +63,15 @@ const device = (owner: string, observedAt: number, fields: Record<string, unknow
 });
 const activeIdentity = { status: 'active', proofed: true, activated_at: iso(T0 - 30 * DAY), aliases: ['alice@example.com'] };
 
+/** A store with alice (active) and her compliant mac-1 checked in at `observed`, re-derived, then closed. */
+async function storeAliceWithDevice(file: string, observed: number): Promise<void> {
+  const first = open(file);
+  first.store.putIdentity('alice', activeIdentity);
+  first.store.putDevice('mac-1', device('alice', observed));
+  first.lifecycle.flushRefresh();
+  await first.close();
+}
+
 test('a compliant device going stale reports one device_state_stale revocation per sensitivity level, at each level\'s deadline', () => {
   const { store, lifecycle, close } = open();
   cleanup.push(close);
@@ -165,11 +174,7 @@ test('exactly once across a restart: a crossing reported before the restart is n
 test('deadlines passed while Tether was down are reported after the restart, late and once', async () => {
   const file = tempFile();
   const observed = T0 - HOUR;
-  const first = open(file);
-  first.store.putIdentity('alice', activeIdentity);
-  first.store.putDevice('mac-1', device('alice', observed));
-  first.lifecycle.flushRefresh();
-  await first.close();
+  await storeAliceWithDevice(file, observed);
 
   // Down across the high and moderate deadlines.
   now = crossing(observed, 'moderate') + 5 * HOUR;
@@ -246,11 +251,7 @@ test('what was settled belongs to one observed_at: a newer check-in starts over 
 test('a device that checked in before a missed deadline was processed reports nothing for it', async () => {
   const file = tempFile();
   const observed = T0 - HOUR;
-  const first = open(file);
-  first.store.putIdentity('alice', activeIdentity);
-  first.store.putDevice('mac-1', device('alice', observed));
-  first.lifecycle.flushRefresh();
-  await first.close();
+  await storeAliceWithDevice(file, observed);
 
   now = crossing(observed, 'high') + HOUR;
   const second = open(file);
@@ -264,11 +265,7 @@ test('a device that checked in before a missed deadline was processed reports no
 test('a re-write with the same observed_at after a missed deadline reports it (once) instead of hiding it', async () => {
   const file = tempFile();
   const observed = T0 - HOUR;
-  const first = open(file);
-  first.store.putIdentity('alice', activeIdentity);
-  first.store.putDevice('mac-1', device('alice', observed));
-  first.lifecycle.flushRefresh();
-  await first.close();
+  await storeAliceWithDevice(file, observed);
 
   now = crossing(observed, 'high') + HOUR;
   const second = open(file);
