@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The tether command line: serve | build | eval | test | conformance | import.
 import './cli/early-hangup'; // first: a SIGHUP while `serve` starts must not end it
-import { stdio, UsageError, type CommandIO } from './cli/args';
+import { CommandError, engineErrorText, HelpRequested, stdio, UsageError, type CommandIO } from './cli/args';
 import { runBuild } from './cli/build';
 import { runConformanceCommand } from './cli/conformance';
 import { runEval } from './cli/eval';
 import { runTestCommand } from './cli/test';
 import { EngineError } from './engine/errors';
+import { ConfigError } from './config';
 
 export const USAGE = `usage: tether <command> [args]
   serve                                         run the policy decision service
@@ -38,30 +39,72 @@ export async function main(argv: string[], io: CommandIO = stdio): Promise<numbe
         return 0;
       }
       case 'import': {
-        const imp = require('./cli/import') as { runImport: (argv: string[]) => Promise<number> | number };
-        return (await imp.runImport(rest)) ?? 0;
+        const imp = require('./cli/import') as { runImport: (argv: string[], io?: CommandIO) => Promise<number> | number };
+        return (await imp.runImport(rest, io)) ?? 0;
       }
       case undefined:
+        io.err(USAGE);
+        return 2;
       case '-h':
       case '--help':
       case 'help':
         io.out(USAGE);
-        return cmd === undefined ? 2 : 0;
+        return 0;
       default:
         io.err(`unknown command ${cmd}\n${USAGE}`);
         return 2;
     }
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      io.out(e.usage);
+      return 0;
+    }
     if (e instanceof UsageError) {
       io.err(e.message);
       return 2;
     }
-    if (e instanceof EngineError) {
-      io.err(`${e.code}: ${e.message}`);
+    // Configuration mistakes (EX_CONFIG); the message names the variable.
+    if (e instanceof ConfigError) {
+      io.err(e.message);
+      return 78;
+    }
+    if (e instanceof CommandError) {
+      io.err(e.message);
       return 1;
     }
-    throw e;
+    if (e instanceof EngineError) {
+      io.err(engineErrorText(e));
+      return 1;
+    }
+    const errno = userErrno(e);
+    if (errno) {
+      io.err(errno);
+      return 1;
+    }
+    throw e; // a bug: exit 70 below
   }
+}
+
+// Errno failures caused by the environment the user gave (a missing or unwritable path, a port in use),
+// not by a bug: said as `<path>: <what>` instead of a stack trace.
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+  EROFS: 'read-only file system (EROFS)',
+  ENOSPC: 'no space left on device (ENOSPC)',
+  EEXIST: 'already exists',
+  EADDRINUSE: 'address in use (EADDRINUSE)',
+  EADDRNOTAVAIL: 'address not available (EADDRNOTAVAIL)',
+};
+
+function userErrno(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (!err || typeof err !== 'object' || typeof err.code !== 'string' || !(err.code in ERRNO_TEXT)) return undefined;
+  const item = err.path ?? (err.port !== undefined ? `${err.address ?? ''}:${err.port}` : undefined);
+  return item ? `${item}: ${ERRNO_TEXT[err.code]}` : `${err.syscall ?? 'error'}: ${ERRNO_TEXT[err.code]}`;
 }
 
 if (require.main === module) {

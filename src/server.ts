@@ -17,6 +17,7 @@ import { exposedGc, HeapSettler, type HeapSettlerOptions, type SettleReport } fr
 import type { LifecycleService } from './lifecycle/service';
 import type { DecisionLog } from './engine/decision-log';
 import { dropEarlyHangupGuard } from './cli/early-hangup';
+import { CommandError, HelpRequested, UsageError } from './cli/args';
 
 /** Options of serve(); all optional (the CLI passes none). */
 export interface ServeOptions {
@@ -48,15 +49,19 @@ export interface RunningServer {
 
 const FLAGS: Record<string, string> = { '--port': 'PORT', '--host': 'HOST', '--data-dir': 'TETHER_DATA_DIR', '--policy-dir': 'TETHER_POLICY_DIR' };
 
+export const SERVE_USAGE =
+  'usage: tether serve [--port N] [--host H] [--data-dir DIR] [--policy-dir DIR]   (each overrides its env variable: PORT, HOST, TETHER_DATA_DIR, TETHER_POLICY_DIR; see the README for the others)';
+
 /** Turns `tether serve` flags (--port, --host, --data-dir, --policy-dir) into env overrides. */
 export function serveArgsToEnv(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out = { ...env };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    if (flag === '-h' || flag === '--help') throw new HelpRequested(SERVE_USAGE);
     const name = FLAGS[flag];
-    if (!name) throw new Error(`unknown option ${argv[i]} (serve takes ${Object.keys(FLAGS).join(', ')}; see the README for env variables)`);
+    if (!name) throw new UsageError(`unknown option ${argv[i]}\n${SERVE_USAGE}`);
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (value === undefined) throw new UsageError(`${flag} needs a value\n${SERVE_USAGE}`);
     out[name] = value;
   }
   return out;
@@ -67,8 +72,7 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
   const opts: ServeOptions = Array.isArray(optsOrArgv) ? { env: serveArgsToEnv(optsOrArgv) } : optsOrArgv;
   const config = opts.config ?? loadConfig(opts.env ?? process.env);
   const logger = opts.logger ?? createLogger(config.logLevel);
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const { token, generated } = resolveApiToken(config);
+  const { token, generated } = prepareDataDir(config);
   if (generated) {
     // Printed once, on stdout only, never logged: the operator copies it from here or the file.
     process.stdout.write(`tether: generated API token (stored in ${apiTokenPath(config)}):\n${token}\n`);
@@ -149,11 +153,12 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
       });
     });
   } catch (err) {
-    logger.error('service failed to start', { error: String((err as Error)?.message ?? err) });
+    const said = startError(err, config);
+    logger.error('service failed to start', { error: String((said as Error)?.message ?? said) });
     process.off('SIGHUP', onHangup);
     await runHooks(ctx);
     store.close();
-    throw err;
+    throw said;
   }
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -189,6 +194,31 @@ export async function serve(optsOrArgv: ServeOptions | string[] = {}): Promise<R
     process.on('SIGINT', onSignal);
   }
   return { ctx, server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, shutdown };
+}
+
+// The data dir and the API token in it: a data dir the user cannot write is said as such (exit 1), not a crash.
+function prepareDataDir(config: Config): ReturnType<typeof resolveApiToken> {
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    fs.accessSync(config.dataDir, fs.constants.W_OK);
+    return resolveApiToken(config);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new CommandError(`TETHER_DATA_DIR ${config.dataDir} is not writable (${code})`);
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw new CommandError(`TETHER_DATA_DIR ${config.dataDir} is not a directory (${code})`);
+    if (code === 'ENOENT') throw new CommandError(`TETHER_DATA_DIR ${config.dataDir} cannot be created (ENOENT)`);
+    throw err;
+  }
+}
+
+// What a failed start means for the operator, for the errors they cause (the port is taken or privileged).
+function startError(err: unknown, config: Config): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.syscall !== 'listen') return err;
+  if (e.code === 'EADDRINUSE') return new CommandError(`port ${config.port} is in use (set PORT or --port)`);
+  if (e.code === 'EACCES') return new CommandError(`port ${config.port} needs privileges (EACCES); set PORT or --port to a port above 1023`);
+  if (e.code === 'EADDRNOTAVAIL') return new CommandError(`host ${config.host} is not an address of this machine (EADDRNOTAVAIL); set HOST or --host`);
+  return err;
 }
 
 // The start-up warm-up (src/api/warmup.ts) before the port opens: its synthetic decisions are kept out of

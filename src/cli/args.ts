@@ -5,6 +5,8 @@ export interface ArgSpec {
   values: Record<string, string>;
   /** Boolean flags. */
   booleans?: Record<string, string>;
+  /** The command's usage: `-h`/`--help` then throws HelpRequested with it (printed to stdout, exit 0). */
+  usage?: string;
 }
 
 export interface ParsedArgs {
@@ -17,6 +19,27 @@ export class UsageError extends Error {
   readonly code = 'usage_error';
 }
 
+/** `-h`/`--help`: main() prints the message (the command's usage) on stdout and exits 0. */
+export class HelpRequested extends Error {
+  constructor(readonly usage: string) {
+    super(usage);
+    this.name = 'HelpRequested';
+  }
+}
+
+/** A failure the user can fix (a bad file, a path that is not a directory, a port in use): exit 1, the message alone. */
+export class CommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+/** An engine error as `code: message`, without repeating a code the message already starts with or names. */
+export function engineErrorText(e: { code: string; message: string }): string {
+  return new RegExp(`\\b${e.code}\\b`).test(e.message) ? e.message : `${e.code}: ${e.message}`;
+}
+
 /** Parses argv; `--flag=value` and `--flag value` both work; `--` ends flags. */
 export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
   const out: ParsedArgs = { values: {}, flags: new Set(), positionals: [] };
@@ -26,12 +49,13 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
       out.positionals.push(...argv.slice(i + 1));
       break;
     }
+    if ((a === '-h' || a === '--help') && spec.usage !== undefined && !spec.values[a] && !spec.booleans?.[a]) throw new HelpRequested(spec.usage);
     if (a.startsWith('-') && a !== '-') {
       const eq = a.indexOf('=');
       const flag = eq > 0 ? a.slice(0, eq) : a;
       if (spec.values[flag]) {
         const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-        if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
+        if (v === undefined) throw new UsageError(`flag ${flag} needs a value${spec.usage ? `\n${spec.usage}` : ''}`);
         (out.values[spec.values[flag]] ??= []).push(v);
         continue;
       }
@@ -39,7 +63,7 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
         out.flags.add(spec.booleans[flag]);
         continue;
       }
-      throw new UsageError(`unknown flag ${flag}`);
+      throw new UsageError(`unknown flag ${flag}${spec.usage ? `\n${spec.usage}` : ''}`);
     }
     out.positionals.push(a);
   }

@@ -1,22 +1,33 @@
 // `tether build [paths...] -e <entrypoint>... -o bundle.tar.gz`: compiles policies to an OPA bundle.
-import { statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
-import { compile, formatDiagnostics } from '../compiler';
+import { compile, formatDiagnostics, parseAll } from '../compiler';
 import { writeBundle } from '../engine/bundle';
-import { collectSources } from '../engine/sources';
-import { parseArgs, UsageError, type CommandIO } from './args';
+import { collectSources, rulePaths } from '../engine/sources';
+import { CommandError, parseArgs, UsageError, type CommandIO } from './args';
 
 export const BUILD_USAGE = 'usage: tether build [paths...] -e <entrypoint>... [-o bundle.tar.gz] [--revision <rev>] [--strict]';
 
 export async function runBuild(argv: string[], io: CommandIO): Promise<number> {
-  const a = parseArgs(argv, { values: { '-e': 'e', '--entrypoint': 'e', '-o': 'o', '--output': 'o', '-r': 'rev', '--revision': 'rev' }, booleans: { '--strict': 'strict' } });
+  const a = parseArgs(argv, { values: { '-e': 'e', '--entrypoint': 'e', '-o': 'o', '--output': 'o', '-r': 'rev', '--revision': 'rev' }, booleans: { '--strict': 'strict' }, usage: BUILD_USAGE });
   const entrypoints = (a.values.e ?? []).map((e) => e.replace(/^data\./, '').replace(/\./g, '/').replace(/^\/+/, ''));
   if (entrypoints.length === 0) throw new UsageError(`at least one -e entrypoint is required\n${BUILD_USAGE}`);
   const paths = a.positionals.length ? a.positionals : ['.'];
   const output = a.values.o?.[0] ?? 'bundle.tar.gz';
+  checkOutput(output);
   const t0 = performance.now();
   const src = collectSources(paths);
+  // As opa build: every entrypoint must name a rule (or a document prefix of rules) the policies define.
+  const parsed = parseAll({ files: src.files, entrypoints: [] });
+  if (parsed.diagnostics.length === 0) {
+    const defined = rulePaths(parsed.modules);
+    const bad = entrypoints.find((e) => e === '' || !defined.some((d) => d === e || d.startsWith(`${e}/`)));
+    if (bad !== undefined) {
+      io.err(`entrypoint "${bad}" does not refer to a rule or policy decision`);
+      return 1;
+    }
+  }
   io.err(`compiling ${src.files.length} policy file(s), ${entrypoints.length} entrypoint(s)...`);
   const r = await compile({ files: src.files, entrypoints, strict: a.flags.has('strict') });
   if (!r.ok || !r.wasm) {
@@ -36,4 +47,27 @@ export async function runBuild(argv: string[], io: CommandIO): Promise<number> {
   writeFileSync(output, bundle);
   io.err(`built ${output}: ${src.files.length} file(s), ${entrypoints.length} entrypoint(s), wasm ${r.wasm.length} bytes, bundle ${bundle.length} bytes, revision ${revision} in ${Math.round(performance.now() - t0)} ms`);
   return 0;
+}
+
+/** Fails before compiling when the bundle cannot be written where -o says. */
+function checkOutput(output: string): void {
+  const dir = dirname(output);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CommandError(`-o ${output}: ${code === 'ENOTDIR' ? 'not a directory' : code === 'ENOENT' ? `directory ${dir} does not exist` : `cannot use directory ${dir} (${code})`}`);
+  }
+  if (!st.isDirectory()) throw new CommandError(`-o ${output}: not a directory`);
+  try {
+    if (statSync(output).isDirectory()) throw new CommandError(`-o ${output}: is a directory`);
+  } catch (e) {
+    if (e instanceof CommandError) throw e;
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new CommandError(`-o ${output}: directory ${dir} is not writable (${(e as NodeJS.ErrnoException).code})`);
+  }
 }

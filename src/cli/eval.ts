@@ -9,7 +9,7 @@ import { parseQuery } from '../compiler/parser';
 import { loadEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { collectSources } from '../engine/sources';
-import { parseArgs, UsageError, type CommandIO } from './args';
+import { CommandError, parseArgs, UsageError, type CommandIO } from './args';
 
 export const EVAL_USAGE = "usage: tether eval [-d <path>]... [-i input.json] [--strict] [--strict-builtin-errors] '<query>'";
 
@@ -47,17 +47,34 @@ export function instrumentQuery(body: Body): { body: Body; exprs: Array<{ text: 
   return { body: out, exprs };
 }
 
+/** The -i document: a missing, unreadable or malformed file is the user's to fix (exit 1), not a crash. */
+function readInput(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CommandError(`-i ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? (e as Error).message})`}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CommandError(`-i ${file}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
 export async function runEval(argv: string[], io: CommandIO): Promise<number> {
   const a = parseArgs(argv, {
     values: { '-d': 'd', '--data': 'd', '-i': 'i', '--input': 'i', '-f': 'format', '--format': 'format' },
     booleans: { '--strict-builtin-errors': 'strict', '--strict': 'strictMode' },
+    usage: EVAL_USAGE,
   });
   if (a.positionals.length !== 1) throw new UsageError(EVAL_USAGE);
   const format = a.values.format?.[0] ?? 'json';
   if (format !== 'json') throw new UsageError(`unsupported --format ${format} (only json)\n${EVAL_USAGE}`);
   const queryText = a.positionals[0];
   const src = collectSources(a.values.d ?? []);
-  const input = a.values.i ? JSON.parse(readFileSync(a.values.i[0], 'utf8')) : undefined;
+  const input = a.values.i ? readInput(a.values.i[0]) : undefined;
   const q = parseQuery(queryText, 'query');
   if (!q.body) {
     io.err(formatDiagnostics(q.diagnostics, { query: queryText }));

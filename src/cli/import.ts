@@ -9,6 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { apiTokenPath, loadConfig } from '../config';
 import { openSqliteStore, type ImportLine, type ImportLineError } from '../state/store';
+import { HelpRequested, stdio, UsageError, type CommandIO } from './args';
 
 /** Parsed command line of `tether import`. */
 export interface ImportArgs {
@@ -31,54 +32,92 @@ export interface ImportSummary {
   records_per_second: number;
 }
 
-const USAGE = 'usage: tether import <file.ndjson|-> [--url http://127.0.0.1:8181] [--token TOKEN] [--direct] [--data-dir DIR] [--batch N] [--quiet]';
+export const IMPORT_USAGE = 'usage: tether import <file.ndjson|-> [--url http://127.0.0.1:8181] [--token TOKEN] [--direct] [--data-dir DIR] [--batch N] [--quiet]';
 
-/** Parses argv (the arguments after `import`). Throws with a usage message on bad input. */
+/**
+ * Parses argv (the arguments after `import`); `--flag value` and `--flag=value` both work. Throws a
+ * UsageError with the usage on bad input, HelpRequested for -h/--help.
+ */
 export function parseImportArgs(argv: string[]): ImportArgs {
   const args: ImportArgs = { file: '', direct: false, quiet: false };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const raw = argv[i];
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const a = eq > 0 ? raw.slice(0, eq) : raw;
     const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      const v = eq > 0 ? raw.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value\n${IMPORT_USAGE}`);
       return v;
+    };
+    const noValue = () => {
+      if (eq > 0) throw new UsageError(`${a} takes no value\n${IMPORT_USAGE}`);
     };
     if (a === '--url') args.url = value();
     else if (a === '--token') args.token = value();
     else if (a === '--data-dir') args.dataDir = value();
     else if (a === '--batch') args.batch = Number(value());
-    else if (a === '--direct') args.direct = true;
-    else if (a === '--quiet' || a === '-q') args.quiet = true;
-    else if (a === '-h' || a === '--help') throw new Error(USAGE);
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}\n${USAGE}`);
+    else if (a === '--direct') (noValue(), (args.direct = true));
+    else if (a === '--quiet' || a === '-q') (noValue(), (args.quiet = true));
+    else if (a === '-h' || a === '--help') throw new HelpRequested(IMPORT_USAGE);
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${raw}\n${IMPORT_USAGE}`);
     else if (!args.file) args.file = a;
-    else throw new Error(`unexpected argument ${a}\n${USAGE}`);
+    else throw new UsageError(`unexpected argument ${a}\n${IMPORT_USAGE}`);
   }
-  if (!args.file) throw new Error(USAGE);
-  if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new Error(`--batch must be a positive integer\n${USAGE}`);
+  if (!args.file) throw new UsageError(IMPORT_USAGE);
+  if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new UsageError(`--batch must be a positive integer\n${IMPORT_USAGE}`);
+  if (args.url !== undefined) checkUrl(args.url);
   return args;
 }
 
-/** Runs `tether import`; resolves to the process exit code (0 all imported, 2 some lines rejected, 1 failure). */
-export async function runImport(argv: string[]): Promise<number> {
+// `--url localhost:8181` parses as a URL of scheme "localhost:"; say what is wrong with the flag instead.
+function checkUrl(value: string): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host) {
+    throw new UsageError(`--url ${value}: not an http(s) URL (e.g. --url http://127.0.0.1:8181)\n${IMPORT_USAGE}`);
+  }
+}
+
+/**
+ * Runs `tether import`; resolves to the process exit code: 0 all imported, 2 some lines rejected or a
+ * usage error, 1 failure. Usage errors and -h/--help are handled here too (when not run through main()).
+ */
+export async function runImport(argv: string[], io: CommandIO = stdio): Promise<number> {
   let args: ImportArgs;
   try {
     args = parseImportArgs(argv);
   } catch (err) {
-    process.stderr.write((err as Error).message + '\n');
-    return 1;
+    if (err instanceof HelpRequested) {
+      io.out(err.usage);
+      return 0;
+    }
+    io.err((err as Error).message);
+    return 2;
   }
   const progress = new Progress(args.quiet, args.file === '-' ? undefined : fileSize(args.file));
   try {
     const summary = args.direct ? await importDirect(args, progress) : await importHttp(args, progress);
     progress.finish(summary);
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    io.out(JSON.stringify(summary));
     return !summary.done ? 1 : summary.rejected > 0 ? 2 : 0;
   } catch (err) {
     progress.clear();
-    process.stderr.write(`tether import: ${(err as Error).message}\n`);
+    io.err(`tether import: ${(err as Error).message}`);
     return 1;
   }
+}
+
+/** What a failed connection means for the user (which server, and what to check). */
+function connectError(err: NodeJS.ErrnoException, base: string, url?: string): Error {
+  const where = url ?? base;
+  if (err.code === 'ECONNREFUSED') return new Error(`cannot connect to ${where} (ECONNREFUSED): is \`tether serve\` running? pass --url`);
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new Error(`cannot resolve the host of ${where} (${err.code}); check --url`);
+  if (err.code === 'ECONNRESET') return new Error(`${where} closed the connection (ECONNRESET)`);
+  return err;
 }
 
 function fileSize(file: string): number | undefined {
@@ -107,8 +146,21 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
       method: 'POST',
       headers: { 'Content-Type': 'application/x-ndjson', Accept: 'application/x-ndjson', Authorization: `Bearer ${token}` },
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => reject(connectError(err, base, args.url)));
     req.on('response', (res) => {
+      // Anything but Tether's NDJSON progress stream (a web page, another service on that port) is said
+      // plainly instead of failing in JSON.parse below.
+      const type = String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const ours = /json/.test(type);
+      if (res.statusCode === 200 && !ours) {
+        let head = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (head.length < 200) head += c;
+        });
+        res.on('end', () => reject(notTether(base, type, head)));
+        return;
+      }
       if (res.statusCode !== 200) {
         let body = '';
         res.setEncoding('utf8');
@@ -118,12 +170,27 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
       }
       let last: Record<string, unknown> | undefined;
       const rl = readline.createInterface({ input: res, crlfDelay: Infinity });
+      let failed = false;
       rl.on('line', (line) => {
-        if (!line.trim()) return;
-        last = JSON.parse(line) as Record<string, unknown>;
+        if (!line.trim() || failed) return;
+        try {
+          last = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          failed = true;
+          res.destroy();
+          req.destroy();
+          return reject(notTether(base, type, line));
+        }
+        if (!last || typeof last !== 'object') {
+          failed = true;
+          res.destroy();
+          req.destroy();
+          return reject(notTether(base, type, line));
+        }
         if (!('done' in last)) progress.update(Number(last.imported), Number(last.rejected), Number(last.committed_through_line));
       });
       rl.on('close', () => {
+        if (failed) return;
         if (!last || !('done' in last)) return reject(new Error('connection closed before the import finished (batches acknowledged so far are stored)'));
         const seconds = (Date.now() - started) / 1000;
         const imported = Number(last.imported);
@@ -146,6 +213,12 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
     input.on('data', (chunk) => progress.sent((chunk as Buffer).length));
     input.pipe(req);
   });
+}
+
+function notTether(base: string, type: string, body: string): Error {
+  const head = body.replace(/\s+/g, ' ').trim();
+  const quoted = JSON.stringify(head.length > 60 ? `${head.slice(0, 60)}…` : head);
+  return new Error(`${base} did not answer as Tether (got ${type || 'no content type'}: ${quoted}); check --url`);
 }
 
 function readTokenFile(dataDir?: string): string | undefined {

@@ -4,7 +4,9 @@ import { compile, formatDiagnostics, parseAll } from '../compiler';
 import { loadEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { collectSources, packagePath } from '../engine/sources';
-import { parseArgs, type CommandIO } from './args';
+import { engineErrorText, parseArgs, type CommandIO } from './args';
+
+export const TEST_USAGE = 'usage: tether test [-v] [--strict] [paths...]   (default path: policies)';
 
 export interface TestOutcome {
   name: string;
@@ -21,6 +23,10 @@ export async function runTests(paths: string[], opts: { strict?: boolean } = {})
   const src = collectSources(paths);
   const all = [...src.files, ...src.tests];
   const parsed = parseAll({ files: src.tests, entrypoints: [] });
+  // A test file that does not parse would otherwise just contribute no tests ("no tests found").
+  if (parsed.diagnostics.length) {
+    return { outcomes: [], diagnostics: formatDiagnostics(parsed.diagnostics, Object.fromEntries(src.tests.map((f) => [f.name, f.text]))) };
+  }
   const tests: Array<{ entrypoint: string; name: string; file: string }> = [];
   const skipped: TestOutcome[] = [];
   const seen = new Set<string>();
@@ -57,7 +63,7 @@ export async function runTests(paths: string[], opts: { strict?: boolean } = {})
       const ok = rs.length > 0 && rs.every((x) => x.result !== false);
       outcomes.push({ name: t.name, file: t.file, status: ok ? 'PASS' : 'FAIL', ms: performance.now() - t0, message: ok ? undefined : rs.length ? 'result was false' : 'result was undefined', output });
     } catch (e) {
-      const msg = e instanceof EngineError ? `${e.code}: ${e.message}` : String(e);
+      const msg = e instanceof EngineError ? engineErrorText(e) : String(e);
       outcomes.push({ name: t.name, file: t.file, status: 'ERROR', ms: performance.now() - t0, message: msg, output });
     }
   }
@@ -67,7 +73,7 @@ export async function runTests(paths: string[], opts: { strict?: boolean } = {})
 const fmtMs = (ms: number): string => (ms < 1 ? `${Math.round(ms * 1000)}µs` : `${ms.toFixed(1)}ms`);
 
 export async function runTestCommand(argv: string[], io: CommandIO): Promise<number> {
-  const a = parseArgs(argv, { values: {}, booleans: { '-v': 'verbose', '--verbose': 'verbose', '--strict': 'strict' } });
+  const a = parseArgs(argv, { values: {}, booleans: { '-v': 'verbose', '--verbose': 'verbose', '--strict': 'strict' }, usage: TEST_USAGE });
   const paths = a.positionals.length ? a.positionals : ['policies'];
   const { outcomes, diagnostics } = await runTests(paths, { strict: a.flags.has('strict') });
   if (diagnostics) {

@@ -9,6 +9,12 @@ import type { Diagnostic } from '../compiler/diagnostics';
 import { PolicyReloader, type ReloadResult } from './reload';
 import { decisionSamples } from './sample-inputs';
 import { EngineWorker } from './off-thread';
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../config';
+import { DECISION_ENTRYPOINT } from './decider';
+
+/** What lifecycle tracking evaluates (src/lifecycle/tracker.ts); optional: without it only lifecycle stops. */
+const LIFECYCLE_ENTRYPOINT = 'tether/lifecycle/report';
 
 /** What GET /v1/policies reports about the last load or reload. */
 export interface ReloadReport {
@@ -54,12 +60,20 @@ function report(r: ReloadResult): ReloadReport {
 export async function startPolicyService(ctx: AppContext, opts: { watch?: boolean } = {}): Promise<PolicyService> {
   const bundle = ctx.config.policyBundle;
   const dir = bundle ?? ctx.config.policyDir;
+  // A path that is not there is a configuration mistake, not a policy error: refuse to start (exit 78).
+  if (!existsSync(dir)) {
+    const variable = bundle ? 'TETHER_POLICY_BUNDLE' : 'TETHER_POLICY_DIR';
+    const err = new ConfigError(variable, `${dir} does not exist`);
+    err.message = `${variable} ${dir} does not exist`;
+    throw err;
+  }
   // print(...) lines, when asked for, go to the log with the serving policy revision.
   const print = ctx.config.policyPrint ? (line: string) => ctx.logger.info('policy print', { line, revision: reloader.current()?.revision }) : undefined;
   // Reloads compile and warm the new engine on this service's worker thread (./off-thread.ts) with
   // synthetic decisions; stop() ends the worker.
   const worker = new EngineWorker();
-  const shared = { print, offThread: { worker }, warmup: (data: Record<string, unknown>) => decisionSamples(data, Date.now()) };
+  // Without tether/decision every decision would fail closed: such a policy set is a failed load (not ready).
+  const shared = { print, offThread: { worker }, requiredEntrypoints: [DECISION_ENTRYPOINT], warmup: (data: Record<string, unknown>) => decisionSamples(data, Date.now()) };
   const reloader = new PolicyReloader(bundle ? { bundle, ...shared } : { dir, ...shared });
   let stopWatch: (() => void) | undefined;
   const service: PolicyService = {
@@ -87,10 +101,18 @@ export async function startPolicyService(ctx: AppContext, opts: { watch?: boolea
       ctx.readiness.policiesLoaded = true;
       ctx.metrics.setPolicyRevision(r.revision ?? '');
       if (r.unchanged) ctx.logger.debug('policies unchanged; nothing to reload', { revision: r.revision });
-      else ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms), ...(r.warmed && { warmup_evaluations: r.warmed.evaluations }) });
+      else {
+        ctx.logger.info(first ? 'policies loaded' : 'policies reloaded', { revision: r.revision, ms: Math.round(r.ms), ...(r.warmed && { warmup_evaluations: r.warmed.evaluations }) });
+        const entrypoints = reloader.current()?.entrypoints ?? [];
+        if (!entrypoints.includes(LIFECYCLE_ENTRYPOINT)) {
+          ctx.logger.warn(`policies define no ${LIFECYCLE_ENTRYPOINT} entrypoint: lifecycle tracking cannot run (decisions are served)`, { revision: r.revision });
+        }
+      }
     } else {
       ctx.metrics.policyReloadFailed();
-      ctx.logger.error(first ? 'policies failed to compile; not ready' : 'policy reload failed; previous policies keep serving', {
+      if (first) ctx.readiness.policiesLoaded = false;
+      const what = r.error?.code === 'entrypoint_not_found' ? 'policies are incomplete' : 'policies failed to compile';
+      ctx.logger.error(first ? `${what}; not ready` : `policy reload failed (${what}); previous policies keep serving`, {
         code: r.error?.code,
         diagnostics: r.error?.message,
       });

@@ -14,6 +14,12 @@ export interface ReloaderOptions extends DirLoadOptions {
   dir?: string;
   /** …or an OPA bundle (.tar.gz) file. */
   bundle?: string;
+  /**
+   * Entrypoints the policies must define (e.g. tether/decision). A reload without one fails and keeps the
+   * previous engine serving; a first load without one still loads (nothing else could serve) but reports
+   * ok: false with an entrypoint_not_found error.
+   */
+  requiredEntrypoints?: string[];
 }
 
 export interface ReloadResult {
@@ -99,11 +105,22 @@ export class PolicyReloader {
         engine = loadEngine(b.wasm, { ...this.opts, revision: b.manifest.revision || undefined, data: engineData, module: prepared?.module });
         files = [this.opts.bundle!];
       }
+      const missing = (this.opts.requiredEntrypoints ?? []).filter((e) => !engine.entrypoints.includes(e));
+      const missingError = missing.length
+        ? new EngineError(
+            'entrypoint_not_found',
+            `${this.opts.dir ? `policies in ${this.opts.dir}` : `bundle ${this.opts.bundle}`} define no ${missing.join(', ')} entrypoint (have: ${engine.entrypoints.join(', ') || 'none'})`,
+            [],
+          )
+        : undefined;
+      if (missingError && this.engine) throw missingError;
       this.engine = engine;
       this.files = files;
-      this.sourceRevision = sourceRevision;
+      // Not remembered when incomplete, so the same sources are looked at again on the next reload.
+      this.sourceRevision = missingError ? undefined : sourceRevision;
       this.data = data;
-      this.lastError = undefined;
+      this.lastError = missingError;
+      if (missingError) return { ok: false, error: missingError, revision: engine.revision, ms: performance.now() - t0 };
       return { ok: true, revision: engine.revision, ms: performance.now() - t0, ...(warmed && { warmed }) };
     } catch (e) {
       const err = e instanceof EngineError ? e : new EngineError('compile_error', (e as Error).message ?? String(e));
@@ -120,6 +137,9 @@ export class PolicyReloader {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => void this.reload().then(onReload), debounceMs);
     });
+    // The watched directory removed (or unreadable) later: the engine keeps serving; without a listener the
+    // watcher's 'error' event would end the process.
+    watcher.on('error', () => undefined);
     return () => {
       if (timer) clearTimeout(timer);
       watcher.close();

@@ -54,7 +54,8 @@ export function collectSources(paths: string[]): PolicySources {
     try {
       st = statSync(p);
     } catch {
-      throw new EngineError('bundle_not_found', `no such file or directory: ${p}`);
+      // Not a bundle: a policy path (eval -d, test, build, TETHER_POLICY_DIR) that is not there.
+      throw new EngineError('policy_load_error', `policy ${/\.(rego|json)$/.test(p) ? 'file' : 'directory'} not found: ${p}`);
     }
     if (st.isFile()) {
       if (p.endsWith('.rego')) addRego(p);

@@ -70,13 +70,13 @@ test('direct mode writes into the store under --data-dir; exit 0 when everything
   }
 });
 
-test('argument errors exit 1 with usage', async () => {
+test('argument errors exit 2 with usage, like the other commands', async () => {
   expect(() => parseImportArgs([])).toThrow(/usage/);
   expect(() => parseImportArgs(['a', '--bogus'])).toThrow(/unknown option/);
   expect(parseImportArgs(['f.ndjson', '--url', 'http://x', '--batch', '10'])).toMatchObject({ file: 'f.ndjson', url: 'http://x', batch: 10, direct: false });
   const spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    expect(await runImport(['--batch'])).toBe(1);
+    expect(await runImport(['--batch'])).toBe(2);
   } finally {
     spy.mockRestore();
   }
