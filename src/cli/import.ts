@@ -173,20 +173,19 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
       let failed = false;
       rl.on('line', (line) => {
         if (!line.trim() || failed) return;
+        let doc: unknown;
         try {
-          last = JSON.parse(line) as Record<string, unknown>;
+          doc = JSON.parse(line);
         } catch {
+          doc = undefined;
+        }
+        if (!doc || typeof doc !== 'object') {
           failed = true;
           res.destroy();
           req.destroy();
           return reject(notTether(base, type, line));
         }
-        if (!last || typeof last !== 'object') {
-          failed = true;
-          res.destroy();
-          req.destroy();
-          return reject(notTether(base, type, line));
-        }
+        last = doc as Record<string, unknown>;
         if (!('done' in last)) progress.update(Number(last.imported), Number(last.rejected), Number(last.committed_through_line));
       });
       rl.on('close', () => {
