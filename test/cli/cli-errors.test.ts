@@ -1,31 +1,16 @@
 // What the CLI says when the user gets something wrong: one line naming the flag, file or variable, and
 // an exit code that tells usage (2), user/environment errors (1) and configuration errors (78) from bugs (70).
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli';
+import { run, tree } from './run-cli';
 import { serveArgsToEnv } from '../../src/server';
 import { UsageError } from '../../src/cli/args';
 
 jest.setTimeout(180_000);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
-  return { code, out, err };
-}
-
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-cli-err-'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  return dir;
-}
 
 const ok = tree({ 'app/p.rego': 'package app\n\nallow if input.user == "ann"\n\nrules[x] := 1 if some x in ["a"]\n' });
 

@@ -1,27 +1,10 @@
 // The tether CLI in-process: build → bundle, eval output as `opa eval`, test, conformance.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli';
+import { run, tree } from './run-cli';
 import { loadBundle } from '../../src/engine/bundle';
 
 jest.setTimeout(180_000);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
-  return { code, out, err };
-}
-
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  return dir;
-}
 
 const dir = tree({
   'rbac.rego': 'package app.rbac\n\ndefault allow := false\n\nallow if "admin" in data.roles[input.user]\n\nhello := sprintf("hi %s", [input.user])\n',
