@@ -60,11 +60,13 @@ function checkOutput(output: string): void {
     throw new CommandError(`-o ${output}: ${code === 'ENOTDIR' ? 'not a directory' : code === 'ENOENT' ? `directory ${dir} does not exist` : `cannot use directory ${dir} (${code})`}`);
   }
   if (!st.isDirectory()) throw new CommandError(`-o ${output}: not a directory`);
+  let outputIsDir = false;
   try {
-    if (statSync(output).isDirectory()) throw new CommandError(`-o ${output}: is a directory`);
-  } catch (e) {
-    if (e instanceof CommandError) throw e;
+    outputIsDir = statSync(output).isDirectory();
+  } catch {
+    // not there yet (or not readable): the write check below speaks for the directory
   }
+  if (outputIsDir) throw new CommandError(`-o ${output}: is a directory`);
   try {
     accessSync(dir, constants.W_OK);
   } catch (e) {
