@@ -36,6 +36,21 @@ function open(file = ':memory:') {
   if (!h.store.getSubscription('all')) h.store.putSubscription({ id: 'all', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation', 'drift'] });
   return h;
 }
+/** open(), closed after the test. */
+function opened(file?: string) {
+  const h = open(file);
+  cleanup.push(h.close);
+  return h;
+}
+/** opened() with alice (active) and her compliant mac-1, checked in an hour before T0, re-derived. */
+function aliceWithMac() {
+  const h = opened();
+  h.store.putIdentity('alice', activeIdentity);
+  const observed = T0 - HOUR;
+  h.store.putDevice('mac-1', device('alice', observed));
+  h.lifecycle.flushRefresh();
+  return { ...h, observed };
+}
 function tempFile(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-stale-'));
   cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -73,12 +88,7 @@ async function storeAliceWithDevice(file: string, observed: number): Promise<voi
 }
 
 test('a compliant device going stale reports one device_state_stale revocation per sensitivity level, at each level\'s deadline', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
-  store.putIdentity('alice', activeIdentity);
-  const observed = T0 - HOUR;
-  store.putDevice('mac-1', device('alice', observed));
-  lifecycle.flushRefresh();
+  const { store, lifecycle, observed } = aliceWithMac();
   // The owner's recheck is due at the first crossing (the rechecks' own deadline drives it).
   expect(lifecycle.tracker.rechecks.get('alice')).toBe(crossing(observed, 'high'));
 
@@ -123,12 +133,7 @@ test('a compliant device going stale reports one device_state_stale revocation p
 });
 
 test('a reported crossing is not reported again by later rechecks, sweeps, lifecycle reads, writes of the owner or re-syncs of the device', async () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
-  store.putIdentity('alice', activeIdentity);
-  const observed = T0 - HOUR;
-  store.putDevice('mac-1', device('alice', observed));
-  lifecycle.flushRefresh();
+  const { store, lifecycle, observed } = aliceWithMac();
   now = crossing(observed, 'high') + HOUR;
   lifecycle.flushRefresh();
   expect(levelsOf(store)).toEqual([['mac-1', 'high']]);
@@ -158,8 +163,7 @@ test('exactly once across a restart: a crossing reported before the restart is n
   await first.close();
 
   now += HOUR;
-  const second = open(file);
-  cleanup.push(second.close);
+  const second = opened(file);
   second.lifecycle.flushRefresh();
   second.lifecycle.tracker.refresh('alice');
   await second.lifecycle.sweep();
@@ -188,16 +192,14 @@ test('deadlines passed while Tether was down are reported after the restart, lat
   await second.close();
 
   now += HOUR;
-  const third = open(file);
-  cleanup.push(third.close);
+  const third = opened(file);
   third.lifecycle.flushRefresh();
   await third.lifecycle.sweep();
   expect(levelsOf(third.store)).toEqual([['mac-1', 'high'], ['mac-1', 'moderate']]);
 });
 
 test('a device that checks in again (newer observed_at) starts over: its next staleness is reported again', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('alice', activeIdentity);
   const first = T0 - HOUR;
   store.putDevice('mac-1', device('alice', first));
@@ -223,8 +225,7 @@ test('a device that checks in again (newer observed_at) starts over: its next st
 });
 
 test('what was settled belongs to one observed_at: a newer check-in starts over even after the clock stepped back', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('alice', activeIdentity);
   const first = T0 - HOUR;
   store.putDevice('mac-1', device('alice', first));
@@ -254,8 +255,7 @@ test('a device that checked in before a missed deadline was processed reports no
   await storeAliceWithDevice(file, observed);
 
   now = crossing(observed, 'high') + HOUR;
-  const second = open(file);
-  cleanup.push(second.close);
+  const second = opened(file);
   // The MDM sync arrives before the overdue recheck ran: the device is fresh again at every level.
   second.store.putDevice('mac-1', device('alice', now - 60_000));
   second.lifecycle.flushRefresh();
@@ -268,8 +268,7 @@ test('a re-write with the same observed_at after a missed deadline reports it (o
   await storeAliceWithDevice(file, observed);
 
   now = crossing(observed, 'high') + HOUR;
-  const second = open(file);
-  cleanup.push(second.close);
+  const second = opened(file);
   // A re-sync of the same check-in (another field changed) lands before the overdue recheck.
   second.store.importBatch([{ line: 1, text: JSON.stringify({ kind: 'device', record: { id: 'mac-1', ...device('alice', observed, { os_version: '15.2' }) } }) }]);
   expect(stale(second.store)).toEqual([expect.objectContaining({ sensitivity: 'high', time: iso(now), observed_at: iso(observed) })]);
@@ -295,8 +294,7 @@ test('a re-write after a missed deadline reports nothing for a device that gave 
   await first.close();
 
   now = crossing(observed, 'high') + HOUR;
-  const second = open(file);
-  cleanup.push(second.close);
+  const second = opened(file);
   second.store.putDevice('noncompliant', device('alice', observed, { compliant: false, os_version: '2' }));
   second.store.putDevice('unenrolled', device('alice', observed, { enrolled: false, os_version: '2' }));
   second.store.putDevice('suspended-owner', device('sam', observed, { os_version: '2' }));
@@ -311,8 +309,7 @@ test('a re-write after a missed deadline reports nothing for a device that gave 
 });
 
 test('a bulk import of already-old devices reports no threshold crossed before the import; later crossings are reported', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   // The owners have been active in Tether for days; their devices arrive in today's import.
   now = T0 - 10 * DAY;
   for (let i = 0; i < 50; i++) store.putIdentity(`user-${i}`, { ...activeIdentity, aliases: [] });
@@ -348,8 +345,7 @@ test('a bulk import of already-old devices reports no threshold crossed before t
 });
 
 test('devices that gave no access report nothing: not enrolled, not compliant, owner unknown or not active, deleted', async () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   const observed = T0 - HOUR;
   store.putIdentity('alice', activeIdentity);
   store.putIdentity('sam', { status: 'suspended' });
@@ -371,12 +367,7 @@ test('devices that gave no access report nothing: not enrolled, not compliant, o
 });
 
 test('a change of the max ages reports no crossing from before the change; later ones are reported', async () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
-  store.putIdentity('alice', activeIdentity);
-  const observed = T0 - HOUR;
-  store.putDevice('mac-1', device('alice', observed));
-  lifecycle.flushRefresh();
+  const { store, lifecycle, observed } = aliceWithMac();
 
   now = T0 + 2 * HOUR;
   // high lowered to 1 h: the device has been too old for it since T0, before the change.
@@ -403,8 +394,7 @@ test('after the first start over a store written before staleness revocations ex
   await first.close();
 
   now = T0 + HOUR;
-  const second = open(file);
-  cleanup.push(second.close);
+  const second = opened(file);
   second.lifecycle.start();
   now = crossing(observed, 'high');
   second.lifecycle.flushRefresh();
@@ -433,12 +423,7 @@ test('levels sharing a max age each get their event; exactly one of them says no
   const data = shippedData() as { config: { max_age_ns: Record<string, number> } };
   data.config.max_age_ns.restricted = data.config.max_age_ns.low;
   engines.data = data;
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
-  store.putIdentity('alice', activeIdentity);
-  const observed = T0 - HOUR;
-  store.putDevice('mac-1', device('alice', observed));
-  lifecycle.flushRefresh();
+  const { store, lifecycle, observed } = aliceWithMac();
   now = crossing(observed, 'low');
   lifecycle.flushRefresh();
   const ev = stale(store) as Array<Ev & { fresh_for: string[]; stale_everywhere: boolean }>;
@@ -451,8 +436,7 @@ test('levels sharing a max age each get their event; exactly one of them says no
 });
 
 test('a threshold crossed before the owner became active is not reported; one crossed after is', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('newbie', { status: 'provisioned', proofed: true });
   const observed = T0 - HOUR;
   store.putDevice('nb-1', device('newbie', observed));
@@ -469,8 +453,7 @@ test('a threshold crossed before the owner became active is not reported; one cr
 });
 
 test('a deleted device leaves no staleness bookkeeping behind', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('alice', activeIdentity);
   const observed = T0 - HOUR;
   store.putDevice('mac-1', device('alice', observed));
@@ -485,8 +468,7 @@ test('a deleted device leaves no staleness bookkeeping behind', () => {
 });
 
 test('only levels the device could grant are reported: a byod device loses only low, an unencrypted corporate device never reports high', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('alice', activeIdentity);
   const observed = T0 - HOUR;
   store.putDevice('phone-1', device('alice', observed, { ownership: 'byod' })); // ownership_limits: byod → low
@@ -504,8 +486,7 @@ test('only levels the device could grant are reported: a byod device loses only 
 });
 
 test('devices of service and break-glass identities, which no device rule covers, report nothing when they go stale', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('svc', { ...activeIdentity, aliases: [], type: 'service' });
   store.putIdentity('bg', { ...activeIdentity, aliases: [], type: 'break_glass' });
   const observed = T0 - HOUR;
@@ -522,8 +503,7 @@ test('devices of service and break-glass identities, which no device rule covers
 });
 
 test('an owner of a hard-gated risk tier loses everything at the high max age: one event, stale everywhere; devices that never granted them report nothing', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   store.putIdentity('pat', { ...activeIdentity, aliases: [], risk_tier: 'privileged' }); // data.config.hard_gate_tiers
   const observed = T0 - HOUR;
   store.putDevice('mac', device('pat', observed));
@@ -541,20 +521,14 @@ test('max_sensitivity is the most sensitive level still fresh, also when max age
   const data = shippedData() as { config: { max_age_ns: Record<string, number> } };
   data.config.max_age_ns = { high: DAY * 1e6, moderate: 7 * DAY * 1e6, low: 3 * DAY * 1e6 };
   engines.data = data;
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
-  store.putIdentity('alice', activeIdentity);
-  const observed = T0 - HOUR;
-  store.putDevice('mac-1', device('alice', observed));
-  lifecycle.flushRefresh();
+  const { store, lifecycle, observed } = aliceWithMac();
   now = observed + DAY + 1;
   lifecycle.flushRefresh();
   expect(stale(store)).toEqual([expect.objectContaining({ sensitivity: 'high', fresh_for: ['moderate', 'low'], max_sensitivity: 'moderate' })]);
 });
 
 test('a change of ownership_limits reports no crossing judged under the new limits from before the change', async () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   lifecycle.staleness.epochMs(now); // the service's tick records when the current values apply
   store.putIdentity('alice', activeIdentity);
   const observed = T0 - HOUR;
@@ -576,8 +550,7 @@ test('a change of ownership_limits reports no crossing judged under the new limi
 });
 
 test('crossings from before an owner became device-bound (type or risk tier change) or was deleted and re-created are not reported later', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   const observed = T0 - HOUR;
   store.putIdentity('svc', { ...activeIdentity, aliases: [], type: 'service' });
   store.putDevice('box', device('svc', observed));
@@ -600,8 +573,7 @@ test('crossings from before an owner became device-bound (type or risk tier chan
 });
 
 test('routine work reads no staleness rows: re-importing the same records and re-syncing owners after their crossings were reported costs no extra statement', () => {
-  const { store, lifecycle, close } = open();
-  cleanup.push(close);
+  const { store, lifecycle } = opened();
   lifecycle.staleness.epochMs(now);
   const n = 200;
   const lines: ImportLine[] = [];
