@@ -2,16 +2,15 @@
 // newer than the verdict: the next Intune poll / Jamf pull carrying the same (or an older) sync
 // time is skipped as stale (not an adapter error); a newer sync replaces the verdict.
 import request from 'supertest';
-import { SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { harness, type Harness } from '../helpers';
-import { transmitterKey } from '../ssf/transmitter-key';
+import { complianceVerdictSet, transmitterKey } from '../ssf/transmitter-key';
 import { managedDevice, startFakeGraph, type FakeGraph } from '../mdm/fake-graph';
 import { jamfComputer, startFakeJamf, type FakeJamf } from '../mdm/fake-jamf';
 
 const ISS = 'https://idp.example.com/';
 const AUD = 'https://tether.example.com/';
 const TENANT = 'contoso.onmicrosoft.com';
-const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 
 let key: CryptoKey;
 let jwk: JWK;
@@ -51,16 +50,7 @@ afterEach(async () => {
 
 let seq = 0;
 async function pushVerdict(deviceId: string, status: 'compliant' | 'not-compliant', eventTimestampMs: number): Promise<void> {
-  const set = await new SignJWT({
-    jti: `v-${++seq}-${Date.now()}`,
-    sub_id: { format: 'complex', device: { format: 'opaque', id: deviceId } },
-    events: { [CAEP + 'device-compliance-change']: { current_status: status, previous_status: status === 'compliant' ? 'not-compliant' : 'compliant', event_timestamp: Math.floor(eventTimestampMs / 1000) } },
-  })
-    .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1' })
-    .setIssuer(ISS)
-    .setAudience(AUD)
-    .setIssuedAt()
-    .sign(key);
+  const set = await complianceVerdictSet(key, { iss: ISS, aud: AUD, jti: `v-${++seq}-${Date.now()}`, deviceId, status, eventTimestampS: Math.floor(eventTimestampMs / 1000) });
   await request(h.app).post('/v1/adapters/ssf/events').set('Content-Type', 'application/secevent+jwt').send(set).expect(202);
 }
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -2,15 +2,14 @@
 // or a Jamf pull, a delivery whose observed_at is not newer than the verdict's does not undo it
 // (409 stale_update, nothing changed); a strictly newer observation replaces it.
 import request from 'supertest';
-import { SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { signWebhook } from '../../../src/adapters/mdm/hmac';
 import { harness, type Harness } from '../helpers';
-import { transmitterKey } from '../ssf/transmitter-key';
+import { complianceVerdictSet, transmitterKey } from '../ssf/transmitter-key';
 
 const SECRET = 'mdm-secret';
 const ISS = 'https://idp.example.com/';
 const AUD = 'https://tether.example.com/';
-const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 
 let key: CryptoKey;
 let jwk: JWK;
@@ -37,16 +36,7 @@ function deliver(device: Record<string, unknown>) {
 
 let seq = 0;
 async function verdict(status: 'compliant' | 'not-compliant', eventTimestampS: number): Promise<void> {
-  const set = await new SignJWT({
-    jti: `w-${++seq}-${Date.now()}`,
-    sub_id: { format: 'complex', device: { format: 'opaque', id: 'mac-123' } },
-    events: { [CAEP + 'device-compliance-change']: { current_status: status, previous_status: status === 'compliant' ? 'not-compliant' : 'compliant', event_timestamp: eventTimestampS } },
-  })
-    .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1' })
-    .setIssuer(ISS)
-    .setAudience(AUD)
-    .setIssuedAt()
-    .sign(key);
+  const set = await complianceVerdictSet(key, { iss: ISS, aud: AUD, jti: `w-${++seq}-${Date.now()}`, deviceId: 'mac-123', status, eventTimestampS });
   await request(h.app).post('/v1/adapters/ssf/events').set('Content-Type', 'application/secevent+jwt').send(set).expect(202);
 }
 
