@@ -60,31 +60,49 @@ test('other device revocations are unchanged: sent at once, timed by the event',
   expect(ev?.event).toMatchObject({ current_status: 'not-compliant', reason_admin: { en: 'Tether revocation: device_not_compliant' }, event_timestamp: (T0 + 5 * HOUR) / 1000 });
 });
 
-test('end to end: three levels crossed → three webhook revocations, one SET per stream', async () => {
+
+/**
+ * A lifecycle service with a webhook subscription and a CAEP transmitter attached to its outbox, alice
+ * active (with `aliases`) and her compliant mac-1 checked in an hour before T0; `run` moves `clock.now`.
+ */
+async function withTransmitter(
+  aliases: string[],
+  run: (t: { store: Opened['store']; lifecycle: Opened['lifecycle']; clock: { now: number }; observed: number }) => void,
+): Promise<void> {
   const engines = new TestEngines(await shippedEngine());
-  let now = T0;
+  const clock = { now: T0 };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-stale-ssf-'));
-  const { store, lifecycle, close } = openLifecycle(engines, { now: () => now });
+  const { store, lifecycle, close } = openLifecycle(engines, { now: () => clock.now });
   try {
     store.putSubscription({ id: 'hook', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation'] });
-    const tx = new SsfTransmitter(store, { issuer: 'https://tether.example.com', dataDir, receivers: [{ endpoint_url: 'http://127.0.0.1:9/caep' }] }, () => now);
+    const tx = new SsfTransmitter(store, { issuer: 'https://tether.example.com', dataDir, receivers: [{ endpoint_url: 'http://127.0.0.1:9/caep' }] }, () => clock.now);
     tx.attach(lifecycle.outbox, () => () => undefined);
-    store.putIdentity('alice', { status: 'active', proofed: true, aliases: ['alice@example.com'], activated_at: iso(T0 - 30 * 24 * HOUR) });
+    store.putIdentity('alice', { status: 'active', proofed: true, aliases, activated_at: iso(T0 - 30 * 24 * HOUR) });
     const observed = T0 - HOUR;
     store.putDevice('mac-1', { owner: 'alice', ownership: 'corporate', enrolled: true, compliant: true, encrypted: true, observed_at: iso(observed) });
     lifecycle.flushRefresh();
+    run({ store, lifecycle, clock, observed });
+  } finally {
+    await close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+type Opened = ReturnType<typeof openLifecycle>;
+
+test('end to end: three levels crossed → three webhook revocations, one SET per stream', async () => {
+  await withTransmitter(['alice@example.com'], ({ store, lifecycle, clock, observed }) => {
     const sets = () =>
       (store.db.prepare('SELECT claims FROM ssf_outbox ORDER BY seq').all() as Array<{ claims: string }>).map((r) => JSON.parse(r.claims) as { txn: string; sub_id: unknown; events: Record<string, Record<string, unknown>> });
     const webhooks = () => (store.db.prepare('SELECT body FROM lifecycle_outbox ORDER BY seq').all() as Array<{ body: string }>).map((r) => JSON.parse(r.body) as { id: string; sensitivity: string });
 
     for (const level of ['high', 'moderate']) {
-      now = observed + maxAge(level) + 1;
+      clock.now = observed + maxAge(level) + 1;
       lifecycle.flushRefresh();
     }
     expect(webhooks().map((w) => w.sensitivity)).toEqual(['high', 'moderate']);
     expect(sets()).toEqual([]);
 
-    now = observed + maxAge('low') + 1;
+    clock.now = observed + maxAge('low') + 1;
     lifecycle.flushRefresh();
     lifecycle.flushRefresh();
     expect(webhooks().map((w) => w.sensitivity)).toEqual(['high', 'moderate', 'low']);
@@ -94,33 +112,16 @@ test('end to end: three levels crossed → three webhook revocations, one SET pe
     expect(set.sub_id).toEqual({ format: 'complex', device: { format: 'opaque', id: 'mac-1' }, user: { format: 'email', email: 'alice@example.com' } });
     expect(set.events[DCC]).toMatchObject({ previous_status: 'compliant', current_status: 'not-compliant', event_timestamp: Math.floor((observed + maxAge('low')) / 1000) });
     expect((set.events[DCC].reason_admin as { en: string }).en).toContain('device_state_stale');
-  } finally {
-    await close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('every level crossed at once (found late) → three webhook revocations, still one SET', async () => {
-  const engines = new TestEngines(await shippedEngine());
-  let now = T0;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-stale-ssf-'));
-  const { store, lifecycle, close } = openLifecycle(engines, { now: () => now });
-  try {
-    store.putSubscription({ id: 'hook', url: 'http://127.0.0.1:9/', secret: '0123456789abcdef', events: ['revocation'] });
-    const tx = new SsfTransmitter(store, { issuer: 'https://tether.example.com', dataDir, receivers: [{ endpoint_url: 'http://127.0.0.1:9/caep' }] }, () => now);
-    tx.attach(lifecycle.outbox, () => () => undefined);
-    store.putIdentity('alice', { status: 'active', proofed: true, activated_at: iso(T0 - 30 * 24 * HOUR) });
-    const observed = T0 - HOUR;
-    store.putDevice('mac-1', { owner: 'alice', ownership: 'corporate', enrolled: true, compliant: true, encrypted: true, observed_at: iso(observed) });
-    lifecycle.flushRefresh();
-    now = observed + maxAge('low') + HOUR;
+  await withTransmitter([], ({ store, lifecycle, clock, observed }) => {
+    clock.now = observed + maxAge('low') + HOUR;
     lifecycle.flushRefresh();
     expect(store.db.prepare('SELECT count(*) FROM lifecycle_outbox').pluck().get()).toBe(3);
     const sets = store.db.prepare('SELECT claims FROM ssf_outbox').pluck().all() as string[];
     expect(sets).toHaveLength(1);
     expect(JSON.parse(sets[0]).events[DCC]).toMatchObject({ current_status: 'not-compliant', event_timestamp: Math.floor((observed + maxAge('low')) / 1000) });
-  } finally {
-    await close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
