@@ -151,7 +151,8 @@ function quietStdout(): () => void {
   return () => spy.mockRestore();
 }
 
-describe('6. errors the user caused are not internal errors', () => {
+/** In a describe block: stdout muted and process.env restored around each test (serve reads both). */
+function isolateProcess(): void {
   const env = { ...process.env };
   let restore: () => void;
   beforeEach(() => {
@@ -161,6 +162,10 @@ describe('6. errors the user caused are not internal errors', () => {
     restore();
     process.env = { ...env };
   });
+}
+
+describe('6. errors the user caused are not internal errors', () => {
+  isolateProcess();
 
   test('-o under a file: named, exit 1, before compiling', async () => {
     const d = tree({ afile: 'x' });
@@ -228,15 +233,7 @@ describe('7. conformance with nothing to run', () => {
 });
 
 describe('8. serve with a policy directory that is not there', () => {
-  const env = { ...process.env };
-  let restore: () => void;
-  beforeEach(() => {
-    restore = quietStdout();
-  });
-  afterEach(() => {
-    restore();
-    process.env = { ...env };
-  });
+  isolateProcess();
 
   test('refuses to start with one line naming TETHER_POLICY_DIR, exit 78', async () => {
     process.env.TETHER_LOG_LEVEL = 'error';
