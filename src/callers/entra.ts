@@ -143,7 +143,7 @@ export function entraDeny(cfg: EntraConfig, decision: Decision | undefined, reas
 /** The handler of POST /v1/hooks/entra/token-issuance-start: authenticate, parse, answer. */
 export function entraHookHandler(deps: HookDeps, cfg: EntraConfig): DirectHandler {
   return hookHandler({
-    authenticate: cfg.auth ? entraAuthenticator(cfg.auth, deps.onKeyFetchError) : undefined,
+    authenticate: cfg.auth ? entraAuthenticator(cfg.auth, deps.keyFetch) : undefined,
     notConfiguredMessage: 'the Entra custom claims provider is not configured (entra.auth)',
     onAuthError: (err) => err.code === 'caller_not_allowed'
       ? { status: 403, body: { code: 'forbidden', message: 'caller is not the Entra authentication events service', reason: err.code } }

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EntraAuthConfig, OktaAuthConfig } from './config';
-import { bearerToken, CredentialError, createJwtVerifier, type JwtVerifier, type KeyFetchFailure } from './jwt';
+import { bearerToken, CredentialError, createJwtVerifier, type JwtVerifier, type KeyFetchHooks } from './jwt';
 import { header } from './proxy-request';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -12,7 +12,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 export type HookAuthenticator = (headers: IncomingHttpHeaders) => Promise<void>;
 
 /** Okta: `header` compares the registered header value verbatim; `jwt` verifies Okta's OAuth 2.0 bearer JWT. */
-export function oktaAuthenticator(cfg: OktaAuthConfig, onFetchError?: (f: KeyFetchFailure) => void): HookAuthenticator {
+export function oktaAuthenticator(cfg: OktaAuthConfig, keyFetch: KeyFetchHooks = {}): HookAuthenticator {
   if (cfg.type === 'header') {
     // Compared as SHA-256 digests so lengths match and timing says nothing about the secret.
     const expected = sha256(cfg.secret);
@@ -22,7 +22,7 @@ export function oktaAuthenticator(cfg: OktaAuthConfig, onFetchError?: (f: KeyFet
       if (!timingSafeEqual(sha256(given), expected)) throw new CredentialError('credential_invalid', `${cfg.header} does not match the registered secret`);
     };
   }
-  const verify = createJwtVerifier(cfg, { onFetchError });
+  const verify = createJwtVerifier(cfg, keyFetch);
   return async (headers) => {
     const token = bearerToken(header(headers, 'authorization'));
     if (!token) throw new CredentialError('credential_missing', 'missing bearer token');
@@ -31,9 +31,9 @@ export function oktaAuthenticator(cfg: OktaAuthConfig, onFetchError?: (f: KeyFet
 }
 
 /** Entra: bearer JWT from the tenant, and the caller (azp for v2 tokens, appid for v1) must be allowed. */
-export function entraAuthenticator(cfg: EntraAuthConfig, onFetchError?: (f: KeyFetchFailure) => void): HookAuthenticator {
+export function entraAuthenticator(cfg: EntraAuthConfig, keyFetch: KeyFetchHooks = {}): HookAuthenticator {
   if (cfg.type === 'none') return async () => undefined;
-  const verify: JwtVerifier = createJwtVerifier(cfg, { onFetchError });
+  const verify: JwtVerifier = createJwtVerifier(cfg, keyFetch);
   const allowed = new Set(cfg.allowed_callers);
   return async (headers) => {
     const token = bearerToken(header(headers, 'authorization'));

@@ -4,7 +4,7 @@
 // device reasons deny, try the user's other devices — all within one time budget.
 import { decideWithin } from './budget';
 import type { DecideFn, DecideRequest, Decision } from './types';
-import type { KeyFetchFailure } from './jwt';
+import type { KeyFetchHooks } from './jwt';
 
 /**
  * The device ids owned by the identity an id or alias names, best candidates first; undefined when
@@ -16,8 +16,8 @@ export type OwnedDevicesFn = (idOrAlias: string) => string[] | undefined;
 export interface HookDeps {
   decide: DecideFn;
   ownedDevices?: OwnedDevicesFn;
-  /** Hears of failed JWKS fetches (the server logs them: keys that cannot be refreshed expire after a day). */
-  onKeyFetchError?: (f: KeyFetchFailure) => void;
+  /** For the hooks' and proxy checks' JWT verifiers: failed JWKS fetches are logged, refreshes stop on shutdown. */
+  keyFetch?: KeyFetchHooks;
 }
 
 /** Most devices tried per hook call (each is one policy evaluation). */

@@ -4,8 +4,9 @@
 // routine refresh. A request waits on a fetch only when the cache cannot answer it — a kid the cached set
 // lacks, or no usable set at all — and such request-triggered fetches are rate-limited per JWKS (one per
 // KEY_REFETCH_MIN_INTERVAL_MS), so a flood of tokens naming random kids cannot hammer the IdP. The wait
-// is bounded by KEY_FETCH_TIMEOUT_MS and by the caller's budget.
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+// is bounded by KEY_FETCH_TIMEOUT_MS and by the caller's budget. close() stops all of it (a discarded
+// configuration must not keep fetching); the server closes them on shutdown (KeyFetchHooks.closeWith).
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtVerifierConfig } from './config';
 
 /** Why a bearer credential was refused; `code` is stable and safe to log (never the token). */
@@ -27,8 +28,12 @@ export class KeysUnavailable extends Error {
   }
 }
 
-/** Verifies one compact JWT and returns its payload, or throws CredentialError / KeysUnavailable. */
-export type JwtVerifier = (token: string) => Promise<JWTPayload>;
+/**
+ * Verifies one compact JWT and returns its payload, or throws CredentialError / KeysUnavailable.
+ * close() (idempotent) stops a remote JWKS's refresh and retry timers and aborts a fetch in flight; keys
+ * already fetched still verify, but no fetch starts again.
+ */
+export type JwtVerifier = ((token: string) => Promise<JWTPayload>) & { close(): void };
 
 /** Bound on one JWKS fetch (jose aborts it). */
 export const KEY_FETCH_TIMEOUT_MS = 2000;
@@ -71,8 +76,13 @@ export interface KeyFetchFailure {
   keysAgeSeconds: number | null;
 }
 
-function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchError: (f: KeyFetchFailure) => void): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(new URL(uri), { timeoutDuration: KEY_FETCH_TIMEOUT_MS });
+function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchError: (f: KeyFetchFailure) => void): { keys: JWTVerifyGetKey; close(): void } {
+  // Aborted by close(), so a fetch in flight does not outlive the verifier (jose's timeout still applies).
+  const closed = new AbortController();
+  const remote = createRemoteJWKSet(new URL(uri), {
+    timeoutDuration: KEY_FETCH_TIMEOUT_MS,
+    [customFetch]: (url, init) => fetch(url, { ...init, signal: AbortSignal.any([init.signal, closed.signal]) }),
+  });
   let local: JWTVerifyGetKey | undefined;
   let fetchedAt = -Infinity; // last successful fetch
   let refetchedAt = -Infinity; // last fetch a request started, successful or not
@@ -83,6 +93,8 @@ function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchE
 
   /** One fetch at a time: callers join the one in flight. */
   const fetchKeys = (): Promise<void> => {
+    // After close() nothing fetches: not the refresh timer, a retry, nor a request.
+    if (closed.signal.aborted) return Promise.reject(new KeysUnavailable('jwks_closed'));
     pending ??= remote.reload()
       .then(() => {
         const set = remote.jwks();
@@ -93,6 +105,8 @@ function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchE
         }
       })
       .catch((err: unknown) => {
+        // Closed while in flight (aborted, or failed anyway): not the IdP's failure, and nothing to retry.
+        if (closed.signal.aborted) throw new KeysUnavailable('jwks_closed');
         const failure = fetchFailure(err);
         onFetchError({ uri, code: failure.causeCode, keysAgeSeconds: local ? Math.round((Date.now() - fetchedAt) / 1000) : null });
         // Without usable keys every token fails: retry soon (backoff), not at the next refresh period.
@@ -121,7 +135,14 @@ function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchE
   const timer = setInterval(refresh, refreshMs);
   timer.unref?.();
 
-  return async (protectedHeader, token) => {
+  const close = () => {
+    closed.abort();
+    clearInterval(timer);
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+  };
+
+  const keys: JWTVerifyGetKey = async (protectedHeader, token) => {
     if (!usable()) {
       await refetch();
       if (!usable()) throw new KeysUnavailable('jwks_unavailable');
@@ -142,29 +163,39 @@ function remoteKeys(uri: string, refreshMs: number, retryMinMs: number, onFetchE
       return local!(protectedHeader, token); // still unknown: ERR_JWKS_NO_MATCHING_KEY
     }
   };
+  return { keys, close };
+}
+
+/** What the verifier's owner hears: failed fetches, and the close() of a remote JWKS to call when it stops. */
+export interface KeyFetchHooks {
+  /** Hears of every failed JWKS fetch (the server logs it: keys that cannot be refreshed expire after a day). */
+  onFetchError?: (f: KeyFetchFailure) => void;
+  /** Given the close() of each verifier with a remote JWKS (the server calls them on shutdown or a failed start). */
+  closeWith?: (close: () => void) => void;
 }
 
 /** Options of createJwtVerifier. */
-export interface JwtVerifierOptions {
+export interface JwtVerifierOptions extends KeyFetchHooks {
   /** Overrides the background refresh period (tests; default `cfg.jwks_refresh_seconds`). */
   refreshMs?: number;
   /** First retry delay while no usable keys are held (tests; default KEY_RETRY_MIN_MS). */
   retryMinMs?: number;
-  /** Hears of every failed JWKS fetch (the server logs it). */
-  onFetchError?: (f: KeyFetchFailure) => void;
 }
 
 /** Builds a verifier from configuration. A remote JWKS is refreshed every `cfg.jwks_refresh_seconds`. */
 export function createJwtVerifier(cfg: JwtVerifierConfig, opts: JwtVerifierOptions = {}): JwtVerifier {
-  const keys: JWTVerifyGetKey = cfg.jwks_uri
+  const remote = cfg.jwks_uri
     ? remoteKeys(
         cfg.jwks_uri,
         opts.refreshMs ?? (cfg.jwks_refresh_seconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000,
         opts.retryMinMs ?? KEY_RETRY_MIN_MS,
         opts.onFetchError ?? (() => undefined),
       )
-    : createLocalJWKSet(cfg.jwks as Parameters<typeof createLocalJWKSet>[0]);
-  return async (token) => {
+    : undefined;
+  const keys: JWTVerifyGetKey = remote?.keys ?? createLocalJWKSet(cfg.jwks as Parameters<typeof createLocalJWKSet>[0]);
+  const close = remote?.close ?? (() => undefined);
+  if (remote) opts.closeWith?.(close);
+  const verify = async (token: string): Promise<JWTPayload> => {
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer: cfg.issuer,
@@ -180,6 +211,7 @@ export function createJwtVerifier(cfg: JwtVerifierConfig, opts: JwtVerifierOptio
       throw new CredentialError('credential_invalid', `bearer token rejected (${code})`);
     }
   };
+  return Object.assign(verify, { close });
 }
 
 /** Extracts the token from an `Authorization: Bearer <token>` header value; undefined when absent. */

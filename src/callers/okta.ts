@@ -106,7 +106,7 @@ export async function answerOktaHook(deps: HookDeps, cfg: OktaConfig, body: unkn
 /** The handler of POST /v1/hooks/okta/token: authenticate, parse, answer (always 200 once authentic). */
 export function oktaHookHandler(deps: HookDeps, cfg: OktaConfig): DirectHandler {
   return hookHandler({
-    authenticate: cfg.auth ? oktaAuthenticator(cfg.auth, deps.onKeyFetchError) : undefined,
+    authenticate: cfg.auth ? oktaAuthenticator(cfg.auth, deps.keyFetch) : undefined,
     notConfiguredMessage: 'the Okta token hook is not configured (okta.auth)',
     onAuthError: (err) => ({ status: 401, body: { code: 'unauthorized', message: 'hook request not authenticated', reason: err.code } }),
     // Okta fails open on non-200: an unreadable body is a deny in Okta's shape.

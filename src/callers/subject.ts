@@ -2,7 +2,7 @@
 // trusted header set by an upstream authenticator (oauth2-proxy's X-Auth-Request-Email and the like).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProxyConfig } from './config';
-import { bearerToken, CredentialError, createJwtVerifier, type JwtVerifier, type KeyFetchFailure } from './jwt';
+import { bearerToken, CredentialError, createJwtVerifier, type JwtVerifier, type KeyFetchHooks } from './jwt';
 import { header } from './proxy-request';
 
 /** The resolved subject and how we know it. */
@@ -15,8 +15,8 @@ export interface ResolvedSubject {
 export class SubjectResolver {
   private readonly verify?: JwtVerifier;
 
-  constructor(private readonly cfg: ProxyConfig, onFetchError?: (f: KeyFetchFailure) => void) {
-    if (cfg.jwt) this.verify = createJwtVerifier(cfg.jwt, { onFetchError });
+  constructor(private readonly cfg: ProxyConfig, keyFetch: KeyFetchHooks = {}) {
+    if (cfg.jwt) this.verify = createJwtVerifier(cfg.jwt, keyFetch);
   }
 
   /**

@@ -9,7 +9,7 @@ import { loadCallersConfig, type CallersConfig } from '../../callers/config';
 import { entraHookHandler } from '../../callers/entra';
 import { envoyHandler } from '../../callers/envoy';
 import type { HookDeps, OwnedDevicesFn } from '../../callers/hook-decide';
-import { KEY_CACHE_MAX_AGE_MS, type KeyFetchFailure } from '../../callers/jwt';
+import { KEY_CACHE_MAX_AGE_MS, type KeyFetchHooks } from '../../callers/jwt';
 import { nginxHandler } from '../../callers/nginx';
 import { oktaHookHandler } from '../../callers/okta';
 import { oktaBodyFor } from '../../callers/okta-example';
@@ -50,7 +50,7 @@ export function storeOwnedDevices(store: StateStore): OwnedDevicesFn {
 
 /** The proxy check and IdP hook routes from explicit parts (tests and embedders). */
 export function callersDirectRoutes(deps: HookDeps, config: CallersConfig): DirectRoute[] {
-  const proxy: ProxyDeps = { decide: deps.decide, config: config.proxy, subjects: new SubjectResolver(config.proxy, deps.onKeyFetchError) };
+  const proxy: ProxyDeps = { decide: deps.decide, config: config.proxy, subjects: new SubjectResolver(config.proxy, deps.keyFetch) };
   return [
     { path: '/v1/authz/envoy', prefix: true, label: '/v1/authz/envoy/*rest', handle: envoyHandler(proxy) },
     { path: '/v1/authz/nginx', handle: nginxHandler(proxy) },
@@ -65,9 +65,13 @@ export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCalle
   if (config.entra.auth?.type === 'none') {
     ctx.logger.warn('entra custom claims provider accepts unauthenticated calls (entra.auth.type=none); development only');
   }
-  const onKeyFetchError = (f: KeyFetchFailure) =>
-    ctx.logger.warn('JWKS fetch failed', { jwks_uri: f.uri, error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 });
-  const direct = callersDirectRoutes({ decide: contextDecide(ctx), ownedDevices: storeOwnedDevices(ctx.store), onKeyFetchError }, config);
+  const keyFetch: KeyFetchHooks = {
+    onFetchError: (f) =>
+      ctx.logger.warn('JWKS fetch failed', { jwks_uri: f.uri, error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 }),
+    // Background JWKS refreshes belong to this server: stopped on shutdown and when start fails.
+    closeWith: (close) => ctx.onShutdown(close, 'jwks-refresh'),
+  };
+  const direct = callersDirectRoutes({ decide: contextDecide(ctx), ownedDevices: storeOwnedDevices(ctx.store), keyFetch }, config);
   const router = Router();
   // OPA clients' evaluateDefault(): POST / is OPA's default-decision endpoint (a decision route).
   router.post('/', requireDecisionToken(ctx), opaDefaultDecisionHandler(() => {
