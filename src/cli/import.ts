@@ -7,9 +7,11 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import readline from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { apiTokenPath, loadConfig } from '../config';
 import { openSqliteStore, type ImportLine, type ImportLineError } from '../state/store';
 import { HelpRequested, stdio, UsageError, type CommandIO } from './args';
+import { LineOffsets, Progress, type ProgressOptions } from './import-progress';
 
 /** Parsed command line of `tether import`. */
 export interface ImportArgs {
@@ -85,8 +87,9 @@ function checkUrl(value: string): void {
 /**
  * Runs `tether import`; resolves to the process exit code: 0 all imported, 2 some lines rejected or a
  * usage error, 1 failure. Usage errors and -h/--help are handled here too (when not run through main()).
+ * `progressOpts` overrides where and how often progress is drawn (tests).
  */
-export async function runImport(argv: string[], io: CommandIO = stdio): Promise<number> {
+export async function runImport(argv: string[], io: CommandIO = stdio, progressOpts: Pick<ProgressOptions, 'stream' | 'intervalMs'> = {}): Promise<number> {
   let args: ImportArgs;
   try {
     args = parseImportArgs(argv);
@@ -98,7 +101,7 @@ export async function runImport(argv: string[], io: CommandIO = stdio): Promise<
     io.err((err as Error).message);
     return 2;
   }
-  const progress = new Progress(args.quiet, args.file === '-' ? undefined : fileSize(args.file));
+  const progress = new Progress({ ...progressOpts, quiet: args.quiet, total: args.file === '-' ? undefined : fileSize(args.file) });
   try {
     const summary = args.direct ? await importDirect(args, progress) : await importHttp(args, progress);
     progress.finish(summary);
@@ -141,6 +144,8 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
   const url = new URL('/v1/state/import?progress=true', base);
   const started = Date.now();
   const client = url.protocol === 'https:' ? https : http;
+  // Line ends of what was sent, to turn each committed_through_line into bytes acknowledged.
+  const offsets = new LineOffsets();
   return new Promise<ImportSummary>((resolve, reject) => {
     const req = client.request(url, {
       method: 'POST',
@@ -186,14 +191,17 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
           return reject(notTether(base, type, line));
         }
         last = doc as Record<string, unknown>;
-        if (!('done' in last)) progress.update(Number(last.imported), Number(last.rejected), Number(last.committed_through_line));
+        if (!('done' in last)) {
+          const line = Number(last.committed_through_line);
+          progress.update({ imported: Number(last.imported), rejected: Number(last.rejected), line, acked: offsets.ack(line), errors: last.errors });
+        }
       });
       rl.on('close', () => {
         if (failed) return;
         if (!last || !('done' in last)) return reject(new Error('connection closed before the import finished (batches acknowledged so far are stored)'));
         const seconds = (Date.now() - started) / 1000;
         const imported = Number(last.imported);
-        if (last.done !== true) process.stderr.write(`tether import: server stopped the import: ${String(last.message)}\n`);
+        if (last.done !== true) progress.note(`tether import: server stopped the import: ${String(last.message)}`);
         resolve({
           imported,
           rejected: Number(last.rejected),
@@ -209,7 +217,9 @@ async function importHttp(args: ImportArgs, progress: Progress): Promise<ImportS
       req.destroy(err as Error);
       reject(err);
     });
-    input.on('data', (chunk) => progress.sent((chunk as Buffer).length));
+    // Registered before pipe(), so a line is counted before the server can acknowledge it.
+    input.on('data', (chunk) => offsets.push(chunk as Buffer));
+    input.on('end', () => offsets.end());
     input.pipe(req);
   });
 }
@@ -239,81 +249,44 @@ async function importDirect(args: ImportArgs, progress: Progress): Promise<Impor
   const totals = { imported: 0, rejected: 0, errors: [] as ImportLineError[] };
   let batch: ImportLine[] = [];
   let lineNo = 0;
+  const offsets = new LineOffsets();
   const commit = () => {
     if (!batch.length) return;
     const r = store.importBatch(batch);
     totals.imported += r.imported;
     totals.rejected += r.rejected;
     for (const e of r.errors) if (totals.errors.length < 1000) totals.errors.push(e);
-    progress.update(totals.imported, totals.rejected, lineNo);
+    progress.update({ imported: totals.imported, rejected: totals.rejected, line: lineNo, acked: offsets.ack(lineNo), errors: r.errors });
     batch = [];
   };
+  const add = (text: string) => {
+    lineNo++;
+    if (text.trim()) batch.push({ line: lineNo, text });
+    if (batch.length >= batchSize) commit();
+  };
   try {
-    const input = openInput(args.file);
-    input.on('data', (chunk) => progress.sent((chunk as Buffer).length));
-    const rl = readline.createInterface({ input, crlfDelay: Infinity });
-    for await (const line of rl) {
-      lineNo++;
-      if (line.trim()) batch.push({ line: lineNo, text: line });
-      if (batch.length >= batchSize) commit();
+    // Lines split as the HTTP route splits them (only "\n" ends a line, a final blank one is none), so
+    // line numbers match between both modes and LineOffsets maps each commit point to its byte offset.
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    for await (const chunk of openInput(args.file) as AsyncIterable<Buffer>) {
+      offsets.push(chunk);
+      const text = decoder.write(chunk);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        add((partial + text.slice(start, nl)).replace(/\r$/, ''));
+        partial = '';
+        start = nl + 1;
+      }
+      partial += text.slice(start);
     }
+    offsets.end();
+    const rest = (partial + decoder.end()).replace(/\r$/, '');
+    if (rest.trim()) add(rest);
     commit();
   } finally {
     store.close();
   }
   const seconds = (Date.now() - started) / 1000;
   return { ...totals, done: true, seconds, records_per_second: Math.round(totals.imported / Math.max(seconds, 0.001)) };
-}
-
-// A one-line progress bar on stderr (only when stderr is a terminal, unless forced by not being quiet).
-class Progress {
-  private bytes = 0;
-  private lastDraw = 0;
-  private readonly started = Date.now();
-  private readonly tty = process.stderr.isTTY === true;
-  private drawn = false;
-
-  constructor(
-    private readonly quiet: boolean,
-    private readonly total?: number,
-  ) {}
-
-  sent(n: number): void {
-    this.bytes += n;
-  }
-
-  update(imported: number, rejected: number, line: number): void {
-    if (this.quiet) return;
-    const now = Date.now();
-    if (now - this.lastDraw < 200) return;
-    this.lastDraw = now;
-    this.draw(imported, rejected, line);
-  }
-
-  private draw(imported: number, rejected: number, line: number): void {
-    const secs = Math.max((Date.now() - this.started) / 1000, 0.001);
-    const rate = Math.round(imported / secs);
-    let bar = '';
-    if (this.total) {
-      const frac = Math.min(1, this.bytes / this.total);
-      const width = 30;
-      const full = Math.round(frac * width);
-      bar = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
-    }
-    const text = `${bar}line ${line.toLocaleString('en-US')}: ${imported.toLocaleString('en-US')} imported, ${rejected.toLocaleString('en-US')} rejected, ${rate.toLocaleString('en-US')} rec/s`;
-    if (this.tty) process.stderr.write('\r\x1b[2K' + text);
-    else process.stderr.write(text + '\n');
-    this.drawn = true;
-  }
-
-  clear(): void {
-    if (this.drawn && this.tty) process.stderr.write('\n');
-  }
-
-  finish(s: ImportSummary): void {
-    if (this.quiet) return;
-    this.lastDraw = 0;
-    this.draw(s.imported, s.rejected, s.imported + s.rejected);
-    this.clear();
-  }
 }
