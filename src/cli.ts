@@ -8,6 +8,7 @@ import { runEval } from './cli/eval';
 import { runTestCommand } from './cli/test';
 import { EngineError } from './engine/errors';
 import { ConfigError } from './config';
+import { StateUnavailableError } from './state/errors';
 
 export const USAGE = `usage: tether <command> [args]
   serve                                         run the policy decision service
@@ -69,6 +70,11 @@ export async function main(argv: string[], io: CommandIO = stdio): Promise<numbe
       return 78;
     }
     if (e instanceof CommandError) {
+      io.err(e.message);
+      return 1;
+    }
+    // The data dir's store cannot be opened (not a database, a damaged write-ahead log): the environment's, not a bug.
+    if (e instanceof StateUnavailableError) {
       io.err(e.message);
       return 1;
     }

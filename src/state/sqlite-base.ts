@@ -19,6 +19,7 @@ import { type ReplicaSpec, type ReplicaStats, ResidentReplica } from './resident
 import { applySchema, type MigrationReport } from './sqlite-schema';
 import type { ChangeListener } from './store';
 import type { ChangeEvent, RecordKind } from './types';
+import { checkWal, describeWalDamage } from './wal-check';
 
 /** Options of openSqliteStore. */
 export interface SqliteStoreOptions {
@@ -140,6 +141,7 @@ export abstract class SqliteBase {
     this.onFailure = opts.onFailure ?? (() => undefined);
     this.path = opts.path;
     this.releaseFileCache = !!opts.releaseFileCache && opts.path !== ':memory:';
+    if (opts.path !== ':memory:') refuseDamagedWal(opts.path);
     let db: Database.Database | undefined;
     try {
       db = this.db = new Database(opts.path);
@@ -487,6 +489,19 @@ export abstract class SqliteBase {
       this.db.close();
     }
   }
+}
+
+// Before SQLite opens the file: its recovery would silently drop acknowledged commits that follow a
+// damaged part of the WAL (./wal-check.ts), and closing would then checkpoint and discard the rest.
+function refuseDamagedWal(path: string): void {
+  const wal = `${path}-wal`;
+  let check: ReturnType<typeof checkWal>;
+  try {
+    check = checkWal(wal);
+  } catch (err) {
+    throw new StateUnavailableError(`cannot open state store at ${path}: cannot read its write-ahead log ${wal}: ${(err as Error).message}`, err);
+  }
+  if (check.state === 'damaged') throw new StateUnavailableError(`cannot open state store at ${path}: ${describeWalDamage(wal, check)}`);
 }
 
 // A transaction callback must finish synchronously: SQLite cannot hold a transaction across awaits.
