@@ -2,9 +2,8 @@
 // /v1/authz and IdP token hooks (Okta inline hook, Entra custom claims provider) under /v1/hooks, all
 // served directly on node:http (src/api/direct: they sit on every proxied request and every token
 // issuance). Proxies may forward client bodies, which are discarded; the hooks authenticate first and
-// parse JSON themselves, so a bad body still gets the IdP's own error shape. OPA's default-decision
-// endpoint (POST /) stays on express.
-import { Router } from 'express';
+// parse JSON themselves, so a bad body still gets the IdP's own error shape. OPA's v0 endpoints (POST /,
+// the default decision, and POST /v0/data/{path}) are direct routes too (src/callers/opa-default.ts).
 import { loadCallersConfig, type CallersConfig } from '../../callers/config';
 import { entraHookHandler } from '../../callers/entra';
 import { envoyHandler } from '../../callers/envoy';
@@ -13,13 +12,13 @@ import { KEY_CACHE_MAX_AGE_MS, type KeyFetchHooks } from '../../callers/jwt';
 import { nginxHandler } from '../../callers/nginx';
 import { oktaHookHandler } from '../../callers/okta';
 import { oktaBodyFor } from '../../callers/okta-example';
-import { opaDefaultDecisionHandler, type DataEvaluator } from '../../callers/opa-default';
+import { opaDefaultDecisionHandler, opaV0DataHandler, V0_DATA_PATH, type DataEvaluator, type OpaV0Deps } from '../../callers/opa-default';
 import type { ProxyDeps } from '../../callers/proxy-check';
 import { SubjectResolver } from '../../callers/subject';
 import { traefikHandler } from '../../callers/traefik';
 import type { DecideFn } from '../../callers/types';
 import type { StateStore } from '../../state/store';
-import { requireDecisionToken } from '../auth';
+import { checkDecisionToken } from '../auth';
 import type { AppContext } from '../context';
 import type { DirectRoute } from '../direct/routes';
 import type { WarmupRequest } from '../warmup';
@@ -72,13 +71,21 @@ export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCalle
     closeWith: (close) => ctx.onShutdown(close, 'jwks-refresh'),
   };
   const direct = callersDirectRoutes({ decide: contextDecide(ctx), ownedDevices: storeOwnedDevices(ctx.store), keyFetch }, config);
-  const router = Router();
-  // OPA clients' evaluateDefault(): POST / is OPA's default-decision endpoint (a decision route).
-  router.post('/', requireDecisionToken(ctx), opaDefaultDecisionHandler(() => {
-    const d = ctx.decider as Partial<DataEvaluator> | undefined;
-    return typeof d?.evaluatePath === 'function' ? (d as DataEvaluator) : undefined;
-  }));
-  return { router, direct, warmup: callersWarmup(config) };
+  // OPA's v0 endpoints (decision routes): POST / is the default decision (OPA clients' evaluateDefault()),
+  // POST /v0/data/{path} the webhook variant; bare input bodies of any content type, as OPA reads them.
+  const opa: OpaV0Deps = {
+    evaluator: () => {
+      const d = ctx.decider as Partial<DataEvaluator> | undefined;
+      return typeof d?.evaluatePath === 'function' ? (d as DataEvaluator) : undefined;
+    },
+    authorize: (req) => checkDecisionToken(ctx, req),
+    bodyLimitBytes: ctx.config.bodyLimitBytes,
+  };
+  direct.push(
+    { method: 'POST', path: '/', handle: opaDefaultDecisionHandler(opa) },
+    { method: 'POST', path: V0_DATA_PATH, prefix: true, label: `${V0_DATA_PATH}/*path`, handle: opaV0DataHandler(opa) },
+  );
+  return { direct, warmup: callersWarmup(config) };
 }
 
 /**

@@ -3,6 +3,7 @@
 // reads them: a POST body is JSON whatever its Content-Type (YAML when the type names yaml), `input` is
 // its `input` key and a body without one gets OPA's warning; `pretty` and `metrics` work; HEAD is 405.
 import { Router, type Request, type Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
@@ -23,8 +24,11 @@ function dataPath(req: Request): string {
 
 const flag = (req: Request, name: string) => req.query[name] === 'true' || req.query[name] === '';
 
-// The POST body as OPA parses it: empty → no body; YAML when the content type says so; JSON otherwise.
-async function readDocument(req: Request, limitBytes: number): Promise<unknown> {
+/**
+ * A POST body as OPA parses it, here and on its v0 endpoints (src/callers/opa-default.ts): empty → no body
+ * (undefined); gzip/deflate inflated; YAML when the content type says so; JSON otherwise, whatever the type.
+ */
+export async function readOpaDocument(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const bytes = await readBody(req, limitBytes);
   if (bytes.length === 0) return undefined;
   const text = bytes.toString('utf8');
@@ -60,7 +64,7 @@ export function dataApiRouter(ctx: AppContext, deciderOf: (ctx: AppContext) => D
 
   const post = async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
-    const doc = await readDocument(req, ctx.config.bodyLimitBytes);
+    const doc = await readOpaDocument(req, ctx.config.bodyLimitBytes);
     if (doc !== undefined && (doc === null || typeof doc !== 'object' || Array.isArray(doc)))
       throw invalidInput([{ path: '', message: 'must be an object like {"input": ...}' }]);
     const hasInput = doc !== undefined && Object.hasOwn(doc, 'input');
