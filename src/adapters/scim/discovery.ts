@@ -103,10 +103,13 @@ const COMMON_ATTRS: Attr[] = [
  * attribute path has a different caseExact in another schema, so one set serves Users and Groups.
  */
 const CASE_EXACT = new Set<string>();
+/** Lower-case attribute paths of type dateTime (`meta.created`, `meta.lastModified`), likewise. */
+const DATE_TIME = new Set<string>();
 (function collect(attrs: Attr[], prefix: string): void {
   for (const a of attrs) {
     const path = prefix + String(a.name).toLowerCase();
     if (a.caseExact === true) CASE_EXACT.add(path);
+    if (a.type === 'dateTime') DATE_TIME.add(path);
     if (Array.isArray(a.subAttributes)) collect(a.subAttributes as Attr[], `${path}.`);
   }
 })([...COMMON_ATTRS, ...USER_ATTRS, ...ENTERPRISE_ATTRS, ...GROUP_ATTRS], '');
@@ -118,6 +121,14 @@ const CASE_EXACT = new Set<string>();
  */
 export function isCaseExact(attrPath: string): boolean {
   return CASE_EXACT.has(attrPath.slice(attrPath.lastIndexOf(':') + 1).toLowerCase());
+}
+
+/**
+ * Whether `attrPath` (as for isCaseExact) is a dateTime attribute, whose values compare as instants
+ * (RFC 7644 §3.4.2.2: gt/ge/lt/le are chronological for dateTime).
+ */
+export function isDateTime(attrPath: string): boolean {
+  return DATE_TIME.has(attrPath.slice(attrPath.lastIndexOf(':') + 1).toLowerCase());
 }
 
 /** ServiceProviderConfig document. */

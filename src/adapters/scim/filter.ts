@@ -1,12 +1,13 @@
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) through `scim2-parse-filter`, evaluated with SCIM's case rules:
  * attribute names are case-insensitive, string values compare case-insensitively unless the
- * attribute is caseExact (per the schemas in discovery.ts). Also spots the indexed lookups IdPs
- * actually send, and compiles the value filters of PATCH paths (`emails[type eq "work"]`).
+ * attribute is caseExact (per the schemas in discovery.ts), dateTime values as instants. Also spots
+ * the indexed lookups IdPs actually send, and compiles the value filters of PATCH paths
+ * (`emails[type eq "work"]`).
  */
 import { parse, Tester, type Filter } from 'scim2-parse-filter';
 import { badRequest } from './errors';
-import { isCaseExact } from './discovery';
+import { isCaseExact, isDateTime } from './discovery';
 
 /** A compiled filter: a predicate plus, when the filter is a single `eq`, the attribute and value. */
 export interface CompiledFilter {
@@ -54,8 +55,56 @@ class CaseAwareTester extends Tester {
   }
 }
 
+/** An instant in ms from an ISO 8601 string, else NaN. */
+function instant(v: unknown): number {
+  return typeof v === 'string' ? Date.parse(v) : NaN;
+}
+
+/**
+ * Compares dateTime attributes (meta.created, meta.lastModified) as instants: RFC 7644 §3.4.2.2 makes
+ * gt/ge/lt/le chronological, and the same instant may be written with or without fractional seconds
+ * or with another offset ("2026-05-13T04:42:34Z" is Tether's "2026-05-13T04:42:34.000Z"), which text
+ * comparison gets wrong. A value that is not a time falls back to text (case-insensitive), as do
+ * sw/co/ew.
+ */
+class DateTimeTester extends CaseAwareTester {
+  constructor() {
+    super(true);
+  }
+  private cmp(r: unknown, v: unknown): number | undefined {
+    const a = instant(r);
+    const b = instant(v);
+    return Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined;
+  }
+  eq(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.eq(r, v) : d === 0;
+  }
+  ne(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.ne(r, v) : d !== 0;
+  }
+  gt(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.gt(r, v) : d > 0;
+  }
+  ge(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.ge(r, v) : d >= 0;
+  }
+  lt(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.lt(r, v) : d < 0;
+  }
+  le(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const d = this.cmp(r, v);
+    return d === undefined ? super.le(r, v) : d <= 0;
+  }
+}
+
 const folding = new CaseAwareTester(true);
 const exact = new CaseAwareTester(false);
+const dateTime = new DateTimeTester();
 
 /** Evaluates a parsed filter; each comparison picks the case rule of its own attribute. */
 function evaluate(f: Filter, r: Record<string, unknown>, prefix = ''): boolean {
@@ -73,7 +122,8 @@ function evaluate(f: Filter, r: Record<string, unknown>, prefix = ''): boolean {
       return list.some((e) => typeof e === 'object' && e !== null && evaluate(f.valFilter, e as Record<string, unknown>, `${f.attrPath}.`));
     }
     default: {
-      const tester = isCaseExact(prefix + f.attrPath) ? exact : folding;
+      const path = prefix + f.attrPath;
+      const tester = isDateTime(path) ? dateTime : isCaseExact(path) ? exact : folding;
       return tester.test(r, f);
     }
   }

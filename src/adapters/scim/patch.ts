@@ -256,15 +256,17 @@ function splitValuePath(path: string): { attr: string; filter: string; sub?: str
 function applyValuePath(resource: Record<string, unknown>, o: NormalisedOp): boolean {
   const vp = o.path === undefined ? undefined : splitValuePath(o.path);
   if (!vp) return false;
-  const { parent, key } = locate(resource, vp.attr);
-  const list = parent?.[key];
-  if (!parent || !Array.isArray(list)) return false;
+  // Compiled before looking at the resource: a malformed filter is invalidPath whether or not the
+  // attribute has values (scim-patch would call it an invalidValue on an absent attribute).
   let filter: ValueFilter;
   try {
     filter = compileValueFilter(vp.attr, vp.filter);
   } catch (err) {
     throw badRequest('invalidPath', `invalid filter in path ${o.path}: ${(err as Error).message}`);
   }
+  const { parent, key } = locate(resource, vp.attr);
+  const list = parent?.[key];
+  if (!parent || !Array.isArray(list)) return false;
   const selected = list.filter((e) => isPlainObject(e) && filter.test(e)) as Record<string, unknown>[];
   if (selected.length === 0) {
     const { ast } = filter;

@@ -205,6 +205,11 @@ export function scimRouter(service: ScimService, opts: ScimRouterOptions): Route
     if (!found) sendError(res, new ScimError(404, undefined, `Schema ${req.params.id} not found`));
     else send(res, 200, found);
   });
+  // RFC 7644 operations this server does not offer are 501, not 404 (§3.12; /Me: §3.11 SHOULD);
+  // ServiceProviderConfig says bulk.supported false.
+  router.all(['/Bulk', '/Me', '/Me/*rest'], (req: Request, res: Response) => {
+    sendError(res, new ScimError(501, undefined, `${req.path.startsWith('/Me') ? '/Me' : '/Bulk'} is not supported by this service provider`));
+  });
   router.use((req: Request, res: Response) => {
     sendError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${req.path}`));
   });

@@ -78,6 +78,25 @@ interface Trusted extends TransmitterTrust {
   keys: JWTVerifyGetKey;
 }
 
+/** Shortest RSA modulus accepted, bits (the CAEP interoperability profile: RS256 with ≥ 2048-bit keys). */
+const MIN_RSA_BITS = 2048;
+
+/**
+ * The transmitter's key for a SET, refused as `invalid_key` when it is an RSA key shorter than
+ * MIN_RSA_BITS: RFC 8935 §2.4's code for a key "unacceptable to the SET Recipient". (jose refuses
+ * such a key too, but with a TypeError that would read as a malformed SET, invalid_request.)
+ */
+function acceptableKeys(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    const key = await keys(header, token);
+    const bits = (key as { algorithm?: { modulusLength?: unknown } }).algorithm?.modulusLength;
+    if (typeof bits === 'number' && bits < MIN_RSA_BITS) {
+      throw new SetError('invalid_key', `the transmitter's key ${JSON.stringify(header.kid ?? null)} is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`);
+    }
+    return key;
+  };
+}
+
 /** Maps a jose verification failure to an RFC 8935 error code. */
 export function joseToSetError(err: unknown): SetError {
   if (err instanceof SetError) return err;
@@ -124,7 +143,7 @@ export class SsfReceiver implements Adapter {
     this.trusted = new Map(
       cfg.transmitters.map((t) => [
         t.issuer,
-        { ...t, keys: t.jwks ? createLocalJWKSet(t.jwks) : createRemoteJWKSet(new URL(t.jwksUri!), { timeoutDuration: 3000, cooldownDuration: 30_000 }) },
+        { ...t, keys: acceptableKeys(t.jwks ? createLocalJWKSet(t.jwks) : createRemoteJWKSet(new URL(t.jwksUri!), { timeoutDuration: 3000, cooldownDuration: 30_000 })) },
       ]),
     );
     this.jtis = new JtiStore(store.db);
