@@ -7,6 +7,7 @@ import { AliasConflictError, NotFoundError, StateUnavailableError, ValidationErr
 import { applyImportBatch } from './import-lines';
 import { NONE, SqliteBase, deepFreeze, lower, parse, type Cached, type Row, type SqliteStoreOptions, type VersionRow } from './sqlite-base';
 import { type FillSource, keysetSource } from './resident-replica';
+import { validateAll } from './validation';
 import {
   type DeviceInput,
   type IdentityInput,
@@ -186,9 +187,12 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     };
   }
 
-  private checkPathId(path: string, body: { id?: string }): void {
-    if (body.id !== undefined && body.id !== path)
-      throw new ValidationError([{ path: '/id', message: `must equal the id in the path ("${path}")` }]);
+  // The checks of a PUT's body beyond its schema: the id in the path, and the clock for `times`.
+  private putErrors(path: string, body: Record<string, unknown>, times: string[]): FieldError[] {
+    const errors = idErrors(path);
+    if (body.id !== undefined && body.id !== path) errors.push({ path: '/id', message: `must equal the id in the path ("${path}")` });
+    if (times.length) errors.push(...this.aheadErrors(this.now(), body, times));
+    return errors;
   }
 
   // After a rollback, state derived from undone writes is dropped: a source mark may not have been
@@ -219,13 +223,14 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // A time from the source later than this server's clock plus the allowed skew is refused: a future
   // observed_at would count as fresh until it came true and make every real update look older (409),
   // and a future activated_at would hold the enrollment grace open.
-  private checkNotAhead(now: Date, times: Record<string, string | null | undefined>): void {
+  private aheadErrors(now: Date, body: Record<string, unknown>, fields: string[]): FieldError[] {
     const errors: FieldError[] = [];
-    for (const [field, value] of Object.entries(times)) {
-      if (typeof value !== 'string' || Date.parse(value) - now.getTime() <= this.maxSkewMs) continue;
+    for (const field of fields) {
+      const value = body[field];
+      if (typeof value !== 'string' || !(Date.parse(value) - now.getTime() > this.maxSkewMs)) continue;
       errors.push({ path: '/' + field, message: `is in the future (more than ${this.maxSkewMs / 1000} s ahead of this server's clock, ${now.toISOString()})` });
     }
-    if (errors.length) throw new ValidationError(errors);
+    return errors;
   }
 
   // ---------------------------------------------------------------- identities
@@ -274,9 +279,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   putIdentity(id: string, input: unknown): PutResult<Identity> {
-    const body = validateIdentity(input);
-    this.checkPathId(id, body);
-    validateId(id);
+    const body = validateAll(validateIdentity, input, (b) => this.putErrors(id, b, IDENTITY_TIMES));
     return this.transaction(() => this.planIdentity(id, body)());
   }
 
@@ -284,7 +287,6 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // writing anything: a rejection leaves nothing to roll back. Returns the write itself.
   private planIdentity(id: string, body: IdentityInput): () => PutResult<Identity> {
     const nowDate = this.now();
-    this.checkNotAhead(nowDate, { observed_at: body.observed_at, activated_at: body.activated_at });
     const before = parse<Identity>(this.st.identity.get(id));
     const tomb = before ? undefined : this.tombstone('identity', id);
     const prev = before ?? tomb;
@@ -404,16 +406,13 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   }
 
   putDevice(id: string, input: unknown): PutResult<Device> {
-    const body = validateDevice(input);
-    this.checkPathId(id, body);
-    validateId(id);
+    const body = validateAll(validateDevice, input, (b) => this.putErrors(id, b, DEVICE_TIMES));
     return this.transaction(() => this.planDevice(id, body)());
   }
 
   // The checks of a device write and the record to store, without writing; returns the write.
   private planDevice(id: string, body: DeviceInput): () => PutResult<Device> {
     const nowDate = this.now();
-    this.checkNotAhead(nowDate, { observed_at: body.observed_at });
     const before = parse<Device>(this.st.device.get(id));
     const tomb = before ? undefined : this.tombstone('device', id);
     this.checkOrder('device', id, before ?? tomb, body, !before && !!tomb);
@@ -475,19 +474,22 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- exceptions
 
   createException(input: unknown): Exception {
-    const body = validateException(input);
     const now = this.now();
-    const errors = [];
-    const identity = this.read(() => this.lookupIdentityId(body.identity));
-    if (identity === undefined) errors.push({ path: '/identity', message: `unknown identity "${body.identity}"` });
+    const resolve = (ref: string) => this.read(() => this.lookupIdentityId(ref));
+    const body = validateAll(validateException, input, (b) => {
+      const errors: FieldError[] = [];
+      if (typeof b.identity === 'string' && resolve(b.identity) === undefined)
+        errors.push({ path: '/identity', message: `unknown identity "${b.identity}"` });
+      const expires = typeof b.expires_at === 'string' ? Date.parse(b.expires_at) : NaN;
+      if (expires <= now.getTime()) errors.push({ path: '/expires_at', message: 'must be in the future' });
+      else if (expires - now.getTime() > this.maxExceptionMs)
+        errors.push({ path: '/expires_at', message: `must be at most ${this.maxExceptionMs / 3600_000} h from now` });
+      return errors;
+    });
     const expires = Date.parse(body.expires_at);
-    if (expires <= now.getTime()) errors.push({ path: '/expires_at', message: 'must be in the future' });
-    else if (expires - now.getTime() > this.maxExceptionMs)
-      errors.push({ path: '/expires_at', message: `must be at most ${this.maxExceptionMs / 3600_000} h from now` });
-    if (errors.length) throw new ValidationError(errors);
     const record: Exception = {
       id: 'exc_' + randomUUID(),
-      identity: identity!,
+      identity: resolve(body.identity)!,
       waives: body.waives,
       scope: body.scope,
       reason: body.reason,
@@ -548,15 +550,20 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- break-glass
 
   openBreakGlass(identityIdOrAlias: string, input: unknown): BreakGlass {
-    const body = validateBreakGlass(input);
-    if (body.minutes > this.maxBreakGlassMinutes)
-      throw new ValidationError([{ path: '/minutes', message: `must be <= ${this.maxBreakGlassMinutes}` }]);
+    // A known identity of another type is a bad request like a bad body, named with it.
+    const known = this.read(() => {
+      const id = this.lookupIdentityId(identityIdOrAlias);
+      return id === undefined ? undefined : parse<Identity>(this.st.identity.get(id));
+    });
+    const body = validateAll(validateBreakGlass, input, (b) => [
+      ...(typeof b.minutes === 'number' && b.minutes > this.maxBreakGlassMinutes ? [{ path: '/minutes', message: `must be <= ${this.maxBreakGlassMinutes}` }] : []),
+      ...(known && known.type !== 'break_glass' ? [notBreakGlass(known)] : []),
+    ]);
     return this.transaction(() => {
       const id = this.lookupIdentityId(identityIdOrAlias);
       const identity = id === undefined ? undefined : parse<Identity>(this.st.identity.get(id));
       if (!identity) throw new NotFoundError(`unknown identity "${identityIdOrAlias}"`);
-      if (identity.type !== 'break_glass')
-        throw new ValidationError([{ path: '/identity', message: `identity "${identity.id}" is of type ${identity.type}, not break_glass` }]);
+      if (identity.type !== 'break_glass') throw new ValidationError([notBreakGlass(identity)]);
       const now = this.now();
       const record: BreakGlass = {
         identity: identity.id,
@@ -596,9 +603,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- apps
 
   putApp(id: string, input: unknown): PutResult<App> {
-    const body = validateApp(input);
-    this.checkPathId(id, body);
-    validateId(id);
+    const body = validateAll(validateApp, input, (b) => this.putErrors(id, b, NO_TIMES));
     return this.transaction(() => {
       const before = parse<App>(this.st.app.get(id));
       this.checkOrder('app', id, before, body, false);
@@ -642,12 +647,14 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- subscriptions
 
   putSubscription(input: unknown): PutResult<Subscription> {
-    const body = validateSubscription(input);
-    if (body.id !== undefined) validateId(body.id);
     // Credentials in the URL would be stored and shown in plain text, end up in logs, and fetch() refuses
     // such URLs anyway; the receiver authenticates Tether by the signature made with `secret`.
-    if (new URL(body.url).username || new URL(body.url).password)
-      throw new ValidationError([{ path: '/url', message: 'must not contain credentials (user:password@); receivers verify the X-Tether-Signature made with the secret' }]);
+    const body = validateAll(validateSubscription, input, (b) => [
+      ...(typeof b.id === 'string' ? idErrors(b.id) : []),
+      ...(typeof b.url === 'string' && hasCredentials(b.url)
+        ? [{ path: '/url', message: 'must not contain credentials (user:password@); receivers verify the X-Tether-Signature made with the secret' }]
+        : []),
+    ]);
     return this.transaction(() => {
       const id = body.id ?? 'sub_' + randomUUID();
       const before = parse<Subscription>(this.st.subscription.get(id));
@@ -693,12 +700,10 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       return this.withoutCaching(() => applyImportBatch(this, lines, (kind, record) => {
         // The same checks as putIdentity/putDevice (the path id is the record's own id).
         if (kind === 'identity') {
-          const body = validateIdentity(record);
-          validateId(record.id);
+          const body = validateAll(validateIdentity, record, (b) => this.putErrors(record.id, b, IDENTITY_TIMES));
           return this.planIdentity(record.id, body);
         }
-        const body = validateDevice(record);
-        validateId(record.id);
+        const body = validateAll(validateDevice, record, (b) => this.putErrors(record.id, b, DEVICE_TIMES));
         return this.planDevice(record.id, body);
       }));
     } finally {
@@ -733,11 +738,30 @@ function ownerList(bodies: string[]): string {
   return `[${bodies.join(',')}]`;
 }
 
+// The source times of each record kind that must not be ahead of this server's clock.
+const IDENTITY_TIMES = ['observed_at', 'activated_at'];
+const DEVICE_TIMES = ['observed_at'];
+const NO_TIMES: string[] = [];
+
 const NO_EXCEPTIONS: Exception[] = Object.freeze([]) as unknown as Exception[];
 
-function validateId(id: string): void {
+function idErrors(id: string): FieldError[] {
   // Same constraint as the schemas' `id`: the path segment must be a usable id.
   if (id.length === 0 || id.length > 256 || /[\u0000-\u001f\u007f]/.test(id))
-    throw new ValidationError([{ path: '/id', message: 'must be 1-256 characters without control characters' }]);
+    return [{ path: '/id', message: 'must be 1-256 characters without control characters' }];
+  return [];
+}
+
+function notBreakGlass(identity: Identity): FieldError {
+  return { path: '/identity', message: `identity "${identity.id}" is of type ${identity.type}, not break_glass` };
+}
+
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false; // not a URL: the schema names it
+  }
 }
 

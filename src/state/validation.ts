@@ -59,3 +59,25 @@ export function compileValidator<T>(schema: Schema): Validator<T> {
     return data as T;
   };
 }
+
+/**
+ * Validates `data` with `validate` and runs `checks` (what a schema cannot express: the clock, lookups, the
+ * id in the path) on it as far as it is an object, throwing ONE ValidationError that names every bad field
+ * (api.md: a 400 names every bad field, not only the schema's). Checks see unvalidated values and must test
+ * their types; a check's error on a field the schema already named is dropped.
+ */
+export function validateAll<T>(validate: Validator<T>, data: unknown, checks: (body: Record<string, unknown>) => FieldError[]): T {
+  let errors: FieldError[] = [];
+  try {
+    validate(data);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    errors = [...err.errors];
+  }
+  if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+    const named = new Set(errors.map((e) => e.path));
+    for (const e of checks(data as Record<string, unknown>)) if (!named.has(e.path)) errors.push(e);
+  }
+  if (errors.length) throw new ValidationError(errors);
+  return data as T;
+}
