@@ -49,8 +49,15 @@ deny contains "identity_not_proofed" if {
 deny contains "no_compliant_device" if {
 	activating
 	identity.known
+	not device_exempt
 	not device.has_qualifying_device
 }
+
+# Rules 7 and 8 lift device rules for service and break-glass identities, activation's included: they
+# own no user device, and would otherwise stay pending for ever.
+device_exempt if identity.is_service
+
+device_exempt if identity.is_break_glass
 
 # Rule 7: break-glass identities skip device rules inside an open window, and only then.
 break_glass_open if {
@@ -115,10 +122,8 @@ limited if {
 	soft_gate
 }
 
-obligations contains "alert" if {
-	identity.is_break_glass
-	app_action
-}
+# Choice 9: every decision about a break-glass identity, activation included, allowed or not.
+obligations contains "alert" if identity.is_break_glass
 
 obligations contains "exception_used" if exception_used
 

@@ -27,6 +27,13 @@ ready if {
 	device.has_qualifying_device
 }
 
+# As `activate` (decision.rego): service and break-glass identities need no device.
+ready if {
+	status == "provisioned"
+	identity.proofed
+	device_exempt
+}
+
 stalled if {
 	status == "provisioned"
 	not ready
