@@ -1,6 +1,6 @@
 # Time-boxed exceptions (decision-model rule 6): an unexpired exception of the subject whose scope
 # covers the app lifts exactly the device reasons it lists in `waives`, never an identity reason.
-# input.exceptions: [{id, identity, waives: [codes], scope: {apps: [ids], max_sensitivity}, expires_at_ns}]
+# input.exceptions: [{id, identity, waives: [codes], scope: {apps: [ids], max_sensitivity}, created_at_ns, expires_at_ns}]
 package tether.exceptions
 
 import rego.v1
@@ -23,7 +23,14 @@ waivable := {
 unexpired(e) if {
 	e.identity == input.subject.id
 	input.now_ns < e.expires_at_ns
+	within_max_length(e)
 }
+
+# Never standing: an exception longer than data.config.max_exception_ns counts for nothing, also one
+# created before the maximum was lowered (the exceptions API refuses longer ones on creation).
+within_max_length(e) if not is_number(data.config.max_exception_ns)
+
+within_max_length(e) if e.expires_at_ns - e.created_at_ns <= data.config.max_exception_ns
 
 # The scope names apps, a maximum sensitivity, or both; with both, the app must satisfy both (an
 # approver adding a bound narrows the exception, never widens it).

@@ -35,6 +35,21 @@ test_unexpired if {
 	not data.tether.exceptions.unexpired(f.merge(f.exc, {"identity": "bob"})) with input as f.req
 }
 
+test_longer_than_the_maximum_counts_for_nothing if {
+	max := data.config.max_exception_ns
+	at_max := f.merge(f.exc, {"created_at_ns": f.now - f.hour, "expires_at_ns": (f.now - f.hour) + max})
+	data.tether.exceptions.unexpired(at_max) with input as f.req
+	over := f.merge(f.exc, {"created_at_ns": f.now - f.hour, "expires_at_ns": ((f.now - f.hour) + max) + 1})
+	not data.tether.exceptions.unexpired(over) with input as f.req
+	not data.tether.exceptions.chosen_id with input as f.merge(noncompliant, {"exceptions": [over]})
+	not data.tether.exceptions.unexpired(f.merge(f.exc, {"created_at_ns": null})) with input as f.req
+}
+
+test_a_lowered_maximum_applies_to_existing_exceptions if {
+	not data.tether.exceptions.unexpired(f.exc) with input as f.req with data.config.max_exception_ns as f.hour
+	data.tether.exceptions.unexpired(f.exc) with input as f.req with data.config.max_exception_ns as 2 * f.day
+}
+
 test_lifts_raised_reasons_only if {
 	e := f.merge(f.exc, {"waives": ["device_not_compliant", "device_not_enrolled"]})
 	data.tether.exceptions.lifted == {"device_not_compliant"} with input as f.merge(noncompliant, {"exceptions": [e]})

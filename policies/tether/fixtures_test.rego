@@ -69,5 +69,6 @@ exc := {
 	"scope": {"apps": ["email"]},
 	"reason": "laptop repair",
 	"approved_by": "bob",
+	"created_at_ns": now - hour,
 	"expires_at_ns": now + day,
 }

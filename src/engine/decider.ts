@@ -157,6 +157,12 @@ export class Decider {
     return bodies.map((b) => this.decide(b, nowMs));
   }
 
+  /** data.config of the serving policy's data: limits the service also enforces on writes (empty without a policy). */
+  policyConfig(): Record<string, unknown> {
+    const config = (this.engines.baseData() as { config?: unknown } | undefined)?.config;
+    return config && typeof config === 'object' && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
+  }
+
   /** The app catalog decisions use: policy data's `apps` with the apps stored through PUT /v1/apps over them. */
   appCatalog(): Record<string, unknown> {
     return composePolicyData(this.engines.baseData(), this.store.listApps()).apps as Record<string, unknown>;

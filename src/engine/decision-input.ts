@@ -55,6 +55,7 @@ export interface PolicyException {
   approved_by: string;
   created_at: string;
   expires_at: string;
+  created_at_ns: number;
   expires_at_ns: number;
 }
 
@@ -149,6 +150,7 @@ export function policyException(e: Exception): PolicyException {
     approved_by: e.approved_by,
     created_at: e.created_at,
     expires_at: e.expires_at,
+    created_at_ns: toNs(e.created_at) ?? 0,
     expires_at_ns: toNs(e.expires_at) ?? 0,
   };
 }

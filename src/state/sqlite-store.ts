@@ -473,8 +473,9 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
 
   // ---------------------------------------------------------------- exceptions
 
-  createException(input: unknown): Exception {
+  createException(input: unknown, opts: { maxMs?: number } = {}): Exception {
     const now = this.now();
+    const maxMs = Math.min(this.maxExceptionMs, opts.maxMs ?? Infinity);
     const resolve = (ref: string) => this.read(() => this.lookupIdentityId(ref));
     const body = validateAll(validateException, input, (b) => {
       const errors: FieldError[] = [];
@@ -482,8 +483,8 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
         errors.push({ path: '/identity', message: `unknown identity "${b.identity}"` });
       const expires = typeof b.expires_at === 'string' ? Date.parse(b.expires_at) : NaN;
       if (expires <= now.getTime()) errors.push({ path: '/expires_at', message: 'must be in the future' });
-      else if (expires - now.getTime() > this.maxExceptionMs)
-        errors.push({ path: '/expires_at', message: `must be at most ${this.maxExceptionMs / 3600_000} h from now` });
+      else if (expires - now.getTime() > maxMs)
+        errors.push({ path: '/expires_at', message: `must be at most ${+(maxMs / 3600_000).toFixed(3)} h from now` });
       return errors;
     });
     const expires = Date.parse(body.expires_at);

@@ -113,8 +113,11 @@ export interface StateStore {
   /** All devices ordered by id, keyset-paginated. */
   listDevices(opts?: ListOptions): Page<Device>;
 
-  /** Creates an exception (expires_at in the future and within the configured maximum). */
-  createException(input: unknown): Exception;
+  /**
+   * Creates an exception (expires_at in the future and within the configured maximum, or `opts.maxMs` from
+   * now when that is shorter).
+   */
+  createException(input: unknown, opts?: { maxMs?: number }): Exception;
   /** An exception by id (expired or not). */
   getException(id: string): Exception | undefined;
   /**

@@ -2,6 +2,7 @@
 // state API, decisions asked through POST /v1/decide (and the Data API for what /v1/decide rejects).
 import request from 'supertest';
 import { ago, DAY, HOUR, post, put, testApp, type TestApp } from './http-app';
+import { shippedEngine } from './shipped-policies';
 
 // Compiling the shipped policies can take a while on a loaded CI machine.
 jest.setTimeout(120_000);
@@ -225,6 +226,23 @@ describe('exceptions', () => {
     expect((await decide({})).allow).toBe(true);
     await request(t.app).delete(`/v1/exceptions/${created.body.id}`).set('authorization', 'Bearer test-api-token-0123456789').expect(204);
     expect((await decide({})).reasons).toEqual(['device_not_compliant']);
+  });
+
+  // One maximum: the policy data's max_exception_ns bounds new exceptions (when shorter than
+  // TETHER_MAX_EXCEPTION_HOURS) and voids longer ones already stored (a lowered maximum applies to them).
+  test("the policy data's max_exception_ns bounds new exceptions and voids longer stored ones", async () => {
+    await setDevice({ compliant: false });
+    const long = await post(t.app, '/v1/exceptions', exc({ expires_at: new Date(Date.now() + 3 * HOUR).toISOString() }));
+    expect((await decide({})).exception?.id).toBe(long.body.id);
+    const data = t.engines.data as { config: Record<string, unknown> };
+    t.engines.data = { ...data, config: { ...data.config, max_exception_ns: 2 * HOUR * 1e6 } };
+    t.engines.engine = await shippedEngine(); // a reload: the decider sets the new data on it
+    const refused = await request(t.app).post('/v1/exceptions').set('authorization', 'Bearer test-api-token-0123456789').send(exc({ expires_at: new Date(Date.now() + 3 * HOUR).toISOString() }));
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ path: '/expires_at', message: 'must be at most 2 h from now' }]);
+    expect(await decide({})).toMatchObject({ allow: false, reasons: ['device_not_compliant'], exception: null });
+    const short = await post(t.app, '/v1/exceptions', exc({ expires_at: new Date(Date.now() + HOUR).toISOString() }));
+    expect(await decide({})).toMatchObject({ allow: true, exception: { id: short.body.id } });
   });
 });
 

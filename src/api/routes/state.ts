@@ -108,7 +108,11 @@ export function stateRouter(ctx: AppContext): Router {
 
   // ---- exceptions
   r.post('/v1/exceptions', auth, (req, res) => {
-    res.status(201).json(store().createException(req.body));
+    // The longest exception: TETHER_MAX_EXCEPTION_HOURS, or the policy's data.config.max_exception_ns when
+    // shorter (the policy ignores longer ones anyway, so creating one would be a silent no-op).
+    const config = (ctx.decider as Partial<Pick<Decider, 'policyConfig'>> | undefined)?.policyConfig?.() ?? {};
+    const maxNs = config.max_exception_ns;
+    res.status(201).json(store().createException(req.body, typeof maxNs === 'number' && maxNs > 0 ? { maxMs: maxNs / 1e6 } : {}));
   });
   r.get('/v1/exceptions', auth, (req, res) => {
     const q = exceptionsQuery(req.query, '/query');
