@@ -360,7 +360,8 @@ export class LifecycleService {
       // A crossing the replaced version passed but no recheck processed yet must not hide behind this write.
       this.staleness.onDeviceWrite(change.before, change.after, now);
     }
-    for (const t of revocationTriggers(change, now)) {
+    // App writes are judged against the shipped catalog entry they override (or fall back to).
+    for (const t of revocationTriggers(change, now, change.kind === 'app' ? this.policyData() : undefined)) {
       const { identity, reasons, ...fields } = t;
       this.outbox.enqueue(makeEvent('revocation', identity, reasons, fields, new Date(now)));
     }

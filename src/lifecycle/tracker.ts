@@ -3,7 +3,9 @@
 // after every write that touches an identity and when its recheck deadline passes (time alone moves
 // states: grace ends, devices go stale; rechecks.ts). Each refresh stores the identity's next
 // deadline in the same transaction as its state. Transitions into ready_for_activation or a drift
-// state are events, and so are devices found stale at a refresh (revocations, staleness.ts).
+// state are events, and so are devices found stale at a refresh (revocations, staleness.ts) and the
+// enrollment grace ending (active_in_grace → active_unenrolled: an enrollment_grace_ended revocation,
+// queued with the stored state change, so the stored state makes it exactly once).
 import type Database from 'better-sqlite3';
 import { keysetSource, type ResidentReplica } from '../state/resident-replica';
 import type { StateStore } from '../state/store';
@@ -72,6 +74,9 @@ export const BACKGROUND_SLICE_MS = 0.5;
 
 /** Most statusSince answers kept (cleared wholesale when reached; about 100 bytes each). */
 const SINCE_CACHE_MAX = 200_000;
+
+/** The reason of the revocation when the enrollment grace of an identity without an enrolled device ends. */
+export const GRACE_ENDED_REASON = 'enrollment_grace_ended';
 
 const DRIFT_STATES = new Set(['enrolled_not_active', 'active_unenrolled', 'active_noncompliant']);
 
@@ -228,7 +233,7 @@ export class LifecycleTracker {
       const at = new Date(nowMs).toISOString();
       const kind = report.drift ? (report.kind ?? 'drift') : null;
       this.stmts.setState.run(report.state, at, kind, JSON.stringify(report.reasons), identity.id);
-      this.emitTransition(identity, row.state, report, at);
+      this.emitTransition(identity, row.state, report, at, input);
       from = row.state;
       return at;
     });
@@ -331,12 +336,39 @@ export class LifecycleTracker {
     return true;
   }
 
-  private emitTransition(identity: Identity, from: string | null, report: LifecycleReport, at: string): void {
+  private emitTransition(identity: Identity, from: string | null, report: LifecycleReport, at: string, input: PolicyInput): void {
     if (!this.outbox) return;
     const fields = { state: report.state, previous_state: from, status: identity.status };
+    const grace = from === 'active_in_grace' && report.state === 'active_unenrolled' ? this.graceEnded(identity, input, Date.parse(at)) : undefined;
+    // Written with the state change (same transaction): the stored state is what makes it exactly once.
+    if (grace)
+      this.outbox.enqueue(makeEvent('revocation', identity.id, [GRACE_ENDED_REASON], { record: { kind: 'identity', id: identity.id }, ...fields, ...grace }, new Date(at)));
     if (report.state === 'ready_for_activation')
       this.outbox.enqueue(makeEvent('ready_for_activation', identity.id, ['ready_for_activation'], fields, new Date(at)));
     else if (DRIFT_STATES.has(report.state))
       this.outbox.enqueue(makeEvent('drift', identity.id, report.reasons.length ? report.reasons : [report.state], { ...fields, kind: report.kind }, new Date(at)));
+  }
+
+  /**
+   * The fields of an enrollment_grace_ended revocation for a transition active_in_grace →
+   * active_unenrolled, or undefined when the grace's end removed nothing: the limited access of
+   * enrollment_pending (low apps only, choice 6) was never granted to an owner of a hard-gated tier,
+   * and an identity whose current status began after the grace ended lost that access to the status
+   * change (identity_not_active) rather than to time. Leaving the grace by enrolling a device, by a
+   * status change or as a service / break-glass identity never reaches active_unenrolled from it.
+   */
+  private graceEnded(identity: Identity, input: PolicyInput, nowMs: number): Record<string, unknown> | undefined {
+    const s = input.subject;
+    if (!s || s.status !== 'active') return undefined;
+    const th = this.thresholds();
+    if (th?.hardGateTiers.includes(identity.risk_tier)) return undefined;
+    const activatedNs = s.activated_at_ns;
+    const endMs = th && typeof activatedNs === 'number' ? activatedNs / 1e6 + th.enrollmentGraceNs / 1e6 : undefined;
+    if (endMs !== undefined && endMs <= nowMs && typeof s.status_since_ns === 'number' && s.status_since_ns / 1e6 > endMs) return undefined;
+    return {
+      activated_at: identity.activated_at ?? null,
+      grace_ended_at: endMs !== undefined && Number.isFinite(endMs) ? new Date(endMs).toISOString() : null,
+      enrollment_grace_seconds: th ? th.enrollmentGraceNs / 1e9 : null,
+    };
   }
 }

@@ -1,6 +1,8 @@
 // Revocation triggers of decision-model §4: which state changes remove access. Pure functions over
-// the store's ChangeEvent, plus the deadline table that turns exception / break-glass expiry (which
-// no write announces) into triggers when a timer sweep finds them due.
+// the store's ChangeEvent (an app write also over the shipped data.apps entry it overrides or reverts
+// to), plus the deadline table that turns exception / break-glass expiry (which no write announces)
+// into triggers when a timer sweep finds them due. The enrollment grace ending is found by the
+// lifecycle recheck at the grace deadline (tracker.ts), device staleness by staleness.ts.
 import type Database from 'better-sqlite3';
 import type { ChangeEvent, Ownership, RiskTier, Sensitivity } from '../state/types';
 
@@ -17,8 +19,37 @@ const OWNERSHIP_RANK: Record<Ownership, number> = { corporate: 3, contractor: 2,
 const TIER_RANK: Record<RiskTier, number> = { standard: 1, high: 2, privileged: 3 };
 const SENSITIVITY_RANK: Record<Sensitivity, number> = { low: 1, moderate: 2, high: 3 };
 
-/** The revocation triggers of one write (empty when it removes no access). `nowMs` judges "still open". */
-export function revocationTriggers(change: ChangeEvent, nowMs: number): Trigger[] {
+/** What of a catalog entry decides access (a stored App or a shipped data.apps entry). */
+interface AppTerms {
+  sensitivity?: unknown;
+  admin?: unknown;
+  allow_service?: unknown;
+}
+
+/**
+ * How strict an app is, as device.rego reads it: admin counts as high, a missing sensitivity as high
+ * (fail closed), a sensitivity outside the known order above high (it grants no device access).
+ */
+function appRank(a: AppTerms): number {
+  if (a.admin === true || a.sensitivity === undefined) return SENSITIVITY_RANK.high;
+  const s = a.sensitivity;
+  return typeof s === 'string' && Object.hasOwn(SENSITIVITY_RANK, s) ? SENSITIVITY_RANK[s as Sensitivity] : SENSITIVITY_RANK.high + 1;
+}
+
+/** The shipped entry of app `id` in the policies' base data (data.json `apps`, without stored apps), if any. */
+export function shippedApp(policyData: unknown, id: string): AppTerms | undefined {
+  const apps = (policyData as { apps?: unknown } | null | undefined)?.apps;
+  if (!apps || typeof apps !== 'object' || Array.isArray(apps) || !Object.hasOwn(apps, id)) return undefined;
+  const entry = (apps as Record<string, unknown>)[id];
+  return entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? (entry as AppTerms) : undefined;
+}
+
+/**
+ * The revocation triggers of one write (empty when it removes no access). `nowMs` judges "still
+ * open"; `policyData` is the policies' base data document (data.json, without stored apps), whose
+ * `apps` a stored app overrides: without it, only stored apps are compared.
+ */
+export function revocationTriggers(change: ChangeEvent, nowMs: number, policyData?: unknown): Trigger[] {
   switch (change.kind) {
     case 'identity': {
       const { before, after } = change;
@@ -64,16 +95,20 @@ export function revocationTriggers(change: ChangeEvent, nowMs: number): Trigger[
       return [];
     }
     case 'app': {
-      const { before, after } = change;
+      // The effective app on each side: the stored record, else the policies' shipped entry of the
+      // same id (a stored app replaces it, choice 15). Storing over a shipped entry, or deleting a
+      // stored app that overrode one (the shipped entry applies again), is judged against it.
+      const shipped = shippedApp(policyData, change.id);
+      const before = change.before ?? shipped;
+      const after = change.after ?? shipped;
       if (!before) return [];
       const reasons: string[] = [];
       if (!after) reasons.push('app_deleted');
       else {
-        const eff = (a: { sensitivity: Sensitivity; admin?: boolean }) => (a.admin ? 3 : SENSITIVITY_RANK[a.sensitivity]);
-        if (eff(after) > eff(before)) reasons.push('app_sensitivity_raised');
-        if (before.allow_service && !after.allow_service) reasons.push('app_service_disallowed');
+        if (appRank(after) > appRank(before)) reasons.push('app_sensitivity_raised');
+        if (before.allow_service === true && after.allow_service !== true) reasons.push('app_service_disallowed');
       }
-      return reasons.length ? [{ identity: null, reasons, record: { kind: 'app', id: before.id }, app: before.id }] : [];
+      return reasons.length ? [{ identity: null, reasons, record: { kind: 'app', id: change.id }, app: change.id }] : [];
     }
     default:
       return [];
