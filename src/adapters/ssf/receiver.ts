@@ -86,15 +86,34 @@ const MIN_RSA_BITS = 2048;
  * MIN_RSA_BITS: RFC 8935 §2.4's code for a key "unacceptable to the SET Recipient". (jose refuses
  * such a key too, but with a TypeError that would read as a malformed SET, invalid_request.)
  */
-function acceptableKeys(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+function acceptableKeys(keys: JWTVerifyGetKey, remote: boolean): JWTVerifyGetKey {
   return async (header, token) => {
-    const key = await keys(header, token);
+    let key: Awaited<ReturnType<JWTVerifyGetKey>>;
+    try {
+      key = await keys(header, token);
+    } catch (err) {
+      if (remote && keyFetchFailed(err)) throw new KeysUnavailableError(`the transmitter's JWKS could not be fetched (${(err as { code?: string }).code ?? (err as Error).message})`);
+      throw err;
+    }
     const bits = (key as { algorithm?: { modulusLength?: unknown } }).algorithm?.modulusLength;
     if (typeof bits === 'number' && bits < MIN_RSA_BITS) {
       throw new SetError('invalid_key', `the transmitter's key ${JSON.stringify(header.kid ?? null)} is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`);
     }
     return key;
   };
+}
+
+/**
+ * The transmitter's keys could not be fetched (network, timeout, a non-200 answer): no fault of the SET.
+ * Answered 503 with Retry-After, so the transmitter sends it again; RFC 8935's 400 is final, and would
+ * drop the event (a not-compliant verdict among them) for an outage of the transmitter's key endpoint.
+ */
+export class KeysUnavailableError extends Error {}
+
+// jose's codes for a fetch that failed; anything without a jose code is the fetch itself failing.
+function keyFetchFailed(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || typeof code !== 'string' || !code.startsWith('ERR_J');
 }
 
 /** Maps a jose verification failure to an RFC 8935 error code. */
@@ -118,8 +137,6 @@ export function joseToSetError(err: unknown): SetError {
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return new SetError('invalid_key', 'no acceptable key for this SET');
-    case 'ERR_JWKS_TIMEOUT':
-      return new SetError('invalid_key', 'the transmitter JWKS could not be fetched');
     default:
       return new SetError('invalid_request', 'the SET is not a valid signed JWT');
   }
@@ -143,7 +160,7 @@ export class SsfReceiver implements Adapter {
     this.trusted = new Map(
       cfg.transmitters.map((t) => [
         t.issuer,
-        { ...t, keys: acceptableKeys(t.jwks ? createLocalJWKSet(t.jwks) : createRemoteJWKSet(new URL(t.jwksUri!), { timeoutDuration: 3000, cooldownDuration: 30_000 })) },
+        { ...t, keys: acceptableKeys(t.jwks ? createLocalJWKSet(t.jwks) : createRemoteJWKSet(new URL(t.jwksUri!), { timeoutDuration: 3000, cooldownDuration: 30_000 }), !t.jwks) },
       ]),
     );
     this.jtis = new JtiStore(store.db);
@@ -176,6 +193,7 @@ export class SsfReceiver implements Adapter {
       });
       payload = res.payload as Record<string, unknown>;
     } catch (err) {
+      if (err instanceof KeysUnavailableError) throw err;
       throw joseToSetError(err);
     }
     const set = parseSetClaims(payload);
@@ -226,6 +244,10 @@ export class SsfReceiver implements Adapter {
         res.status(202).end();
       } catch (err) {
         if (err instanceof SetError) return fail(res, err);
+        if (err instanceof KeysUnavailableError) {
+          this.tracker.failure(err.message);
+          return void res.status(503).set('Retry-After', '30').type('application/json').send(JSON.stringify({ err: 'temporarily_unavailable', description: err.message }));
+        }
         this.tracker.failure('internal error while applying a SET');
         res.status(500).type('application/json').send(JSON.stringify({ err: 'internal_error', description: 'internal error' }));
       }

@@ -294,4 +294,48 @@ describe('a transmitter whose keys come from its jwks_uri (TETHER_SSF_TRANSMITTE
       await new Promise((r) => jwksServer.close(r));
     }
   });
+
+  // RFC 8935's 400 is final: answered for an outage of the transmitter's key endpoint, it would drop the
+  // event (a not-compliant verdict among them). A 503 with Retry-After makes the transmitter send it again.
+  test('the JWKS cannot be fetched (down, then 500): 503 with Retry-After, nothing applied; the retry once it is back is accepted', async () => {
+    const http = await import('node:http');
+    let up = false;
+    const jwksServer = http.createServer((_req, res) => {
+      if (!up) return void res.writeHead(500).end('down for maintenance');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    const port = (jwksServer.address() as { port: number }).port;
+    const closed = await new Promise<number>((resolve) => {
+      const s = http.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const other = await harness({
+      TETHER_SSF_TRANSMITTERS: JSON.stringify([
+        { issuer: 'https://okta.example/', jwksUri: `http://127.0.0.1:${port}/oauth2/v1/keys`, audience: ['urn:tether'] },
+        { issuer: 'https://gone.example/', jwksUri: `http://127.0.0.1:${closed}/keys`, audience: ['urn:tether'] },
+      ]),
+    });
+    try {
+      other.ctx.store.putIdentity('alice', { status: 'active', aliases: ['alice@example.com'] });
+      const set = await makeSet('session-revoked', { event_timestamp: 1615304991 }, { format: 'email', email: 'alice@example.com' }, { iss: 'https://okta.example/', aud: 'urn:tether' });
+      const down = await request(other.app).post(PATH).set('Content-Type', 'application/secevent+jwt').send(set);
+      expect(down.status).toBe(503);
+      expect(down.headers['retry-after']).toBe('30');
+      expect(down.body.err).toBe('temporarily_unavailable');
+      expect(other.ctx.store.getIdentity('alice')!.attributes).toBeUndefined();
+      const refused = await makeSet('session-revoked', {}, { format: 'email', email: 'alice@example.com' }, { iss: 'https://gone.example/', aud: 'urn:tether' });
+      expect((await request(other.app).post(PATH).set('Content-Type', 'application/secevent+jwt').send(refused)).status).toBe(503);
+      up = true;
+      await request(other.app).post(PATH).set('Content-Type', 'application/secevent+jwt').send(set).expect(202);
+      expect(other.ctx.store.getIdentity('alice')!.attributes).toHaveProperty('caep');
+    } finally {
+      await other.close();
+      jwksServer.closeAllConnections();
+      await new Promise((r) => jwksServer.close(r));
+    }
+  });
 });
