@@ -25,6 +25,8 @@ export interface RevocationLike {
   /** device_state_stale events: the device's last check-in and when it passed this level's max age. */
   observed_at?: string;
   stale_at?: string;
+  /** enrollment_grace_ended events (src/lifecycle/tracker.ts): when the grace ended. */
+  grace_ended_at?: string | null;
   [field: string]: unknown;
 }
 
@@ -56,8 +58,10 @@ export function revocationToCaep(e: RevocationLike, lookup: (id: string) => Iden
   const stale = e.reasons.length === 1 && e.reasons[0] === 'device_state_stale';
   // A level crossed while another is still fresh: the device is not non-compliant yet (webhook only).
   if (stale && e.stale_everywhere !== true) return undefined;
-  // A staleness event is processed at the owner's recheck (late after a restart): the change happened at stale_at.
-  const at = stale && typeof e.stale_at === 'string' && Number.isFinite(Date.parse(e.stale_at)) ? e.stale_at : e.time;
+  // Time-driven revocations are found at the owner's recheck (late after a restart): the change happened at
+  // stale_at (a device going stale) or grace_ended_at (the enrollment grace ending).
+  const happened = stale ? e.stale_at : e.reasons.includes('enrollment_grace_ended') ? e.grace_ended_at : undefined;
+  const at = typeof happened === 'string' && Number.isFinite(Date.parse(happened)) ? happened : e.time;
   const eventTimestamp = Math.floor(Date.parse(at) / 1000);
   const reason = stale
     ? { en: `Tether revocation: device_state_stale (no MDM check-in since ${e.observed_at ?? 'unknown'}: too old for every sensitivity level)` }

@@ -55,6 +55,19 @@ test('the device stale for every level sends device-compliance-change not-compli
   });
 });
 
+test('the enrollment grace ending sends session-revoked timed when the grace ended, not when the recheck found it', () => {
+  const ev = revocationToCaep(
+    { id: 'ev-2', type: 'revocation', time: iso(T0 + 5 * HOUR), identity: 'alice', reasons: ['enrollment_grace_ended'], record: { kind: 'identity', id: 'alice' }, grace_ended_at: iso(T0) },
+    lookup,
+  );
+  expect(ev).toMatchObject({
+    eventType: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
+    subject: { format: 'email', email: 'alice@example.com' },
+    event: { reason_admin: { en: 'Tether revocation: enrollment_grace_ended' }, event_timestamp: T0 / 1000 },
+    eventTimestamp: T0 / 1000,
+  });
+});
+
 test('other device revocations are unchanged: sent at once, timed by the event', () => {
   const ev = revocationToCaep(staleEvent({ reasons: ['device_not_compliant'], stale_at: undefined, observed_at: undefined }), lookup);
   expect(ev?.event).toMatchObject({ current_status: 'not-compliant', reason_admin: { en: 'Tether revocation: device_not_compliant' }, event_timestamp: (T0 + 5 * HOUR) / 1000 });
