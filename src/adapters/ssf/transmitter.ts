@@ -88,7 +88,9 @@ export class SsfTransmitter implements Adapter {
       pollMs: cfg.pollMs,
       baseDelayMs: cfg.baseDelayMs,
       maxDelayMs: cfg.maxDelayMs,
-      maxAttempts: cfg.maxAttempts ?? 20,
+      // Never given up by default (as the lifecycle webhooks): a revocation an IdP never hears of keeps its
+      // sessions alive. Only a receiver's 400 (resending cannot help) drops a SET.
+      maxAttempts: cfg.maxAttempts,
       onDelivered: () => this.tracker.success(),
       onFailed: (row, error) => this.tracker.failure(`delivery to stream ${row.stream_id} failed: ${error.split(' ').slice(0, 2).join(' ')}`),
     });

@@ -130,6 +130,27 @@ test('a failing receiver gets the SET again (durable queue with backoff); a 400 
   expect(h.adapters.ssfTransmitter.dropped).toBe(1);
 });
 
+test('a receiver down for many attempts still gets the SET once it is back: queued SETs are never given up', async () => {
+  // Short backoff for the test (the defaults are 1 s doubling to 5 min).
+  Object.assign(h.adapters.ssfTransmitter['queue']['o'], { baseDelayMs: 5, maxDelayMs: 5 });
+  answer = 503;
+  h.ctx.store.putIdentity('alice', { status: 'suspended', aliases: ['alice@example.com'] });
+  await waitFor(1);
+  for (let i = 0; i < 40 && received.length < 30; i++) {
+    await new Promise((r) => setTimeout(r, 10)); // past the backoff: the row is due again
+    await h.adapters.ssfTransmitter.flush();
+  }
+  expect(received.length).toBeGreaterThanOrEqual(30);
+  expect(h.adapters.ssfTransmitter.depth()).toBe(1);
+  answer = 202;
+  const n = received.length;
+  await waitFor(n + 1);
+  await h.adapters.ssfTransmitter.flush();
+  expect(h.adapters.ssfTransmitter.depth()).toBe(0);
+  expect(h.adapters.ssfTransmitter.dropped).toBe(0);
+  expect(received[n].body).toBe(received[0].body);
+});
+
 describe('discovery and stream management', () => {
   const auth = { Authorization: `Bearer ${API_TOKEN}` };
 
