@@ -9,6 +9,7 @@
  * against a device whose `observed_at` is not newer than the verdict's (409, as Intune and Jamf skip
  * such records: apply-event.ts checkMdmWrite).
  */
+import type Database from 'better-sqlite3';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { bodyReader } from '../../api/body-reader';
 import { ApiError, invalidInput, toApiError } from '../../api/errors';
@@ -105,14 +106,50 @@ function withPrefix<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Signatures of the deliveries applied within the tolerance window, with when they may be forgotten, in
+ * the store's database and written in the transaction of the delivery's effect. They used to be held in
+ * a Map: a restart (a kill -9 included) forgot them, so a delivery replayed within its 5 minutes after
+ * a restart was applied a second time, and a replayed `deleted` event removed the device an
+ * acknowledged later delivery had stored again.
+ */
+class AppliedDeliveries {
+  private readonly st: { seen: Database.Statement; remember: Database.Statement; forget: Database.Statement };
+
+  constructor(db: Database.Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS mdm_webhook_deliveries (signature TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS mdm_webhook_deliveries_until ON mdm_webhook_deliveries (until_ms);`);
+    this.st = {
+      seen: db.prepare('SELECT 1 FROM mdm_webhook_deliveries WHERE signature = ? AND until_ms > ?'),
+      remember: db.prepare('INSERT OR IGNORE INTO mdm_webhook_deliveries (signature, until_ms) VALUES (?, ?)'),
+      forget: db.prepare('DELETE FROM mdm_webhook_deliveries WHERE until_ms <= ?'),
+    };
+  }
+
+  /** True when the delivery was applied and is still within its window. */
+  seen(signature: string, nowMs: number): boolean {
+    return this.st.seen.get(signature, nowMs) !== undefined;
+  }
+
+  /** Records an applied delivery (inside its effect's transaction); false when it already was. */
+  remember(signature: string, untilMs: number): boolean {
+    return this.st.remember.run(signature, untilMs).changes > 0;
+  }
+
+  /** Forgets deliveries whose signed time is out of the window anyway (bounded table). */
+  forget(nowMs: number): void {
+    this.st.forget.run(nowMs);
+  }
+}
+
 /** The generic MDM webhook adapter and its router (absolute path, reads its own raw body). */
 export class MdmWebhookAdapter implements Adapter {
   readonly name = 'mdm-webhook';
   readonly router: Router;
   private readonly tracker: FreshnessTracker;
   private readonly now: () => number;
-  /** Signatures of deliveries applied within the tolerance window → when they may be forgotten. */
-  private readonly seen = new Map<string, number>();
+  /** Deliveries applied within the tolerance window (durable: a replay after a restart is still one). */
+  private readonly applied: AppliedDeliveries;
 
   constructor(
     private readonly store: StateStore,
@@ -121,16 +158,8 @@ export class MdmWebhookAdapter implements Adapter {
   ) {
     this.now = now ?? Date.now;
     this.tracker = new FreshnessTracker('mdm webhook', { intervalMs: cfg.maxSilenceMs, now });
+    this.applied = new AppliedDeliveries(store.db);
     this.router = this.buildRouter();
-  }
-
-  // Forgets deliveries whose signed time is out of the window anyway (the Map keeps insertion order,
-  // which is close to time order; a later entry expiring sooner only stays a little longer).
-  private forget(nowMs: number): void {
-    for (const [sig, until] of this.seen) {
-      if (until > nowMs) break;
-      this.seen.delete(sig);
-    }
   }
 
   private buildRouter(): Router {
@@ -148,8 +177,7 @@ export class MdmWebhookAdapter implements Adapter {
             res.setHeader('WWW-Authenticate', 'HMAC-SHA256 header="X-Tether-Signature"');
             throw new ApiError('unauthorized', verdict.problem);
           }
-          this.forget(nowMs);
-          if (this.seen.has(verdict.signature)) {
+          if (this.applied.seen(verdict.signature, nowMs)) {
             res.status(200).json({ status: 'duplicate' });
             return;
           }
@@ -159,8 +187,13 @@ export class MdmWebhookAdapter implements Adapter {
           } catch {
             throw invalidInput([{ path: '', message: 'is not valid JSON' }], 'request body is not valid JSON');
           }
-          const result = applyMdmWebhook(this.store, payload, this.cfg.source ?? 'mdm', new Date(verdict.atMs));
-          this.seen.set(verdict.signature, verdict.atMs + TOLERANCE_MS);
+          // The delivery is remembered in the transaction of its effect: both commit (and survive a crash)
+          // or neither does, so a refused delivery (400, 409) is not remembered, as before.
+          const result = this.store.transaction(() => {
+            this.applied.forget(nowMs);
+            this.applied.remember(verdict.signature, verdict.atMs + TOLERANCE_MS);
+            return applyMdmWebhook(this.store, payload, this.cfg.source ?? 'mdm', new Date(verdict.atMs));
+          });
           this.tracker.success();
           res.status(200).json(result);
         } catch (err) {
