@@ -46,17 +46,22 @@ export function adaptersFor(ctx: AppContext, rawEnv: NodeJS.ProcessEnv = process
   const env = withConfigFile(rawEnv);
   const registry = new AdapterRegistry();
   const router = Router();
-  const ssfTransmitter = new SsfTransmitter(ctx.store, ssfTransmitterConfigFromEnv(env, ctx.config.dataDir, ctx.config.port));
+  // Failed SET deliveries count with the webhooks' (tether_outbox_delivery_failures_total: "webhook/SET"), as ssf:<stream>.
+  const ssfTransmitter = new SsfTransmitter(ctx.store, {
+    ...ssfTransmitterConfigFromEnv(env, ctx.config.dataDir, ctx.config.port),
+    onDeliveryFailed: (stream) => ctx.metrics.outboxDeliveryFailed(`ssf:${stream}`),
+  });
   set = { registry, router, ssfTransmitter };
   const scimCfg = scimConfigFromEnv(env);
   if (scimCfg) {
-    set.scim = new ScimAdapter(ctx.store, scimCfg);
+    // TETHER_BODY_LIMIT bounds the SCIM and MDM webhook bodies too (they defaulted to a fixed 1 MB whatever it said).
+    set.scim = new ScimAdapter(ctx.store, { bodyLimit: String(ctx.config.bodyLimitBytes), ...scimCfg });
     registry.register(set.scim);
     router.use(SCIM_MOUNT, set.scim.router);
   }
   const mdmCfg = mdmWebhookConfigFromEnv(env);
   if (mdmCfg) {
-    set.mdmWebhook = new MdmWebhookAdapter(ctx.store, mdmCfg);
+    set.mdmWebhook = new MdmWebhookAdapter(ctx.store, { bodyLimit: String(ctx.config.bodyLimitBytes), ...mdmCfg });
     registry.register(set.mdmWebhook);
     router.use(set.mdmWebhook.router);
   }

@@ -8,6 +8,9 @@ import { composeInput, composePolicyData, type PolicyInput } from './decision-in
 import type { DecisionLog } from './decision-log';
 import type { PolicyEngine } from './types';
 
+/** The actions decisions are counted under in metrics (anything else: "unknown"). */
+const METRIC_ACTIONS = new Set(['access', 'token', 'entitle', 'activate']);
+
 /** The decision entrypoint. */
 export const DECISION_ENTRYPOINT = 'tether/decision';
 
@@ -276,7 +279,9 @@ export class Decider {
     const b = (isObject(body) ? body : {}) as Record<string, unknown>;
     const action = typeof b.action === 'string' ? b.action : null;
     try {
-      this.metrics?.observeDecision(action ?? 'unknown', decision.allow, decision.reasons, seconds);
+      // The action label is one of the four actions or "unknown": the Data API and OPA's v0 endpoints pass
+      // any input through, and a client-chosen string as a label would add series without bound.
+      this.metrics?.observeDecision(action !== null && METRIC_ACTIONS.has(action) ? action : 'unknown', decision.allow, decision.reasons, seconds);
       this.log?.record({
         decision_id: decision.decision_id,
         time: new Date(nowMs).toISOString(),

@@ -16,6 +16,8 @@ export interface ScimConfig {
   baseUrl?: string;
   /** Silence (ms) after which the source is flagged stale; unset = push source without deadline. */
   maxSilenceMs?: number;
+  /** Largest accepted request body, a size such as '1mb' or '65536' (bytes); default 1 MB. */
+  bodyLimit?: string;
 }
 
 /** Reads SCIM configuration from the environment; undefined (adapter off) without TETHER_SCIM_TOKEN. */
@@ -46,7 +48,7 @@ export class ScimAdapter implements Adapter {
       riskTierAttribute: cfg.riskTierAttribute,
       onWrite: () => this.tracker.success(),
     });
-    this.router = scimRouter(this.service, { token: cfg.token, baseUrl: cfg.baseUrl });
+    this.router = scimRouter(this.service, { token: cfg.token, baseUrl: cfg.baseUrl, bodyLimit: cfg.bodyLimit });
   }
 
   async start(): Promise<void> {

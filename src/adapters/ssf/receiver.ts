@@ -92,7 +92,7 @@ function acceptableKeys(keys: JWTVerifyGetKey, remote: boolean): JWTVerifyGetKey
     try {
       key = await keys(header, token);
     } catch (err) {
-      if (remote && keyFetchFailed(err)) throw new KeysUnavailableError(`the transmitter's JWKS could not be fetched (${(err as { code?: string }).code ?? (err as Error).message})`);
+      if (remote && keyFetchFailed(err)) throw new KeysUnavailableError(`the transmitter's JWKS could not be fetched (${fetchErrorCode(err)})`);
       throw err;
     }
     const bits = (key as { algorithm?: { modulusLength?: unknown } }).algorithm?.modulusLength;
@@ -109,6 +109,15 @@ function acceptableKeys(keys: JWTVerifyGetKey, remote: boolean): JWTVerifyGetKey
  * drop the event (a not-compliant verdict among them) for an outage of the transmitter's key endpoint.
  */
 export class KeysUnavailableError extends Error {}
+
+// Why a JWKS fetch failed, as a code: the error's, its cause's (ECONNREFUSED...) or its name. Never its
+// message: for a jwks_uri with credentials (user:password@, which fetch refuses) that quotes the URL,
+// password included, and this text is answered to the (unauthenticated) sender and shown in /v1/adapters.
+function fetchErrorCode(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code ?? e?.name;
+  return typeof code === 'string' ? code : 'fetch_failed';
+}
 
 // jose's codes for a fetch that failed; anything without a jose code is the fetch itself failing.
 function keyFetchFailed(err: unknown): boolean {

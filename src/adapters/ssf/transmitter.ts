@@ -32,6 +32,8 @@ export interface SsfTransmitterConfig {
   maxDelayMs?: number;
   maxAttempts?: number;
   timeoutMs?: number;
+  /** Hears every failed delivery attempt (the server counts them in tether_outbox_delivery_failures_total). */
+  onDeliveryFailed?: (streamId: string) => void;
 }
 
 /** Reads the transmitter configuration (always on: no receiver, no SETs). */
@@ -92,7 +94,10 @@ export class SsfTransmitter implements Adapter {
       // sessions alive. Only a receiver's 400 (resending cannot help) drops a SET.
       maxAttempts: cfg.maxAttempts,
       onDelivered: () => this.tracker.success(),
-      onFailed: (row, error) => this.tracker.failure(`delivery to stream ${row.stream_id} failed: ${error.split(' ').slice(0, 2).join(' ')}`),
+      onFailed: (row, error) => {
+        this.tracker.failure(`delivery to stream ${row.stream_id} failed: ${error.split(' ').slice(0, 2).join(' ')}`);
+        this.cfg.onDeliveryFailed?.(row.stream_id);
+      },
     });
     for (const r of cfg.receivers ?? []) {
       const id = StreamStore.staticId(r);

@@ -65,8 +65,9 @@ export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCalle
     ctx.logger.warn('entra custom claims provider accepts unauthenticated calls (entra.auth.type=none); development only');
   }
   const keyFetch: KeyFetchHooks = {
+    // The URI says which key set; credentials in it (user:password@, which fetch refuses anyway) are not logged.
     onFetchError: (f) =>
-      ctx.logger.warn('JWKS fetch failed', { jwks_uri: f.uri, error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 }),
+      ctx.logger.warn('JWKS fetch failed', { jwks_uri: f.uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@'), error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 }),
     // Background JWKS refreshes belong to this server: stopped on shutdown and when start fails.
     closeWith: (close) => ctx.onShutdown(close, 'jwks-refresh'),
   };
