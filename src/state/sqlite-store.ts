@@ -192,6 +192,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     const errors = idErrors(path);
     if (body.id !== undefined && body.id !== path) errors.push({ path: '/id', message: `must equal the id in the path ("${path}")` });
     if (times.length) errors.push(...this.aheadErrors(this.now(), body, times));
+    if (nestedDeeper(body.attributes, MAX_ATTRIBUTE_DEPTH)) errors.push({ path: '/attributes', message: `must not nest deeper than ${MAX_ATTRIBUTE_DEPTH} levels` });
     return errors;
   }
 
@@ -745,6 +746,22 @@ const DEVICE_TIMES = ['observed_at'];
 const NO_TIMES: string[] = [];
 
 const NO_EXCEPTIONS: Exception[] = Object.freeze([]) as unknown as Exception[];
+
+// Free-form attributes are stored as JSON text: thousands of levels would overflow JSON.stringify's stack
+// (a 500), and no source sends more than a few.
+const MAX_ATTRIBUTE_DEPTH = 32;
+
+/** True when `value` nests objects/arrays deeper than `max` levels (iterative: any depth is safe to test). */
+function nestedDeeper(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 function idErrors(id: string): FieldError[] {
   // Same constraint as the schemas' `id`: the path segment must be a usable id.
