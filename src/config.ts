@@ -92,6 +92,21 @@ export interface Config {
 }
 
 /** A configuration value that cannot be used; names the variable. */
+/**
+ * JSON.parse for configuration that may hold secrets (callers and adapters files, SSF env lists): a syntax
+ * error says where, never what: V8's message quotes the text around the error, which may be a secret.
+ */
+export function parseConfigJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const m = /^(.*) in JSON at position (\d+)/.exec((err as Error).message);
+    if (!m) throw new Error(`${what} is not valid JSON (an unexpected character or the end of the text)`);
+    const before = text.slice(0, Number(m[2])).split('\n');
+    throw new Error(`${what} is not valid JSON (${m[1]} at line ${before.length}, column ${before[before.length - 1].length + 1})`);
+  }
+}
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
     super(`${variable}: ${message}`);

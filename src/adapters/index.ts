@@ -17,6 +17,7 @@ import type { RevocationLike } from './ssf/set-builder';
 import { bearerToken, tokenMatches } from '../api/auth';
 import { makeEvent } from '../lifecycle/outbox';
 import { revocationTriggers } from '../lifecycle/triggers';
+import { parseConfigJson } from '../config';
 
 /** Mount point of the SCIM server. */
 export const SCIM_MOUNT = '/scim/v2';
@@ -102,9 +103,11 @@ export function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (!file) return env;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = parseConfigJson(fs.readFileSync(file, 'utf8'), file);
   } catch (err) {
-    throw new Error(`adapters_config_invalid: TETHER_ADAPTERS_CONFIG ${file}: ${(err as Error).message}`);
+    // Errno codes and parseConfigJson's position only: never the file's text (it holds secrets).
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`adapters_config_invalid: TETHER_ADAPTERS_CONFIG ${file}: ${e.code ? `cannot read it (${e.code})` : e.message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`adapters_config_invalid: ${file} must hold a JSON object`);
   const fromFile: Record<string, string> = {};

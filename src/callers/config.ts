@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
+import { parseConfigJson } from '../config';
 
 /** Verification settings for a bearer JWT (signature via JWKS, issuer, audience). */
 export interface JwtVerifierConfig {
@@ -324,9 +325,9 @@ export function loadCallersConfig(opts: { file?: string; env?: NodeJS.ProcessEnv
       throw new CallersConfigError([{ key: '(file)', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }]);
     }
     try {
-      doc = JSON.parse(text);
+      doc = parseConfigJson(text, file);
     } catch (err) {
-      throw new CallersConfigError([{ key: '(file)', message: `${file} is not valid JSON: ${(err as Error).message}` }]);
+      throw new CallersConfigError([{ key: '(file)', message: (err as Error).message }]);
     }
   }
   return parseCallersConfig(doc, env);

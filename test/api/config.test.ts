@@ -1,7 +1,10 @@
 // Configuration: defaults, validation naming the variable, and the API token bootstrap.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, apiTokenPath, defaultResidentBytes, loadConfig, parseBytes, resolveApiToken } from '../../src/config';
+import { ConfigError, apiTokenPath, defaultResidentBytes, loadConfig, parseBytes, parseConfigJson, resolveApiToken } from '../../src/config';
+import { ssfReceiverConfigFromEnv } from '../../src/adapters/ssf/receiver';
+import { ssfTransmitterConfigFromEnv } from '../../src/adapters/ssf/transmitter';
+import { withConfigFile } from '../../src/adapters';
 import { tempDir } from './helpers';
 
 test('defaults match api.md: port 8181, ./data, ./policies, decision routes open', () => {
@@ -60,4 +63,34 @@ test('SQLite mmap is off unless sized', () => {
   expect(loadConfig({}).sqliteMmapBytes).toBe(0);
   expect(loadConfig({ TETHER_SQLITE_MMAP: '256mb' }).sqliteMmapBytes).toBe(256 * 1024 ** 2);
   expect(() => loadConfig({ TETHER_SQLITE_MMAP: 'all' })).toThrow(/TETHER_SQLITE_MMAP/);
+});
+
+// V8's JSON.parse message quotes the text around the error: in a configuration, that text may be a secret.
+test('malformed configuration JSON is reported by position, never quoting the text (it may hold secrets)', () => {
+  const secret = 'hunter2-very-secret-value';
+  const say = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('did not throw');
+  };
+  expect(say(() => parseConfigJson(`{"token": ${secret}}`, 'X'))).toBe('X is not valid JSON (an unexpected character or the end of the text)');
+  expect(say(() => parseConfigJson(`{"token": "${secret}",\n ,}`, 'X'))).toBe('X is not valid JSON (Expected double-quoted property name at line 2, column 2)');
+  const dir = tempDir();
+  const file = path.join(dir, 'adapters.json');
+  fs.writeFileSync(file, `{"TETHER_SCIM_TOKEN": '${secret}'}`);
+  const messages = [
+    say(() => withConfigFile({ TETHER_ADAPTERS_CONFIG: file })),
+    say(() => ssfReceiverConfigFromEnv({ TETHER_SSF_TRANSMITTERS: `[{"issuer": "x", "token": '${secret}'}]` })),
+    say(() => ssfReceiverConfigFromEnv({ TETHER_SSF_RECEIVER_ISSUER: 'x', TETHER_SSF_RECEIVER_JWKS: `{"keys": [${secret}]}` })),
+    say(() => ssfTransmitterConfigFromEnv({ TETHER_SSF_RECEIVERS: `[{"authorization_header": Bearer ${secret}}]` }, dir, 8181)),
+  ];
+  for (const m of messages) {
+    expect(m).toMatch(/is not valid JSON/);
+    expect(m).not.toContain(secret.slice(0, 4));
+  }
+  expect(messages[0]).toContain(file);
+  expect(messages[1]).toContain('TETHER_SSF_TRANSMITTERS');
 });

@@ -106,6 +106,9 @@ describe('callers configuration', () => {
       const bad = path.join(dir, 'bad.json');
       fs.writeFileSync(bad, '{"proxy": ');
       expect(() => loadCallersConfig({ file: bad, env: {} })).toThrow(/\(file\): .*bad\.json is not valid JSON/);
+      fs.writeFileSync(bad, '{"okta": {"auth": {"type": "header", "secret": s3cr3t-okta-value}}}');
+      expect(() => loadCallersConfig({ file: bad, env: {} })).toThrow(/bad\.json is not valid JSON/);
+      expect(() => loadCallersConfig({ file: bad, env: {} })).not.toThrow(/s3cr/);
       expect(() => loadCallersConfig({ file: path.join(dir, 'missing.json'), env: {} })).toThrow(/cannot read .*missing\.json: ENOENT/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import { safeEqual } from '../secrets';
 import { applyCaepEvent, type ApplyResult } from './apply-event';
 import { JtiStore } from './jti-store';
 import { parseSetClaims, SetError, type ParsedSet } from './set-claims';
+import { parseConfigJson } from '../../config';
 
 /** Path of the push endpoint. */
 export const SSF_PUSH_PATH = '/v1/adapters/ssf/events';
@@ -52,11 +53,11 @@ export interface SsfReceiverConfig {
 /** Reads one transmitter from TETHER_SSF_RECEIVER_* (or a JSON list in TETHER_SSF_TRANSMITTERS); undefined = off. */
 export function ssfReceiverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SsfReceiverConfig | undefined {
   const list: TransmitterTrust[] = [];
-  if (env.TETHER_SSF_TRANSMITTERS) list.push(...(JSON.parse(env.TETHER_SSF_TRANSMITTERS) as TransmitterTrust[]));
+  if (env.TETHER_SSF_TRANSMITTERS) list.push(...(parseConfigJson(env.TETHER_SSF_TRANSMITTERS, 'TETHER_SSF_TRANSMITTERS') as TransmitterTrust[]));
   if (env.TETHER_SSF_RECEIVER_ISSUER && (env.TETHER_SSF_RECEIVER_JWKS || env.TETHER_SSF_RECEIVER_JWKS_URI)) {
     list.push({
       issuer: env.TETHER_SSF_RECEIVER_ISSUER,
-      jwks: env.TETHER_SSF_RECEIVER_JWKS ? (JSON.parse(env.TETHER_SSF_RECEIVER_JWKS) as JSONWebKeySet) : undefined,
+      jwks: env.TETHER_SSF_RECEIVER_JWKS ? (parseConfigJson(env.TETHER_SSF_RECEIVER_JWKS, 'TETHER_SSF_RECEIVER_JWKS') as JSONWebKeySet) : undefined,
       jwksUri: env.TETHER_SSF_RECEIVER_JWKS_URI || undefined,
       audience: (env.TETHER_SSF_RECEIVER_AUDIENCE ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       token: env.TETHER_SSF_RECEIVER_TOKEN || undefined,

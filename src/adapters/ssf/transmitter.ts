@@ -15,6 +15,7 @@ import { jwksOf, loadOrCreateSigningKey, type SigningKey } from './keys';
 import { revocationToCaep, setClaims, type OutgoingEvent, type RevocationLike } from './set-builder';
 import { EVENT_TYPES } from './set-claims';
 import { POLL_METHOD, PUSH_METHOD, StreamStore, eventsDelivered, type StaticReceiver, type StoredStream, type StreamConfig, type StreamStatus } from './streams';
+import { parseConfigJson } from '../../config';
 
 /** Transmitter configuration. */
 export interface SsfTransmitterConfig {
@@ -42,7 +43,7 @@ export function ssfTransmitterConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: str
   return {
     issuer: issuer.replace(/\/$/, ''),
     dataDir,
-    receivers: env.TETHER_SSF_RECEIVERS ? (JSON.parse(env.TETHER_SSF_RECEIVERS) as StaticReceiver[]) : [],
+    receivers: env.TETHER_SSF_RECEIVERS ? (parseConfigJson(env.TETHER_SSF_RECEIVERS, 'TETHER_SSF_RECEIVERS') as StaticReceiver[]) : [],
     managementToken: env.TETHER_SSF_MANAGEMENT_TOKEN || undefined,
   };
 }
