@@ -148,6 +148,28 @@ export class AdapterRegistry {
     await Promise.all([...this.adapters.values()].map((a) => a.start().catch(() => undefined)));
   }
 
+  /**
+   * Calls `report` whenever an adapter's state or message changes (checked every `everyMs`), so a failing
+   * sync (an MDM API refusing, SET deliveries failing) reaches the log, not only /v1/adapters. Returns the
+   * stop function. Status messages carry no secrets (FreshnessTracker.failure's contract).
+   */
+  watch(report: (name: string, now: AdapterStatus, before: AdapterStatus | undefined) => void, everyMs = 5000): () => void {
+    const seen = new Map<string, AdapterStatus>();
+    const check = () => {
+      for (const a of this.adapters.values()) {
+        const now = safeStatus(a);
+        const before = seen.get(a.name);
+        if (before && before.state === now.state && before.message === now.message) continue;
+        seen.set(a.name, now);
+        if (before || now.state === 'WARN' || now.state === 'ERROR') report(a.name, now, before);
+      }
+    };
+    check();
+    const timer = setInterval(check, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Stops every adapter. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.adapters.values()].map((a) => a.stop().catch(() => undefined)));

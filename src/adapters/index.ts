@@ -36,6 +36,8 @@ export interface AdapterSet {
   ssfTransmitter: SsfTransmitter;
   /** Routers to mount (absolute paths). */
   router: Router;
+  /** Ends the status watch startAdapters began (state changes logged). */
+  stopWatch?: () => void;
 }
 
 const sets = new WeakMap<AppContext, AdapterSet>();
@@ -56,7 +58,7 @@ export function adaptersFor(ctx: AppContext, rawEnv: NodeJS.ProcessEnv = process
   const scimCfg = scimConfigFromEnv(env);
   if (scimCfg) {
     // TETHER_BODY_LIMIT bounds the SCIM and MDM webhook bodies too (they defaulted to a fixed 1 MB whatever it said).
-    set.scim = new ScimAdapter(ctx.store, { bodyLimit: String(ctx.config.bodyLimitBytes), ...scimCfg });
+    set.scim = new ScimAdapter(ctx.store, { bodyLimit: String(ctx.config.bodyLimitBytes), onInternalError: internalError(ctx, 'scim'), ...scimCfg });
     registry.register(set.scim);
     router.use(SCIM_MOUNT, set.scim.router);
   }
@@ -79,7 +81,7 @@ export function adaptersFor(ctx: AppContext, rawEnv: NodeJS.ProcessEnv = process
   }
   const ssfCfg = ssfReceiverConfigFromEnv(env);
   if (ssfCfg) {
-    set.ssfReceiver = new SsfReceiver(ctx.store, ssfCfg);
+    set.ssfReceiver = new SsfReceiver(ctx.store, { onInternalError: internalError(ctx, 'ssf receiver'), ...ssfCfg });
     registry.register(set.ssfReceiver);
     router.use(set.ssfReceiver.router);
   }
@@ -115,6 +117,12 @@ export function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...fromFile, ...env };
 }
 
+// A request an adapter answered 500: the answer says "internal error", the log says what (message only:
+// adapter errors carry store and parse failures, never credentials).
+function internalError(ctx: AppContext, adapter: string): (err: unknown) => void {
+  return (err) => ctx.logger.error('adapter request failed', { adapter, error: String((err as Error)?.message ?? err) });
+}
+
 /** An adapter as /health/ready sees it (state only). */
 export function toAdapterHandle(adapter: Adapter): AdapterHandle {
   return { name: adapter.name, status: (): ComponentStatus => adapter.status().state };
@@ -125,6 +133,12 @@ export async function startAdapters(ctx: AppContext, env: NodeJS.ProcessEnv = pr
   const set = adaptersFor(ctx, env);
   attachTransmitter(ctx, set.ssfTransmitter);
   await set.registry.startAll();
+  // State changes of the adapters go to the log: OK → WARN/ERROR as a warning, back to OK as info.
+  set.stopWatch = set.registry.watch((adapter, now, before) => {
+    const fields = { adapter, state: now.state, message: now.message, previous_state: before?.state ?? null, last_success: now.last_success };
+    if (now.state === 'WARN' || now.state === 'ERROR') ctx.logger.warn('adapter status changed', fields);
+    else ctx.logger.info('adapter status changed', fields);
+  });
   for (const info of set.registry.list()) {
     const adapter = set.registry.get(info.name)!;
     if (!ctx.adapters.some((h) => h.name === adapter.name)) ctx.adapters.push(toAdapterHandle(adapter));
@@ -134,7 +148,9 @@ export async function startAdapters(ctx: AppContext, env: NodeJS.ProcessEnv = pr
 
 /** Stops the adapters of `ctx` (pollers end, push endpoints report NOT_READY). */
 export async function stopAdapters(ctx: AppContext): Promise<void> {
-  await sets.get(ctx)?.registry.stopAll();
+  const set = sets.get(ctx);
+  set?.stopWatch?.();
+  await set?.registry.stopAll();
 }
 
 type EventSource = { onEvent(l: (e: RevocationLike) => void): void };

@@ -57,3 +57,36 @@ test('the registry lists adapters by name, reports readiness, survives a throwin
   expect(r.list().map((a) => [a.name, a.state])).toEqual([['a', 'ERROR'], ['b', 'OK']]);
   expect(r.ready()).toBe(false);
 });
+
+test('the registry reports each change of state or message once (a failing sync reaches the log), not a steady state', () => {
+  jest.useFakeTimers();
+  try {
+    const r = new AdapterRegistry();
+    const tracker = new FreshnessTracker('intune', { intervalMs: 60_000, poller: true });
+    const intune: Adapter = { name: 'intune', start: async () => undefined, stop: async () => undefined, status: () => tracker.status() };
+    r.register(intune);
+    tracker.markStarted();
+    const seen: Array<[string, string, string | undefined]> = [];
+    const stop = r.watch((name, now, before) => seen.push([name, now.state, before?.state]), 1000);
+    expect(seen).toEqual([]); // NOT_READY at the start is not news
+    tracker.success();
+    jest.advanceTimersByTime(1000);
+    jest.advanceTimersByTime(5000);
+    expect(seen).toEqual([['intune', 'OK', 'NOT_READY']]);
+    tracker.failure('Graph answered 401 to the token request');
+    tracker.failure('Graph answered 401 to the token request');
+    tracker.failure('Graph answered 401 to the token request');
+    jest.advanceTimersByTime(1000);
+    const failing = r.list()[0];
+    expect(failing.state).not.toBe('OK');
+    expect(seen).toEqual([['intune', 'OK', 'NOT_READY'], ['intune', failing.state, 'OK']]);
+    jest.advanceTimersByTime(10_000);
+    expect(seen).toHaveLength(2);
+    stop();
+    tracker.success();
+    jest.advanceTimersByTime(10_000);
+    expect(seen).toHaveLength(2);
+  } finally {
+    jest.useRealTimers();
+  }
+});

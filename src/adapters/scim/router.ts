@@ -24,6 +24,8 @@ export interface ScimRouterOptions {
   baseUrl?: string;
   /** Largest accepted body (default 1 MB, answered with 413). */
   bodyLimit?: string;
+  /** Hears of failures answered 500 (the server logs them; the answer says only "internal error"). */
+  onInternalError?: (err: unknown) => void;
 }
 
 
@@ -224,6 +226,7 @@ export function scimRouter(service: ScimService, opts: ScimRouterOptions): Route
     if (e.status === 415 || e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') {
       return sendError(res, badRequest('invalidSyntax', 'unsupported request encoding'));
     }
+    opts.onInternalError?.(err);
     sendError(res, new ScimError(500, undefined, 'internal error'));
   });
   return router;

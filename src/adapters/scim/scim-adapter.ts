@@ -16,6 +16,8 @@ export interface ScimConfig {
   baseUrl?: string;
   /** Silence (ms) after which the source is flagged stale; unset = push source without deadline. */
   maxSilenceMs?: number;
+  /** Hears of requests answered 500 (the server logs them). */
+  onInternalError?: (err: unknown) => void;
   /** Largest accepted request body, a size such as '1mb' or '65536' (bytes); default 1 MB. */
   bodyLimit?: string;
 }
@@ -48,7 +50,7 @@ export class ScimAdapter implements Adapter {
       riskTierAttribute: cfg.riskTierAttribute,
       onWrite: () => this.tracker.success(),
     });
-    this.router = scimRouter(this.service, { token: cfg.token, baseUrl: cfg.baseUrl, bodyLimit: cfg.bodyLimit });
+    this.router = scimRouter(this.service, { token: cfg.token, baseUrl: cfg.baseUrl, bodyLimit: cfg.bodyLimit, onInternalError: cfg.onInternalError });
   }
 
   async start(): Promise<void> {

@@ -48,6 +48,8 @@ export interface SsfReceiverConfig {
   jtiRetentionMs?: number;
   /** Silence after which the receiver is flagged stale (unset: no deadline). */
   maxSilenceMs?: number;
+  /** Hears of SETs answered 500 (the server logs them; the answer says only "internal error"). */
+  onInternalError?: (err: unknown) => void;
 }
 
 /** Reads one transmitter from TETHER_SSF_RECEIVER_* (or a JSON list in TETHER_SSF_TRANSMITTERS); undefined = off. */
@@ -259,6 +261,7 @@ export class SsfReceiver implements Adapter {
           return void res.status(503).set('Retry-After', '30').type('application/json').send(JSON.stringify({ err: 'temporarily_unavailable', description: err.message }));
         }
         this.tracker.failure('internal error while applying a SET');
+        this.cfg.onInternalError?.(err);
         res.status(500).type('application/json').send(JSON.stringify({ err: 'internal_error', description: 'internal error' }));
       }
     });
