@@ -341,6 +341,25 @@ export function operatorName(operator: Term): string | undefined {
   return p ? p.join('.') : undefined;
 }
 
+/** A literal: a scalar, or an array/set/object made only of literals (no vars, refs, calls or comprehensions). */
+export function isLiteral(t: Term): boolean {
+  const v = t.value;
+  switch (v.type) {
+    case 'null':
+    case 'boolean':
+    case 'number':
+    case 'string':
+      return true;
+    case 'array':
+    case 'set':
+      return v.items.every(isLiteral);
+    case 'object':
+      return v.items.every(([k, x]) => isLiteral(k) && isLiteral(x));
+    default:
+      return false;
+  }
+}
+
 /** True when a term contains no variables (a ref is ground when all its terms are; comprehensions never are). */
 export function isGround(t: Term): boolean {
   const v = t.value;

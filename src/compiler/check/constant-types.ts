@@ -5,14 +5,14 @@
 // infers their types; we do not), nor are built-ins without a declaration: a false error on a valid
 // policy is worse than a missed one.
 
-import { walker, type Body, type Module, type Term, type Walker, type With } from '../ast';
+import { isLiteral, walker, type Body, type Module, type Term, type Walker, type With } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import { WASM_ARG_TYPES, type BuiltinDecl, type OpaType } from '../builtins/arg-types';
 import { HOST_ARG_TYPES } from '../builtins/host-arg-types';
 import type { BuiltinArity } from './functions';
 import type { Program } from './program';
-import { groundNames, resolveRef, ruleLocals } from './program';
+import { groundNames, resolveRef, ruleLocals, walkRule } from './program';
 
 const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -26,12 +26,7 @@ export function checkConstantTypes(p: Program, builtins: BuiltinArity): Diagnost
   const out: Diagnostic[] = [];
   for (const info of p.rules) {
     const v = callVisitor(p, info.module, ruleLocals(info.rule), builtins, out);
-    for (let r: typeof info.rule | undefined = info.rule; r; r = r.else) {
-      for (let i = 1; i < r.head.ref.length; i++) v.term(r.head.ref[i]);
-      if (r.head.key) v.term(r.head.key);
-      if (r.head.value) v.term(r.head.value);
-      v.body(r.body);
-    }
+    walkRule(info.rule, v);
   }
   return out;
 }
@@ -63,7 +58,7 @@ function callVisitor(p: Program, module: Module | undefined, locals: Set<string>
       const n = decl.args.length;
       // Wrong arity is reported by check/functions.ts; an extra expression-level argument is the output.
       const arityOk = args.length === n || (exprLevel && args.length === n + 1);
-      const bad = arityOk && args.slice(0, n).some((a, i) => isConstant(a) && !fits(a, decl.args[i]));
+      const bad = arityOk && args.slice(0, n).some((a, i) => isLiteral(a) && !fits(a, decl.args[i]));
       if (bad) out.push(diagnosticAt('rego_type_error', loc, argError(name, decl, args, exprLevel)));
     }
     args.forEach(walk.term);
@@ -92,29 +87,10 @@ function mocksFunction(w: With): boolean {
  */
 function argError(name: string, decl: BuiltinDecl, args: Term[], exprLevel: boolean): string {
   const n = decl.args.length;
-  const have = args.map((a, i) => (isConstant(a) ? typeString(typeOf(a)) : i < n ? 'any' : '???'));
+  const have = args.map((a, i) => (isLiteral(a) ? typeString(typeOf(a)) : i < n ? 'any' : '???'));
   if (!exprLevel) have.push('???');
   const want = [...decl.args, ...(decl.result ? [decl.result] : [])].map(typeString);
   return `${name}: invalid argument(s)\n\thave: (${have.join(', ')})\n\twant: (${want.join(', ')})`;
-}
-
-/** A literal: a scalar, or an array/set/object made only of literals. */
-export function isConstant(t: Term): boolean {
-  const v = t.value;
-  switch (v.type) {
-    case 'null':
-    case 'boolean':
-    case 'number':
-    case 'string':
-      return true;
-    case 'array':
-    case 'set':
-      return v.items.every(isConstant);
-    case 'object':
-      return v.items.every(([k, x]) => isConstant(k) && isConstant(x));
-    default:
-      return false;
-  }
 }
 
 /** OPA's unify1 for a constant term against a declared type (v1/ast/check.go). */

@@ -6,7 +6,7 @@ import { walker, type Body, type Module, type Term, type Walker } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
-import { groundNames, resolveRef, ruleLocals } from './program';
+import { groundNames, resolveRef, ruleLocals, walkRule } from './program';
 
 /** The built-in catalog: a built-in's number of declared arguments, or undefined if unknown. */
 export type BuiltinArity = (name: string) => number | undefined;
@@ -26,12 +26,7 @@ export function checkFunctions(p: Program, builtins: BuiltinArity): Diagnostic[]
   const funcs = functionsByPath(p);
   for (const info of p.rules) {
     const v = callVisitor(p, info.module, ruleLocals(info.rule), funcs, builtins, out);
-    for (let r: typeof info.rule | undefined = info.rule; r; r = r.else) {
-      for (let i = 1; i < r.head.ref.length; i++) v.term(r.head.ref[i]);
-      if (r.head.key) v.term(r.head.key);
-      if (r.head.value) v.term(r.head.value);
-      v.body(r.body);
-    }
+    walkRule(info.rule, v);
   }
   return out;
 }

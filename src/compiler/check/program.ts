@@ -1,7 +1,7 @@
 // The shared view the checks work on: every rule with its full path (package + head ref), and
 // OPA's name resolution (imports and same-package rule names → data refs; locals left alone).
 
-import type { Body, Module, Rule, Term } from '../ast';
+import type { Body, Module, Rule, Term, Walker } from '../ast';
 import { refToString, stringTerm, walkTerms } from '../ast';
 
 /** One rule (its first clause; else clauses hang off it) with its module and full path. */
@@ -188,5 +188,15 @@ function scalarEq(a: Scalar, b: Scalar): boolean {
       return a.value === (b as typeof a).value;
     default:
       return true;
+  }
+}
+
+/** Walks every term a rule evaluates, else clauses included: its head ref after the name, key, value and body. */
+export function walkRule(rule: Rule, walk: Walker): void {
+  for (let r: Rule | undefined = rule; r; r = r.else) {
+    for (let i = 1; i < r.head.ref.length; i++) walk.term(r.head.ref[i]);
+    if (r.head.key) walk.term(r.head.key);
+    if (r.head.value) walk.term(r.head.value);
+    walk.body(r.body);
   }
 }

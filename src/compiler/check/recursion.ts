@@ -6,7 +6,7 @@ import { walker, type Term } from '../ast';
 import type { Diagnostic } from '../diagnostics';
 import { diagnosticAt } from '../diagnostics';
 import type { Program, RuleInfo } from './program';
-import { groundNames, refReaches, resolveRef, ruleLocals } from './program';
+import { groundNames, refReaches, resolveRef, ruleLocals, walkRule } from './program';
 
 /** For each rule, the rules it reads (direct dependencies), in source order without duplicates. */
 export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
@@ -38,12 +38,7 @@ export function dependencyGraph(p: Program): Map<RuleInfo, RuleInfo[]> {
         return true;
       },
     });
-    for (let r: typeof info.rule | undefined = info.rule; r; r = r.else) {
-      for (let i = 1; i < r.head.ref.length; i++) walk.term(r.head.ref[i]);
-      if (r.head.key) walk.term(r.head.key);
-      if (r.head.value) walk.term(r.head.value);
-      walk.body(r.body);
-    }
+    walkRule(info.rule, walk);
     graph.set(info, [...deps]);
   }
   return graph;

@@ -1,7 +1,7 @@
 // Planning of terms into locals/operands: scalars, vars, composite literals and nested calls.
 // After planTerm's continuation runs, p.ltarget holds the term's value.
 
-import type { ArrayValue, ObjectValue, SetValue, Term } from '../ast';
+import { isLiteral, type ArrayValue, type ObjectValue, type SetValue, type Term } from '../ast';
 import type { Local, Operand } from '../ir/ir';
 import { planArrayComprehension, planObjectComprehension, planSetComprehension } from './comprehensions';
 import { planCallTerm } from './calls';
@@ -70,25 +70,6 @@ export function planNumber(p: Planner, text: string): Local {
   }
   p.emit({ type: 'MakeNumberRefStmt', index: p.stringConst(text), target: l });
   return l;
-}
-
-/** True for terms without vars, refs, calls or comprehensions: planning them never branches. */
-function isLiteral(t: Term): boolean {
-  const v = t.value;
-  switch (v.type) {
-    case 'null':
-    case 'boolean':
-    case 'number':
-    case 'string':
-      return true;
-    case 'array':
-    case 'set':
-      return v.items.every(isLiteral);
-    case 'object':
-      return v.items.every(([k, x]) => isLiteral(k) && isLiteral(x));
-    default:
-      return false;
-  }
 }
 
 /**
