@@ -63,7 +63,7 @@ export class DeliveryQueue<R extends QueuedRow> {
   private readonly now: () => number;
   private readonly concurrency: number;
   private readonly inFlight = new Map<number, Promise<void>>();
-  private readonly st: { due: Database.Statement; remove: Database.Statement; retry: Database.Statement; depth: Database.Statement };
+  private readonly st: { due: Database.Statement; remove: Database.Statement; retry: Database.Statement; depth: Database.Statement; dueNow: Database.Statement };
   private timer?: NodeJS.Timeout;
   private wakeScheduled = false;
   private running = false;
@@ -77,6 +77,7 @@ export class DeliveryQueue<R extends QueuedRow> {
       due: opts.db.prepare(`SELECT seq, attempts, ${opts.columns} FROM ${t} WHERE next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
       remove: opts.db.prepare(`DELETE FROM ${t} WHERE seq = ?`),
       retry: opts.db.prepare(`UPDATE ${t} SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
+      dueNow: opts.db.prepare(`UPDATE ${t} SET next_attempt_at = ? WHERE next_attempt_at > ?`),
       depth: opts.db.prepare(`SELECT count(*) AS n FROM ${t}`),
     };
   }
@@ -86,10 +87,15 @@ export class DeliveryQueue<R extends QueuedRow> {
     return (this.st.depth.get() as { n: number }).n;
   }
 
-  /** Starts sending (also what is left from before a restart). */
+  /** Starts sending (also what is left from before a restart: every queued row is due at once). */
   start(): void {
     if (this.running) return;
     this.running = true;
+    // Receivers were likely waiting on us while we were down: a backoff begun before does not carry over.
+    if (this.o.isOpen()) {
+      const now = this.now();
+      this.st.dueNow.run(now, now);
+    }
     this.timer = setInterval(() => this.pump(), this.o.pollMs ?? 1000);
     this.timer.unref();
     this.wake();

@@ -94,7 +94,7 @@ export class Outbox {
   private readonly onError: (msg: string, fields: Record<string, unknown>) => void;
   private readonly listeners: Array<(e: LifecycleEvent) => void> = [];
   private readonly queue: DeliveryQueue<OutboxRow>;
-  private readonly stmts: { insert: Database.Statement; removeSubscription: Database.Statement; dueNow: Database.Statement };
+  private readonly stmts: { insert: Database.Statement; removeSubscription: Database.Statement };
 
   constructor(opts: OutboxOptions) {
     this.store = opts.store;
@@ -108,7 +108,6 @@ export class Outbox {
         'INSERT INTO lifecycle_outbox (event_id, event_type, subscription_id, body, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)',
       ),
       removeSubscription: this.db.prepare('DELETE FROM lifecycle_outbox WHERE subscription_id = ?'),
-      dueNow: this.db.prepare('UPDATE lifecycle_outbox SET next_attempt_at = ? WHERE next_attempt_at > ?'),
     };
     const metrics = opts.metrics;
     this.queue = new DeliveryQueue<OutboxRow>({
@@ -184,9 +183,6 @@ export class Outbox {
 
   /** Starts delivering (also what is left from before a restart). */
   start(): void {
-    // After a restart every queued row is due at once: receivers were likely waiting on us.
-    const now = this.now();
-    this.stmts.dueNow.run(now, now);
     this.queue.start();
   }
 

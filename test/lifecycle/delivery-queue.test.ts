@@ -157,3 +157,15 @@ test('a row whose delivery ends after the store closed is left as it was', async
   expect(rows().map((r) => [r.payload, r.attempts])).toEqual([['a', 0]]);
   expect(queue.delivered).toBe(0);
 });
+
+test('start makes every queued row due at once: a backoff begun before a restart does not carry over', async () => {
+  put('retrying', clock + 300_000); // five minutes into its backoff when the process stopped
+  put('new');
+  const seen: string[] = [];
+  const { queue } = makeQueue(async (row) => (seen.push(row.payload), { ok: true }));
+  queue.start();
+  await new Promise((r) => setTimeout(r, 50));
+  await queue.flush();
+  expect(seen.sort()).toEqual(['new', 'retrying']);
+  expect(rows()).toEqual([]);
+});
