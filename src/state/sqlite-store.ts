@@ -477,10 +477,11 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   createException(input: unknown, opts: { maxMs?: number } = {}): Exception {
     const now = this.now();
     const maxMs = Math.min(this.maxExceptionMs, opts.maxMs ?? Infinity);
-    const resolve = (ref: string) => this.read(() => this.lookupIdentityId(ref));
+    let identity: string | undefined; // resolved once, by the check that names an unknown one
     const body = validateAll(validateException, input, (b) => {
       const errors: FieldError[] = [];
-      if (typeof b.identity === 'string' && resolve(b.identity) === undefined)
+      if (typeof b.identity === 'string') identity = this.read(() => this.lookupIdentityId(b.identity as string));
+      if (typeof b.identity === 'string' && identity === undefined)
         errors.push({ path: '/identity', message: `unknown identity "${b.identity}"` });
       const expires = typeof b.expires_at === 'string' ? Date.parse(b.expires_at) : NaN;
       if (expires <= now.getTime()) errors.push({ path: '/expires_at', message: 'must be in the future' });
@@ -491,7 +492,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
     const expires = Date.parse(body.expires_at);
     const record: Exception = {
       id: 'exc_' + randomUUID(),
-      identity: resolve(body.identity)!,
+      identity: identity!, // validateAll threw unless body.identity is a string that resolved
       waives: body.waives,
       scope: body.scope,
       reason: body.reason,
