@@ -71,35 +71,32 @@ class DateTimeTester extends CaseAwareTester {
   constructor() {
     super(true);
   }
-  private cmp(r: unknown, v: unknown): number | undefined {
+  // The comparison of two instants, or the text comparison of the base tester when either is not a time.
+  private chrono(op: 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le', r: unknown, v: unknown, holds: (d: number) => boolean): boolean {
     const a = instant(r);
     const b = instant(v);
-    return Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined;
+    return Number.isFinite(a) && Number.isFinite(b) ? holds(a - b) : super[op](r, v);
   }
-  eq(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.eq(r, v) : d === 0;
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  eq(r: any, v: any): boolean {
+    return this.chrono('eq', r, v, (d) => d === 0);
   }
-  ne(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.ne(r, v) : d !== 0;
+  ne(r: any, v: any): boolean {
+    return this.chrono('ne', r, v, (d) => d !== 0);
   }
-  gt(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.gt(r, v) : d > 0;
+  gt(r: any, v: any): boolean {
+    return this.chrono('gt', r, v, (d) => d > 0);
   }
-  ge(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.ge(r, v) : d >= 0;
+  ge(r: any, v: any): boolean {
+    return this.chrono('ge', r, v, (d) => d >= 0);
   }
-  lt(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.lt(r, v) : d < 0;
+  lt(r: any, v: any): boolean {
+    return this.chrono('lt', r, v, (d) => d < 0);
   }
-  le(r: any, v: any): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const d = this.cmp(r, v);
-    return d === undefined ? super.le(r, v) : d <= 0;
+  le(r: any, v: any): boolean {
+    return this.chrono('le', r, v, (d) => d <= 0);
   }
+  /* eslint-enable @typescript-eslint/no-explicit-any */
 }
 
 const folding = new CaseAwareTester(true);
