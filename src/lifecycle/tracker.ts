@@ -126,7 +126,7 @@ export class LifecycleTracker {
     this.stmts = {
       get: db.prepare('SELECT * FROM lifecycle_identities WHERE identity = ?'),
       since: db.prepare('SELECT status_since FROM lifecycle_identities WHERE identity = ?').pluck(),
-      insertStatus: db.prepare('INSERT INTO lifecycle_identities (identity, status, status_since) VALUES (?, ?, ?)'),
+      insertStatus: db.prepare('INSERT INTO lifecycle_identities (identity, status, status_since) VALUES (?, ?, ?) ON CONFLICT (identity) DO NOTHING'),
       updateStatus: db.prepare('UPDATE lifecycle_identities SET status = ?, status_since = ? WHERE identity = ?'),
       remove: db.prepare('DELETE FROM lifecycle_identities WHERE identity = ?'),
       setState: db.prepare('UPDATE lifecycle_identities SET state = ?, state_since = ?, kind = ?, reasons = ? WHERE identity = ?'),
@@ -180,9 +180,11 @@ export class LifecycleTracker {
       }
       return;
     }
-    const row = this.stmts.get.get(after.id) as StateRow | undefined;
     const nowIso = new Date(this.now()).toISOString();
-    if (!row) this.stmts.insertStatus.run(after.id, after.status, before ? nowIso : (after.observed_at ?? nowIso));
+    // A new identity (a bulk import's every line) usually has no row: insert without reading first.
+    if (!before && this.stmts.insertStatus.run(after.id, after.status, after.observed_at ?? nowIso).changes === 1) return;
+    const row = this.stmts.get.get(after.id) as StateRow | undefined;
+    if (!row) this.stmts.insertStatus.run(after.id, after.status, nowIso);
     else if (row.status !== after.status) this.stmts.updateStatus.run(after.status, nowIso, after.id);
   }
 

@@ -50,6 +50,11 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   lastImportAt = -Infinity;
   // Source marks are rewritten at most once per second per (kind, source): the metric has 1 s precision.
   private readonly markedAt = new Map<string, number>();
+  // Identity ids this transaction wrote, so a device naming its owner by id skips the lookup (an export of
+  // users with their devices names an owner written a few lines before). Valid while writeEpoch stays the
+  // same: a new transaction or any rollback starts it afresh; a delete takes its id out.
+  private readonly writtenIds = new Set<string>();
+  private writtenEpoch = -1;
   private readonly st: ReturnType<SqliteStateStore['prepare']>;
   // Identities that have (or had) an exception / a break-glass window. Most identities have neither,
   // so the decision path answers them from memory instead of two queries and two cache entries each.
@@ -237,6 +242,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
   // ---------------------------------------------------------------- identities
 
   private lookupIdentityId(ref: string): string | undefined {
+    if (this.writtenEpoch === this.writeEpoch && this.writtenIds.has(ref)) return ref;
     return this.st.identityExists.get(ref)?.id ?? this.st.alias.get(lower(ref))?.identity_id;
   }
 
@@ -339,6 +345,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       for (const k of oldKeys) if (!keys.includes(k)) this.st.delAlias.run(k, id);
       for (const k of keys) if (!oldKeys.includes(k)) this.st.putAlias.run(k, id);
       if (tomb) this.st.delTomb.run('identity', id);
+      this.noteWritten(id);
       this.mark('identity', record.source, now, nowDate.getTime());
       this.invalidate('i:' + id, 'a:' + idKey);
       for (const k of oldKeys) this.invalidate('a:' + k);
@@ -348,6 +355,14 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       this.bindPendingDevices(frozen, now);
       return { record: frozen, created: !before };
     };
+  }
+
+  private noteWritten(id: string): void {
+    if (this.writtenEpoch !== this.writeEpoch) {
+      this.writtenIds.clear();
+      this.writtenEpoch = this.writeEpoch;
+    }
+    this.writtenIds.add(id);
   }
 
   // Devices whose owner reference named this identity before it existed get bound to it now.
@@ -376,6 +391,7 @@ export class SqliteStateStore extends SqliteBase implements StateStore {
       if (opts.version !== undefined) this.checkOrder('identity', id, before, { version: opts.version }, false);
       const version = Math.max(opts.version ?? before.version, before.version);
       this.st.delIdentity.run(id);
+      this.writtenIds.delete(id);
       for (const a of before.aliases) this.st.delAlias.run(lower(a), id);
       this.mayHaveTombstones = true;
       this.st.putTomb.run('identity', id, version, before.observed_at ?? null, this.nowIso());

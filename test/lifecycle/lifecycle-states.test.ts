@@ -109,6 +109,26 @@ test('status_since is tracked from status transitions', () => {
   expect(lifecycle.statusSince('alice')).toBe(new Date(T0 + DAY).toISOString());
 });
 
+test('a new identity starts its status at observed_at with one write and no read; a row left from before is updated as a transition', () => {
+  const tracker = (lifecycle as unknown as { tracker: { stmts: Record<string, { run: (...a: unknown[]) => unknown; get: (...a: unknown[]) => unknown }> } }).tracker;
+  const runs: string[] = [];
+  for (const [name, st] of Object.entries(tracker.stmts)) {
+    const run = st.run.bind(st);
+    const get = st.get.bind(st);
+    st.run = (...a) => (runs.push(name), run(...a));
+    st.get = (...a) => (runs.push(name), get(...a));
+  }
+  store.putIdentity('bob', { status: 'provisioned', observed_at: new Date(T0 - HOUR).toISOString() });
+  expect(runs).toEqual(['insertStatus']);
+  expect(lifecycle.statusSince('bob')).toBe(new Date(T0 - HOUR).toISOString());
+  // A row the store's delete did not remove (the lifecycle was off then): the new record is a transition.
+  store.db.prepare("INSERT INTO lifecycle_identities (identity, status, status_since) VALUES ('carol', 'suspended', ?)").run(new Date(T0 - DAY).toISOString());
+  runs.length = 0;
+  store.putIdentity('carol', { status: 'active', observed_at: new Date(T0 - HOUR).toISOString() });
+  expect(runs).toEqual(['insertStatus', 'get', 'updateStatus']);
+  expect(lifecycle.statusSince('carol')).toBe(new Date(T0).toISOString());
+});
+
 test('no policy loaded: refresh answers undefined instead of guessing', () => {
   store.putIdentity('alice', { status: 'active' });
   const saved = engines.engine;

@@ -144,3 +144,49 @@ test('exceptions and break-glass windows are found after creation and after reop
   expect(store.getBreakGlass('bg')?.minutes).toBe(30);
   expect(store.listExceptions('bg')).toEqual([]);
 });
+
+// Counts runs of the store's statement that asks whether an identity id exists (owner lookups).
+function countOwnerLookups(s: StateStore): () => number {
+  const st = (s as unknown as { st: { identityExists: { get: (...a: unknown[]) => unknown } } }).st.identityExists;
+  const get = st.get.bind(st);
+  let n = 0;
+  st.get = (...a) => (n++, get(...a));
+  return () => n;
+}
+
+test('a device naming an owner written earlier in the same batch binds to it without looking the owner up again', () => {
+  store = openSqliteStore({ path: ':memory:' });
+  store.putIdentity('old', { status: 'active' }); // committed in an earlier transaction
+  const lookups = countOwnerLookups(store);
+  const r = store.importBatch([
+    line(1, 'identity', { id: 'u1', status: 'active' }),
+    line(2, 'device', { id: 'a', owner: 'u1', ownership: 'corporate' }),
+    line(3, 'device', { id: 'b', owner: 'u1', ownership: 'corporate' }),
+    line(4, 'device', { id: 'c', owner: 'old', ownership: 'corporate' }),
+  ]);
+  expect(r.imported).toBe(4);
+  expect(lookups()).toBe(1); // only 'old', which this batch did not write
+  for (const [id, owner] of [['a', 'u1'], ['b', 'u1'], ['c', 'old']]) expect(store.getDevice(id)).toMatchObject({ owner, owner_resolved: true });
+});
+
+test('an owner written and then rolled back or deleted in the same transaction does not bind a later device', () => {
+  store = openSqliteStore({ path: ':memory:' });
+  const s = store;
+  s.transaction(() => {
+    try {
+      s.transaction(() => {
+        s.putIdentity('gone', { status: 'active' });
+        throw new Error('undo this savepoint');
+      });
+    } catch {
+      /* rolled back to the savepoint */
+    }
+    s.putDevice('d1', { owner: 'gone', ownership: 'corporate' });
+    s.putIdentity('deleted', { status: 'active' });
+    s.deleteIdentity('deleted');
+    s.putDevice('d2', { owner: 'deleted', ownership: 'corporate' });
+  });
+  expect(s.getIdentity('gone')).toBeUndefined();
+  expect(s.getDevice('d1')).toMatchObject({ owner: 'gone', owner_resolved: false });
+  expect(s.getDevice('d2')).toMatchObject({ owner: 'deleted', owner_resolved: false });
+});
