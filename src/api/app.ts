@@ -1,6 +1,7 @@
 // The app factory: the modules' direct routes (src/api/direct: decisions, proxy checks, IdP hooks on bare
 // node:http) in front of an express app with body parsing and limits (413/415), bearer-token middleware,
-// the routers of routes/index.ts, 404, and one error handler answering api.md's error body without stacks.
+// the routers of routes/index.ts, 405 (a served path, another method) or 404, and one error handler
+// answering api.md's error body without stacks.
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
 import { bodyReader } from './body-reader';
@@ -9,8 +10,9 @@ import { deferBody } from './deferred-body';
 import { closeAfterResponse, hasBody, refuseBody, unboundedRest } from './direct/body';
 import { isJsonRequest, notJson } from './direct/json-body';
 import { writeJson } from './direct/reply';
-import { withDirectRoutes, type DirectRoute } from './direct/routes';
-import { ApiError, toApiError } from './errors';
+import { directRouteMethods, withDirectRoutes, type DirectRoute } from './direct/routes';
+import { allowedMethods, type RouterLike } from './allowed-methods';
+import { ApiError, methodNotAllowed, toApiError } from './errors';
 import { routeModules, type ModuleRoutes, type RouteModule } from './routes';
 import type { WarmupRequest } from './warmup';
 
@@ -26,10 +28,12 @@ export type TetherApp = RequestListener & { warmup: WarmupRequest[] };
 export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): TetherApp {
   const direct: DirectRoute[] = [];
   const warmup: WarmupRequest[] = [];
+  let directMethods: (url: string) => string[] | undefined = () => [];
   const app = createExpressApp(ctx, modules, (built) => {
     direct.push(...(built.direct ?? []));
     warmup.push(...(built.warmup ?? []));
-  });
+  }, (url) => directMethods(url));
+  directMethods = directRouteMethods(direct); // once every module's direct routes are collected
   const listener = withDirectRoutes(direct, app, {
     httpRequests: ctx.metrics.httpRequests,
     toError: toApiError,
@@ -38,7 +42,12 @@ export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules
   return Object.assign(listener, { warmup });
 }
 
-function createExpressApp(ctx: AppContext, modules: RouteModule[], collect: (built: ModuleRoutes) => void): Express {
+function createExpressApp(
+  ctx: AppContext,
+  modules: RouteModule[],
+  collect: (built: ModuleRoutes) => void,
+  directMethods: (url: string) => string[] | undefined,
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -54,9 +63,37 @@ function createExpressApp(ctx: AppContext, modules: RouteModule[], collect: (bui
     if (m.mount) app.use(m.mount, router);
     else app.use(router);
   }
-  app.use((req, _res, next) => next(new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(ctx));
+  const allow = allowedAt(app, directMethods);
+  app.use((req, _res, next) => {
+    const allowed = allow(req);
+    if (allowed.length && !allowed.includes(req.method)) return next(methodNotAllowed(req.method, req.path, allowed));
+    next(new ApiError('not_found', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(ctx, allow));
   return app;
+}
+
+// What a request no route took may be answered with: the methods its path takes, from the direct routes
+// and every router mounted in the app (read from their layers, computed only here, off the served path).
+// OPTIONS is listed where express routes match, since express then answers it itself; HEAD where GET is
+// (allowedMethods). Empty: no route serves the path (404); a route taking any method also leaves it empty.
+//
+// 405 comes before 401: Tether's token checks are per route (auth.ts middleware sits on each route, after
+// the method matched), so a method no route takes never reaches one. Answering 405 without a token reveals
+// no more than the public route list (api.md, README) and today's 401-vs-404 difference already do: which
+// methods a documented path takes, never whether a record exists (parameterised paths match any id), and
+// an adapter's path answers 405 only when that adapter is configured, which an unauthenticated POST there
+// already tells (401 vs 404). Routers that authenticate first for every path they own (SCIM) keep their
+// 401 before anything, and answer 405 in their own format (src/adapters/scim/router.ts).
+function allowedAt(app: Express, directMethods: (url: string) => string[] | undefined): (req: express.Request) => string[] {
+  return (req) => {
+    const direct = directMethods(req.originalUrl);
+    const routed = allowedMethods(app.router as unknown as RouterLike, req.path);
+    if (direct === undefined || routed === undefined) return [];
+    const all = new Set([...direct, ...routed]);
+    if (routed.length) all.add('OPTIONS');
+    return [...all].sort();
+  };
 }
 
 // The decision router goes first: its paths (/v1/decide*, /v1/data*) belong to it alone, and every
@@ -80,7 +117,7 @@ function httpMetrics(ctx: AppContext): RequestHandler {
 // JSON bodies up to the configured limit; any other body type is 415 unless a router reads it itself.
 // Parsed only once the route's token middleware has let the request through (deferred-body.ts). A body
 // over the limit is refused as soon as that is known, without reading the rest (body-reader.ts). One
-// that may be large and is never read (401, 404) ends the connection too, rather than node reading an
+// that may be large and is never read (401, 404, 405) ends the connection too, rather than node reading an
 // upload of any size to its end; one whose declared length is within the limit is discarded as usual.
 function jsonBody(ctx: AppContext, rawPrefixes: string[]): RequestHandler {
   const limit = ctx.config.bodyLimitBytes;
@@ -101,8 +138,11 @@ function jsonBody(ctx: AppContext, rawPrefixes: string[]): RequestHandler {
   };
 }
 
-/** Maps body-parser failures and everything else to api.md's error body; 5xx details go to the log only. */
-export function errorHandler(ctx: AppContext): ErrorRequestHandler {
+/**
+ * Maps body-parser failures and everything else to api.md's error body; 5xx details go to the log only.
+ * A route's own 405 (HEAD on the Data API) gets its Allow header from `allow` when it has none.
+ */
+export function errorHandler(ctx: AppContext, allow?: (req: express.Request) => string[]): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) {
       // A streamed response failed midway: nothing sensible can be sent; end the socket.
@@ -110,6 +150,10 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
       return next(err);
     }
     const e = toApiError(err);
+    if (e.code === 'method_not_allowed' && !e.headers?.Allow && allow) {
+      const allowed = allow(req);
+      if (allowed.length) e.headers = { ...e.headers, Allow: allowed.join(', ') };
+    }
     if (e.status >= 500 && e.code === 'internal_error')
       ctx.logger.error('request failed', { method: req.method, path: req.path, error: String(err?.stack ?? err) });
     writeJson(res, e.status, e.toBody(), e.headers);

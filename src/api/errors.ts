@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   invalid_input: { status: 400, description: 'the body or a parameter failed validation; `errors` names every bad field' },
   unauthorized: { status: 401, description: 'missing or wrong bearer token' },
   not_found: { status: 404, description: 'no such route or record' },
-  method_not_allowed: { status: 405, description: 'the route does not take this method (HEAD on the OPA Data API, as OPA answers)' },
+  method_not_allowed: { status: 405, description: 'the path exists but does not take this method; the `Allow` header lists those it does (HEAD on the OPA Data API is one, as OPA answers)' },
   stale_update: { status: 409, description: 'the update carries an older version/observed_at than stored; nothing changed' },
   alias_conflict: { status: 409, description: 'an alias already names another identity; nothing changed' },
   payload_too_large: { status: 413, description: 'the body exceeds the configured size limit' },
@@ -52,6 +52,14 @@ export class ApiError extends Error {
   toBody(): ErrorBody {
     return { code: this.code, message: this.message, ...(this.errors && { errors: this.errors }) };
   }
+}
+
+/** 405 method_not_allowed for `method` on `path`, with the `Allow` header listing `allowed`. */
+export function methodNotAllowed(method: string, path: string, allowed: string[]): ApiError {
+  const list = allowed.join(', ');
+  const e = new ApiError('method_not_allowed', `${method} is not allowed on ${path} (allowed: ${list})`);
+  e.headers = { Allow: list };
+  return e;
 }
 
 /** 400 invalid_input naming the given fields. */

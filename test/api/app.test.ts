@@ -61,7 +61,7 @@ describe('error bodies', () => {
 describe('error code table', () => {
   test('contains every code of api.md with its status', () => {
     const expected: Record<string, number> = {
-      invalid_input: 400, unauthorized: 401, not_found: 404, stale_update: 409, payload_too_large: 413,
+      invalid_input: 400, unauthorized: 401, not_found: 404, method_not_allowed: 405, stale_update: 409, payload_too_large: 413,
       unsupported_media_type: 415, policy_compile_failed: 422, not_ready: 503, state_unavailable: 503, internal_error: 500,
     };
     for (const [code, status] of Object.entries(expected)) {

@@ -1,7 +1,7 @@
 // api.md route by route, through the real app (every router of api.md's routes, the shipped policies, an
 // in-memory store): the cases the other suites leave out. (a) success shapes, (b) 400 invalid_input naming
 // every bad field with nothing stored, (c) 401 for a missing, wrong or wrong-kind token, (d) 409
-// stale_update changing nothing, plus 413, 415, 404 and 503 with api.md's error body. "Nothing stored" is
+// stale_update changing nothing, plus 413, 415, 404, 405 and 503 with api.md's error body. "Nothing stored" is
 // always proven by reading the whole store back (snapshot before and after).
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
@@ -497,18 +497,36 @@ describe('404 not_found', () => {
 
   test.each([
     ['get', '/v1/nothing-here'],
-    ['post', '/v1/identities'],
-    ['patch', '/v1/identities/alice'],
-    ['put', '/v1/exceptions/x'],
-    ['post', '/v1/lifecycle/alice'],
-    ['put', '/v1/subscriptions/sub-1'],
-  ] as Array<[Method, string]>)('%s %s (no such route or method) → 404 not_found naming it, before any token check; nothing changed', async (method, path) => {
+    ['delete', '/v1/identities-nothing/alice'],
+  ] as Array<[Method, string]>)('%s %s (no such route) → 404 not_found naming it, before any token check; nothing changed', async (method, path) => {
     const t = await setup();
     const before = snapshot(t.store);
     for (const headers of [{}, auth]) {
       const r = await send(t, { method, path, body: method === 'get' ? undefined : { status: 'active' } }, headers);
       expectError(r, 404, 'not_found');
       expect(r.body.message).toBe(`no route for ${method.toUpperCase()} ${path}`);
+      expect(r.headers.allow).toBeUndefined();
+    }
+    expect(snapshot(t.store)).toBe(before);
+  });
+});
+
+// A path api.md serves, asked with a method it does not take (method-not-allowed.test.ts has every module).
+describe('405 method_not_allowed', () => {
+  test.each([
+    ['post', '/v1/identities', 'GET, HEAD, OPTIONS'],
+    ['patch', '/v1/identities/alice', 'DELETE, GET, HEAD, OPTIONS, PUT'],
+    ['put', '/v1/exceptions/x', 'DELETE, GET, HEAD, OPTIONS'],
+    ['post', '/v1/lifecycle/alice', 'GET, HEAD, OPTIONS'],
+    ['put', '/v1/subscriptions/sub-1', 'DELETE, GET, HEAD, OPTIONS'],
+  ] as Array<[Method, string, string]>)('%s %s → 405 naming it with Allow: %s, before any token check; nothing changed', async (method, path, allow) => {
+    const t = await setup();
+    const before = snapshot(t.store);
+    for (const headers of [{}, auth]) {
+      const r = await send(t, { method, path, body: { status: 'active' } }, headers);
+      expectError(r, 405, 'method_not_allowed');
+      expect(r.headers.allow).toBe(allow);
+      expect(r.body.message).toBe(`${method.toUpperCase()} is not allowed on ${path} (allowed: ${allow})`);
     }
     expect(snapshot(t.store)).toBe(before);
   });

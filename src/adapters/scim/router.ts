@@ -5,6 +5,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { bodyReader } from '../../api/body-reader';
 import { refuseBody } from '../../api/direct/body';
+import { allowedMethods } from '../../api/allowed-methods';
 import { parseBytes } from '../../config';
 import { isJsonRequest } from '../../api/direct/json-body';
 import { listResponse, resourceTypes, schemas, serviceProviderConfig } from './discovery';
@@ -212,7 +213,14 @@ export function scimRouter(service: ScimService, opts: ScimRouterOptions): Route
   router.all(['/Bulk', '/Me', '/Me/*rest'], (req: Request, res: Response) => {
     sendError(res, new ScimError(501, undefined, `${req.path.startsWith('/Me') ? '/Me' : '/Bulk'} is not supported by this service provider`));
   });
+  // A method no route takes on a path some route serves is 405 with Allow (read from this router's routes;
+  // walked only here, once nothing else answered), after the bearer check above, in SCIM's error shape.
   router.use((req: Request, res: Response) => {
+    const allowed = allowedMethods(router, req.path) ?? [];
+    if (allowed.length && !allowed.includes(req.method)) {
+      res.setHeader('Allow', allowed.join(', '));
+      return sendError(res, new ScimError(405, undefined, `${req.method} is not allowed on SCIM endpoint ${req.path} (allowed: ${allowed.join(', ')})`));
+    }
     sendError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${req.path}`));
   });
 

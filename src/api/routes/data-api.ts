@@ -9,6 +9,7 @@ import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
 import { requireDecisionToken } from '../auth';
 import { readBody } from '../direct/body';
+import { refusesMethod } from '../allowed-methods';
 import { ApiError, invalidInput } from '../errors';
 
 /** Read by this router itself (any content type), so the app's JSON body middleware leaves it alone. */
@@ -83,9 +84,11 @@ export function dataApiRouter(ctx: AppContext, deciderOf: (ctx: AppContext) => D
     }
     answer(req, res, input, started, false);
   };
-  const head = () => {
+  // Marked, so the Allow header of a 405 on these paths leaves HEAD out (app.ts's errorHandler adds that
+  // header to this answer too).
+  const head = refusesMethod(() => {
     throw new ApiError('method_not_allowed', 'HEAD is not allowed on the Data API (use GET or POST)');
-  };
+  });
   for (const path of [DATA_API_PATH, `${DATA_API_PATH}/*path`]) {
     router.head(path, head);
     router.post(path, auth, post);
