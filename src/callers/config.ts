@@ -27,6 +27,10 @@ export interface AppRule { host?: string; path_prefix?: string; app: string }
 /** The proxy (Envoy, nginx, Traefik) part of the configuration. */
 export interface ProxyConfig {
   subject_header?: string;
+  /** Shared secret every proxy check must carry in `caller_secret_header` (unset: checks are not authenticated). */
+  caller_secret?: string;
+  /** Header carrying `caller_secret` (default X-Tether-Proxy-Secret). */
+  caller_secret_header: string;
   jwt?: JwtVerifierConfig & { subject_claim: string };
   device_header: string;
   client_cert_header?: string;
@@ -81,6 +85,11 @@ export interface CallersConfig {
 /** Application id of the Entra authentication events service, the only legitimate caller (protocols.md §6.3). */
 export const ENTRA_EVENTS_APP_ID = '99045fe1-7639-4a75-9d4a-577b6ca3810f';
 
+/** Default of `proxy.caller_secret_header`. */
+export const DEFAULT_CALLER_SECRET_HEADER = 'X-Tether-Proxy-Secret';
+// A header value compares as sent only when it is visible ASCII without leading or trailing blanks (HTTP
+// strips those): any other secret could never match and would deny every check.
+const CALLER_SECRET_PATTERN = '^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$';
 const headerName = { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" };
 const stringOrList = (what: string) => ({
   description: what,
@@ -116,6 +125,11 @@ export const callersConfigSchema = {
       description: 'Envoy ext_authz, nginx auth_request and Traefik ForwardAuth checks.',
       properties: {
         subject_header: { ...headerName, description: 'Trusted header carrying the subject, set by an upstream authenticator (e.g. X-Auth-Request-Email from oauth2-proxy). Env TETHER_PROXY_SUBJECT_HEADER. Only set it when the proxy strips this header from client requests.' },
+        caller_secret: {
+          type: 'string', minLength: 16, pattern: CALLER_SECRET_PATTERN,
+          description: 'Shared secret that authenticates the proxy itself: when set, every check under /v1/authz/* must carry caller_secret_header with exactly this value (compared in constant time) before its subject or bearer token is looked at; a missing or wrong value is a 403 with reason caller_unauthenticated (never a 401, which nginx error_page 401 would turn into a sign-in). At least 16 visible ASCII characters. Strongly advised with subject_header, which anyone who can reach Tether could otherwise send. Env TETHER_PROXY_SECRET.',
+        },
+        caller_secret_header: { ...headerName, default: DEFAULT_CALLER_SECRET_HEADER, description: 'Header the proxy sends caller_secret in (Envoy authorization_request.headers_to_add, nginx proxy_set_header in the auth location, Traefik a headers middleware before forwardAuth). Must not be Authorization nor a header the proxy checks read or answer. Env TETHER_PROXY_SECRET_HEADER.' },
         jwt: {
           type: 'object', additionalProperties: false, required: ['issuer', 'audience'], ...jwtOneKeySource,
           description: 'Verify `Authorization: Bearer <JWT>` and take the subject from it.',
@@ -220,6 +234,8 @@ const oneOrList = (v: string) => (v.includes(',') ? list(v) : v);
 /** Environment variables that override file keys (applied before validation, so their errors name the key). */
 export const CALLERS_ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'TETHER_PROXY_SUBJECT_HEADER', path: ['proxy', 'subject_header'] },
+  { env: 'TETHER_PROXY_SECRET', path: ['proxy', 'caller_secret'] },
+  { env: 'TETHER_PROXY_SECRET_HEADER', path: ['proxy', 'caller_secret_header'] },
   { env: 'TETHER_PROXY_DEVICE_HEADER', path: ['proxy', 'device_header'] },
   { env: 'TETHER_PROXY_CLIENT_CERT_HEADER', path: ['proxy', 'client_cert_header'] },
   { env: 'TETHER_PROXY_JWT_ISSUER', path: ['proxy', 'jwt', 'issuer'], parse: oneOrList },
@@ -258,6 +274,7 @@ function messageOf(e: ErrorObject): string {
   if (e.keyword === 'oneOf' && e.schemaPath.endsWith('/oneOf')) return 'set exactly one of jwks_uri or jwks';
   if (e.keyword === 'propertyNames') return 'is not a valid header name';
   if (e.keyword === 'enum') return `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+  if (e.keyword === 'pattern' && e.instancePath === '/proxy/caller_secret') return 'must be visible ASCII characters, without leading or trailing spaces';
   return e.message ?? 'is invalid';
 }
 
@@ -306,7 +323,58 @@ export function parseCallersConfig(doc: unknown, env: NodeJS.ProcessEnv = {}): C
     }
     throw new CallersConfigError(problems);
   }
-  return merged as unknown as CallersConfig;
+  const config = merged as unknown as CallersConfig;
+  const clash = callerSecretHeaderClash(config.proxy);
+  if (clash) {
+    const envName = fromEnv.get('proxy.caller_secret_header');
+    throw new CallersConfigError([{ key: 'proxy.caller_secret_header', message: clash + (envName ? ` (set by ${envName})` : '') }]);
+  }
+  return config;
+}
+
+// Request headers the proxy checks read for the original request (proxy-request.ts), plus the user's credential.
+const CHECK_REQUEST_HEADERS = [
+  'authorization', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+  'x-forwarded-method', 'x-forwarded-uri', 'x-original-url', 'x-original-uri', 'x-original-method', 'x-real-ip',
+  'x-envoy-external-address', 'x-scheme',
+];
+
+/**
+ * Why `proxy.caller_secret_header` cannot be used (undefined: it can). With a secret configured it must be
+ * a header of its own: one the checks also read as the subject or device would put the secret into the
+ * decision (and the decision log and upstream headers), and one they answer with would be copied upstream.
+ */
+function callerSecretHeaderClash(p: ProxyConfig): string | undefined {
+  if (p.caller_secret === undefined) return undefined;
+  const name = p.caller_secret_header.toLowerCase();
+  const named: Array<[string | undefined, string]> = [
+    [p.subject_header, 'proxy.subject_header'],
+    [p.device_header, 'proxy.device_header'],
+    [p.client_cert_header, 'proxy.client_cert_header'],
+  ];
+  for (const [other, key] of named) if (other?.toLowerCase() === name) return `must differ from ${key}`;
+  const answered = ['x-tether-decision-id', 'x-tether-reasons', 'x-envoy-auth-headers-to-remove', ...Object.keys(p.upstream_headers)];
+  if (answered.some((h) => h.toLowerCase() === name)) return 'must not be a header the proxy checks answer with (proxy.upstream_headers, X-Tether-Decision-Id, X-Tether-Reasons)';
+  if (CHECK_REQUEST_HEADERS.includes(name)) return `must not be ${p.caller_secret_header}, which the proxy checks read for the user or the original request`;
+  return undefined;
+}
+
+/**
+ * Warnings about the caller configuration, logged once at start (each a complete message, never carrying a
+ * secret): an unauthenticated Entra hook, and a trusted subject header without `proxy.caller_secret`, which
+ * lets anyone who can reach /v1/authz/* ask for any subject's decision.
+ */
+export function callersStartWarnings(config: CallersConfig): string[] {
+  const p = config.proxy;
+  const warnings: string[] = [];
+  if (config.entra.auth?.type === 'none') warnings.push('entra custom claims provider accepts unauthenticated calls (entra.auth.type=none); development only');
+  if (p.subject_header !== undefined && p.caller_secret === undefined) {
+    warnings.push(
+      "proxy.subject_header is set without proxy.caller_secret: anyone who can reach /v1/authz/* can ask for any subject's decision; "
+      + `set TETHER_PROXY_SECRET and send it from the proxy (${p.caller_secret_header})`,
+    );
+  }
+  return warnings;
 }
 
 /**

@@ -2,10 +2,12 @@
 // maps anything but 2xx/401/403 to 500, so this handler answers only 200, 401 or 403 (protocols.md §3.4),
 // and with headers only: the decision id, the upstream headers, X-Tether-Reasons and WWW-Authenticate
 // carry everything nginx can use, and a body would cost nginx its keepalive connection (send.ts).
+// With proxy.caller_secret, the auth location sends it with proxy_set_header (which replaces a client's
+// copy and applies to the auth subrequest only); ingress-nginx: the auth-proxy-set-headers ConfigMap.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DirectHandler } from '../api/direct/routes';
 import type { ProxyConfig } from './config';
-import { denyAnswer, proxyCheck, type ProxyDeps } from './proxy-check';
+import { callerRefusal, denyAnswer, proxyCheck, type ProxyDeps } from './proxy-check';
 import { header, readNginx } from './proxy-request';
 import { sendHeadersOnly, toCheckRequest } from './send';
 
@@ -29,6 +31,8 @@ export function nginxRefusal(cfg: ProxyConfig, headers: IncomingHttpHeaders): st
 export function nginxHandler(deps: ProxyDeps): DirectHandler {
   return async (req, res) => {
     const check = toCheckRequest(req);
+    const unauthenticated = callerRefusal(deps.config, check.headers);
+    if (unauthenticated) return sendHeadersOnly(res, unauthenticated);
     const refused = nginxRefusal(deps.config, check.headers);
     if (refused) return sendHeadersOnly(res, denyAnswer([refused]));
     sendHeadersOnly(res, await proxyCheck(deps, check, readNginx(check)));

@@ -2,10 +2,12 @@
 // 200 / 401 / 403 out. Only these three statuses, because they mean the same to all three proxies
 // (Envoy allows only 200 and turns 5xx into a bodiless 403 or a fail-open; nginx turns anything but
 // 2xx/401/403 into 500; Traefik forwards everything that is not 2xx to the client).
+import type { IncomingHttpHeaders } from 'node:http';
+import { tokenMatches } from '../api/auth';
 import { decideWithin, DecisionUnavailable, within } from './budget';
 import type { ProxyConfig, UpstreamField } from './config';
 import { CredentialError, KeysUnavailable } from './jwt';
-import { resolveApp, resolveDevice, type CheckRequest, type OriginalRequest, type ProxyKind } from './proxy-request';
+import { header, resolveApp, resolveDevice, type CheckRequest, type OriginalRequest, type ProxyKind } from './proxy-request';
 import type { SubjectResolver } from './subject';
 import type { DecideFn, Decision } from './types';
 
@@ -67,6 +69,24 @@ export function denyAnswer(reasons: string[], decisionId?: string): ProxyAnswer 
   };
 }
 
+/** Reason of the 403 for a proxy check without the configured `proxy.caller_secret`. */
+export const CALLER_UNAUTHENTICATED = 'caller_unauthenticated';
+
+/**
+ * Authenticates the proxy itself, first thing in every front door under /v1/authz: with
+ * `proxy.caller_secret` set, the check must carry `proxy.caller_secret_header` with exactly that value
+ * (constant-time comparison). Otherwise the answer is a 403 `caller_unauthenticated` — a deny like any
+ * other, never a 401: behind nginx's `error_page 401 = @signin` a 401 would send the user to sign in
+ * again, and signing in cannot fix a proxy that lacks the secret. Nothing else is read before this, so
+ * no subject is resolved and no JWT verified (or JWKS fetched) for an unauthenticated caller. Without a
+ * configured secret every caller passes, as before. The secret is never logged or echoed.
+ */
+export function callerRefusal(cfg: ProxyConfig, headers: IncomingHttpHeaders): ProxyAnswer | undefined {
+  if (cfg.caller_secret === undefined) return undefined;
+  if (tokenMatches(header(headers, cfg.caller_secret_header), cfg.caller_secret)) return undefined;
+  return denyAnswer([CALLER_UNAUTHENTICATED]);
+}
+
 /**
  * Turns a decision into the proxy answer: 200 + decision id + configured upstream headers, or 403.
  * For Envoy, configured upstream headers without a value are named in `x-envoy-auth-headers-to-remove`
@@ -83,6 +103,9 @@ export function formatDecision(
     if (v !== undefined) headers[name] = headerSafe(v);
     else remove.push(name.toLowerCase());
   }
+  // The caller secret belongs to the check request only: should an Envoy ever put it on the client's
+  // request too (an earlier filter feeding allowed_headers), the upstream still never gets it.
+  if (proxy === 'envoy' && cfg.caller_secret !== undefined) remove.push(cfg.caller_secret_header.toLowerCase());
   if (proxy === 'envoy' && remove.length) headers['x-envoy-auth-headers-to-remove'] = remove.join(', ');
   return {
     status: 200,
@@ -92,7 +115,8 @@ export function formatDecision(
 }
 
 /**
- * Decides one proxy check; never throws and never answers anything but 200/401/403 (fail closed).
+ * Decides one proxy check whose caller the front door has authenticated (callerRefusal); never throws
+ * and never answers anything but 200/401/403 (fail closed).
  * Authentication (a JWKS refetch for an unknown kid included) and the decision share one budget,
  * `proxy.timeout_ms`: past it the answer is 403 decision_unavailable, never a late one. Unavailable
  * signing keys are the PDP's failure (403 decision_unavailable), not a bad credential (401).

@@ -90,6 +90,13 @@ test('callers samples carry the trusted subject header and the Okta hook secret 
 
   expect(withHeader.map((s) => s.path.split('?')[0])).toEqual(['/v1/authz/nginx', '/v1/authz/nginx', '/v1/authz/traefik', '/v1/authz/envoy/warmup', '/v1/hooks/okta/token']);
 
+  // With a caller secret every proxy sample carries it (or it would only warm the 403 path).
+  const secret = 'proxy-secret-0123456789';
+  const withSecret = callersWarmup(loadCallersConfig({ env: { TETHER_PROXY_SUBJECT_HEADER: 'X-Auth-Request-Email', TETHER_PROXY_SECRET: secret } }));
+  expect(withSecret.length).toBe(4);
+  for (const s of withSecret) expect(s.headers).toMatchObject({ 'x-tether-proxy-secret': secret });
+  expect(nginx.headers).not.toHaveProperty('x-tether-proxy-secret');
+
   // Nothing Tether could authenticate as: no samples (the decision routes still have theirs).
   expect(callersWarmup(loadCallersConfig({ env: {} }))).toEqual([]);
 });

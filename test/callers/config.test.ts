@@ -22,6 +22,7 @@ describe('callers configuration', () => {
   test('an empty file gives the documented defaults', () => {
     const c = parseCallersConfig({});
     expect(c.proxy).toEqual({
+      caller_secret_header: 'X-Tether-Proxy-Secret',
       device_header: 'X-Device-Id',
       envoy_prefix: '/v1/authz/envoy',
       apps: [],

@@ -4,7 +4,7 @@
 // issuance). Proxies may forward client bodies, which are discarded; the hooks authenticate first and
 // parse JSON themselves, so a bad body still gets the IdP's own error shape. OPA's v0 endpoints (POST /,
 // the default decision, and POST /v0/data/{path}) are direct routes too (src/callers/opa-default.ts).
-import { loadCallersConfig, type CallersConfig } from '../../callers/config';
+import { callersStartWarnings, loadCallersConfig, type CallersConfig } from '../../callers/config';
 import { entraHookHandler } from '../../callers/entra';
 import { envoyHandler } from '../../callers/envoy';
 import type { HookDeps, OwnedDevicesFn } from '../../callers/hook-decide';
@@ -61,9 +61,7 @@ export function callersDirectRoutes(deps: HookDeps, config: CallersConfig): Dire
 
 /** The RouteModule factory: loads and validates the callers configuration at start (throws naming bad keys). */
 export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCallersConfig()): ModuleRoutes {
-  if (config.entra.auth?.type === 'none') {
-    ctx.logger.warn('entra custom claims provider accepts unauthenticated calls (entra.auth.type=none); development only');
-  }
+  for (const warning of callersStartWarnings(config)) ctx.logger.warn(warning);
   const keyFetch: KeyFetchHooks = {
     // The URI says which key set; credentials in it (user:password@, which fetch refuses anyway) are not logged.
     onFetchError: (f) =>
@@ -98,7 +96,12 @@ export function callersWarmup(config: CallersConfig): WarmupRequest[] {
   const samples: WarmupRequest[] = [];
   const p = config.proxy;
   if (p.subject_header) {
-    const who = { [p.subject_header.toLowerCase()]: WARMUP_SUBJECT, [p.device_header.toLowerCase()]: 'tether-warmup-device' };
+    const who = {
+      [p.subject_header.toLowerCase()]: WARMUP_SUBJECT,
+      [p.device_header.toLowerCase()]: 'tether-warmup-device',
+      // With a caller secret the samples carry it, or they would only warm the 403 path.
+      ...(p.caller_secret !== undefined && { [p.caller_secret_header.toLowerCase()]: p.caller_secret }),
+    };
     const fwd = { ...who, 'x-forwarded-host': 'tether-warmup.invalid', 'x-forwarded-proto': 'https', 'x-forwarded-for': '127.0.0.1' };
     samples.push(
       { method: 'GET', path: '/v1/authz/nginx?app=tether-warmup', headers: { ...fwd, 'x-original-uri': '/warmup?q=1', 'x-original-method': 'GET' } },

@@ -119,12 +119,13 @@ ${serverBlock(port)}
 /**
  * protocols.md §3.3's internal auth location, `location = <path>`, asking Tether's nginx front door about
  * `app` through an `upstream tether { … }` block the caller defines (give it `keepalive`: Tether's nginx
- * answers carry no body, so nginx reuses the connections).
+ * answers carry no body, so nginx reuses the connections). `extra` adds directives (e.g. the caller secret's
+ * proxy_set_header).
  */
-export function tetherAuthLocation(path: string, app: string): string {
+export function tetherAuthLocation(path: string, app: string, extra = ''): string {
   return `
     location = ${path} {
-      internal;
+      internal;${extra ? `\n      ${extra}` : ''}
       proxy_pass              http://tether/v1/authz/nginx?app=${app};
       proxy_pass_request_body off;
       proxy_set_header        Content-Length "";

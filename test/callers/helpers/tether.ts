@@ -3,16 +3,18 @@
 // real store. Used by every test under test/callers that needs decisions.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Logger } from '../../../src/api/context';
 import { serveTemp, type TempServer } from '../../helpers/serve-temp';
 
 /** A running Tether plus its temp dir. */
 export type TetherHandle = TempServer;
 
-/** Starts Tether with `callers` as the callers configuration file (TETHER_CALLERS_CONFIG). */
-export function startTether(callers: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<TetherHandle> {
+/** Starts Tether with `callers` as the callers configuration file (TETHER_CALLERS_CONFIG); `logger` captures its log. */
+export function startTether(callers: Record<string, unknown>, extraEnv: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TetherHandle> {
   return serveTemp({
     prefix: 'tether-callers-',
     env: extraEnv,
+    logger: opts.logger,
     // The callers router reads its file at start, like the other TETHER_* variables.
     processEnv: (dir) => {
       const cfgFile = path.join(dir, 'callers.json');
