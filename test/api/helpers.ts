@@ -6,7 +6,7 @@ import { createApp } from '../../src/api/app';
 import { routeModules } from '../../src/api/routes';
 import { createContext, createLogger, type AppContext } from '../../src/api/context';
 import { loadConfig, type Config } from '../../src/config';
-import { openSqliteStore } from '../../src/state/store';
+import { openSqliteStore, type StateStore } from '../../src/state/store';
 
 /** Route modules the state/api suites exercise. */
 export const OWN_ROUTES = ['health', 'state'];
@@ -35,3 +35,16 @@ export function tempDir(prefix = 'tether-test-'): string {
 }
 
 export const auth = { Authorization: `Bearer ${TOKEN}` };
+
+/** Everything the store holds (break-glass windows of `breakGlassOf`), as text: for "nothing changed". */
+export function storeSnapshot(store: StateStore, breakGlassOf: string[] = []): string {
+  return JSON.stringify({
+    counts: store.counts(),
+    identities: store.listIdentities({ limit: 10_000 }).items,
+    devices: store.listDevices({ limit: 10_000 }).items,
+    exceptions: store.listExceptions(undefined, { includeExpired: true }),
+    breakGlass: breakGlassOf.map((id) => store.getBreakGlass(id) ?? null),
+    apps: store.listApps(),
+    subscriptions: store.listSubscriptions(),
+  });
+}

@@ -10,8 +10,7 @@ import { adaptersFor, startAdapters, stopAdapters } from '../../src/adapters';
 import { createApp } from '../../src/api/app';
 import { directRouteMethods } from '../../src/api/direct/routes';
 import { routeModules } from '../../src/api/routes';
-import type { StateStore } from '../../src/state/store';
-import { auth, makeApp, tempDir } from './helpers';
+import { auth, makeApp, storeSnapshot, tempDir } from './helpers';
 
 const DECISION_TOKEN = 'test-decision-token-0123456789';
 const SCIM_TOKEN = 'scim-test-token-0123456789';
@@ -55,17 +54,6 @@ function call(app: ReturnType<typeof createApp>, method: Method, path: string, h
   return r;
 }
 
-/** Everything the store holds, for "nothing changed". */
-function snapshot(store: StateStore): string {
-  return JSON.stringify({
-    counts: store.counts(),
-    identities: store.listIdentities({ limit: 10_000 }).items,
-    devices: store.listDevices({ limit: 10_000 }).items,
-    exceptions: store.listExceptions(undefined, { includeExpired: true }),
-    apps: store.listApps(),
-    subscriptions: store.listSubscriptions(),
-  });
-}
 
 // [module, wrong method, path, the Allow header]: a representative path of every module.
 const TETHER_ROWS: Array<[string, Method, string, string]> = [
@@ -161,14 +149,14 @@ describe('Allow names only methods that are served', () => {
   const paths = new Map([...TETHER_ROWS.map(([, , p, a]) => [p, a] as const), ...SCIM_ROWS.map(([, p, a]) => [p, a] as const)]);
   test.each([...paths])('%s: each of %s', async (path, allow) => {
     const t = await setup();
-    const before = snapshot(t.store);
+    const before = storeSnapshot(t.store);
     for (const m of allow.split(', ')) {
       const r = await call(t.app, m.toLowerCase() as Method, path, path.startsWith('/scim/') ? scimAuth : {});
       const what = `${m} ${path}: ${r.status} ${r.text}`;
       expect([what, r.status === 405 || r.body?.code === 'method_not_allowed']).toEqual([what, false]);
       expect([what, /^no (route|SCIM endpoint)/.test(String(r.body?.message ?? r.body?.detail ?? ''))]).toEqual([what, false]);
     }
-    expect(snapshot(t.store)).toBe(before);
+    expect(storeSnapshot(t.store)).toBe(before);
   });
 });
 
@@ -228,7 +216,7 @@ describe('the right method still works', () => {
 describe('a 405 changes nothing stored', () => {
   test('wrong methods with valid tokens and bodies leave every record as it was', async () => {
     const t = await setup();
-    const before = snapshot(t.store);
+    const before = storeSnapshot(t.store);
     const ndjson = JSON.stringify({ kind: 'identity', record: { id: 'zed', status: 'active' } }) + '\n';
     const sends: Array<[Method, string, Record<string, string>, string, string]> = [
       ['delete', '/v1/state/import', auth, 'application/x-ndjson', ndjson],
@@ -246,7 +234,7 @@ describe('a 405 changes nothing stored', () => {
       const r = await call(t.app, method, path, headers).set('Content-Type', type).send(body);
       expect([method, path, r.status]).toEqual([method, path, 405]);
     }
-    expect(snapshot(t.store)).toBe(before);
+    expect(storeSnapshot(t.store)).toBe(before);
     expect(t.store.getIdentity('zed')).toBeUndefined();
     expect(t.store.getIdentity('alice')!.status).toBe('active');
   });
