@@ -18,7 +18,7 @@ import { SubjectResolver } from '../../src/callers/subject';
 import type { DecideRequest, Decision } from '../../src/callers/types';
 import { rawRequest, serveHandler, type RawResponse } from './helpers/http';
 import { startIdp, type TestIdp } from './helpers/idp';
-import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from './helpers/nginx';
+import { findNginx, hasAuthRequest, protectedLocation, startNginx, tetherAuthLocation, type NginxHandle } from './helpers/nginx';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
 // Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
@@ -254,22 +254,14 @@ describe('with proxy.caller_secret, against the real service', () => {
       });
       await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
       const upPort = (upstream.address() as AddressInfo).port;
-      const protectedLocation = (prefix: string, auth: string) => `
-    location ${prefix} {
-      auth_request     ${auth};
-      auth_request_set $tether_subject $upstream_http_x_tether_subject;
-      auth_request_set $tether_reasons $upstream_http_x_tether_reasons;
-      proxy_set_header X-Tether-Subject $tether_subject;
-      add_header       X-Tether-Reasons $tether_reasons always;
-      error_page 401 = @signin;
-      proxy_pass http://127.0.0.1:${upPort};
-    }`;
+      // The subject goes upstream; a 401 would send the user to sign in (nginx's usual error_page).
+      const withSubject = ['auth_request_set $tether_subject $upstream_http_x_tether_subject;', 'proxy_set_header X-Tether-Subject $tether_subject;', 'error_page 401 = @signin;'];
       nginx = await startNginx(bin!, (port) => `
   upstream tether { server 127.0.0.1:${t.port}; keepalive 8; }
   server {
     listen 127.0.0.1:${port};
-${protectedLocation('/payroll/', '/_tether_payroll')}
-${protectedLocation('/unsent/', '/_tether_unsent')}
+${protectedLocation('/payroll/', '/_tether_payroll', upPort, withSubject)}
+${protectedLocation('/unsent/', '/_tether_unsent', upPort, withSubject)}
 ${tetherAuthLocation('/_tether_payroll', 'payroll', `proxy_set_header        X-Tether-Proxy-Secret "${SECRET}";`)}
 ${tetherAuthLocation('/_tether_unsent', 'payroll')}
     location @signin { return 302 https://login.example.com/; }

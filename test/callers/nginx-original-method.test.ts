@@ -11,7 +11,7 @@ import { CallersConfigError, parseCallersConfig } from '../../src/callers/config
 import { nginxHandler, nginxRefusal } from '../../src/callers/nginx';
 import { SubjectResolver } from '../../src/callers/subject';
 import { rawRequest, serveHandler } from './helpers/http';
-import { findNginx, hasAuthRequest, startNginx, type NginxHandle } from './helpers/nginx';
+import { findNginx, hasAuthRequest, protectedLocation, startNginx, type NginxHandle } from './helpers/nginx';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
 // Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
@@ -132,19 +132,12 @@ const inCi = process.env.CI === 'true';
     // The same location without its X-Original-Method line: the misconfiguration the option catches.
     const bad = good.replace('location = /_tether', 'location = /_tether_bad').replace(/^.*X-Original-Method.*\n/m, '');
     expect(bad).not.toMatch(/X-Original-Method/);
-    const protectedLocation = (prefix: string, auth: string) => `
-    location ${prefix} {
-      auth_request     ${auth};
-      auth_request_set $tether_reasons $upstream_http_x_tether_reasons;
-      add_header       X-Tether-Reasons $tether_reasons always;
-      proxy_pass       http://127.0.0.1:${upPort};
-    }`;
     nginx = await startNginx(bin!, (port) => `
   upstream tether { server 127.0.0.1:${t.port}; keepalive 8; }
   server {
     listen 127.0.0.1:${port};
-${protectedLocation('/good/', '/_tether')}
-${protectedLocation('/bad/', '/_tether_bad')}
+${protectedLocation('/good/', '/_tether', upPort)}
+${protectedLocation('/bad/', '/_tether_bad', upPort)}
 ${good}
 ${bad}
   }`);

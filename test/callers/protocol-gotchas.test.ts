@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { rawRequest } from './helpers/http';
 import { startIdp, type TestIdp } from './helpers/idp';
 import { entraBodyFor, entraTokenIssuanceStartBody, ENTRA_APP, ENTRA_TENANT, oktaTokenHookBody } from './helpers/idp-payloads';
-import { findNginx, hasAuthRequest, startNginx, tetherAuthLocation, type NginxHandle } from './helpers/nginx';
+import { findNginx, hasAuthRequest, protectedLocation, startNginx, tetherAuthLocation, type NginxHandle } from './helpers/nginx';
 import { seedPeople, startTether, type TetherHandle } from './helpers/tether';
 
 // Starting the service compiles the shipped policies: slow on a loaded 2-core machine.
@@ -85,20 +85,13 @@ const inCi = process.env.CI === 'true';
       .replace(/^.*proxy_pass_request_body off;\n/m, '')
       .replace(/^.*proxy_set_header\s+Content-Length "";\n/m, '');
     expect(careless).not.toMatch(/Content-Length|proxy_pass_request_body/);
-    const protectedLocation = (prefix: string, auth: string) => `
-    location ${prefix} {
-      auth_request     ${auth};
-      auth_request_set $tether_reasons $upstream_http_x_tether_reasons;
-      add_header       X-Tether-Reasons $tether_reasons always;
-      proxy_pass       http://127.0.0.1:${upPort};
-    }`;
     nginx = await startNginx(bin!, (port) => `
   upstream tether { server 127.0.0.1:${t.port}; keepalive 8; }
   server {
     listen 127.0.0.1:${port};
     client_max_body_size 10m;
-${protectedLocation('/std/', '/_tether')}
-${protectedLocation('/careless/', '/_tether_careless')}
+${protectedLocation('/std/', '/_tether', upPort)}
+${protectedLocation('/careless/', '/_tether_careless', upPort)}
 ${standard}
 ${careless}
   }`);

@@ -140,3 +140,17 @@ export function tetherAuthLocation(path: string, app: string, extra = ''): strin
       proxy_set_header        Connection "";
     }`;
 }
+
+/**
+ * A location protected by `auth_request <auth>` in front of an upstream on `upstreamPort`, returning Tether's
+ * X-Tether-Reasons to the client; `extra` adds directives (e.g. passing X-Tether-Subject upstream, error_page).
+ */
+export function protectedLocation(prefix: string, auth: string, upstreamPort: number, extra: string[] = []): string {
+  return `
+    location ${prefix} {
+      auth_request     ${auth};
+      auth_request_set $tether_reasons $upstream_http_x_tether_reasons;
+      add_header       X-Tether-Reasons $tether_reasons always;${extra.map((d) => `\n      ${d}`).join('')}
+      proxy_pass       http://127.0.0.1:${upstreamPort};
+    }`;
+}
