@@ -28,12 +28,10 @@ export type TetherApp = RequestListener & { warmup: WarmupRequest[] };
 export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules): TetherApp {
   const direct: DirectRoute[] = [];
   const warmup: WarmupRequest[] = [];
-  let directMethods: (url: string) => string[] | undefined = () => [];
-  const app = createExpressApp(ctx, modules, (built) => {
+  const app = createExpressApp(ctx, modules, direct, (built) => {
     direct.push(...(built.direct ?? []));
     warmup.push(...(built.warmup ?? []));
-  }, (url) => directMethods(url));
-  directMethods = directRouteMethods(direct); // once every module's direct routes are collected
+  });
   const listener = withDirectRoutes(direct, app, {
     httpRequests: ctx.metrics.httpRequests,
     toError: toApiError,
@@ -45,8 +43,8 @@ export function createApp(ctx: AppContext, modules: RouteModule[] = routeModules
 function createExpressApp(
   ctx: AppContext,
   modules: RouteModule[],
+  direct: readonly DirectRoute[],
   collect: (built: ModuleRoutes) => void,
-  directMethods: (url: string) => string[] | undefined,
 ): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -63,7 +61,7 @@ function createExpressApp(
     if (m.mount) app.use(m.mount, router);
     else app.use(router);
   }
-  const allow = allowedAt(app, directMethods);
+  const allow = allowedAt(app, directRouteMethods(direct)); // every module's direct routes are collected by now
   app.use((req, _res, next) => {
     const allowed = allow(req);
     if (allowed.length && !allowed.includes(req.method)) return next(methodNotAllowed(req.method, req.path, allowed));

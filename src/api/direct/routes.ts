@@ -38,7 +38,7 @@ const LABEL = Symbol('tether.route');
 
 // The routes serving a URL's path, whatever the method: matched like express (case-insensitive, one
 // trailing slash ignored); an exact path wins over the prefixes above it.
-function pathLookup(routes: DirectRoute[]): (url: string) => DirectRoute[] {
+function pathLookup(routes: readonly DirectRoute[]): (url: string) => DirectRoute[] {
   const exact = new Map<string, DirectRoute[]>();
   const prefixes: Array<{ below: string; route: DirectRoute }> = [];
   for (const r of routes) {
@@ -59,7 +59,7 @@ function pathLookup(routes: DirectRoute[]): (url: string) => DirectRoute[] {
  * any method, so no method can be wrong there), upper case. For the 405 answer of a request that
  * nothing took (app.ts); never asked on a request a route serves.
  */
-export function directRouteMethods(routes: DirectRoute[]): (url: string) => string[] | undefined {
+export function directRouteMethods(routes: readonly DirectRoute[]): (url: string) => string[] | undefined {
   const lookup = pathLookup(routes);
   return (url) => {
     const found = lookup(url);
