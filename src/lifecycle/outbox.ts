@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import type { StateStore } from '../state/store';
 import type { SubscriptionEvent } from '../state/types';
 import { DeliveryQueue, type DeliveryOutcome, type QueuedRow } from './delivery-queue';
+import { withoutCredentials } from '../api/redact';
 
 /** A lifecycle event as POSTed to subscribers. */
 export interface LifecycleEvent {
@@ -222,13 +223,9 @@ export class Outbox {
       await res.arrayBuffer().catch(() => undefined);
       return res.status >= 200 && res.status < 300 ? { ok: true } : { error: `HTTP ${res.status}` };
     } catch (err) {
+      // Error texts can quote the URL; a subscription stored before URLs with credentials were refused must
+      // not put its password in the log.
       return { error: withoutCredentials(err instanceof Error ? err.name + ': ' + err.message : String(err)) };
     }
   }
-}
-
-// Error texts can quote the URL; a subscription stored before URLs with credentials were refused must
-// not put its password in the log.
-function withoutCredentials(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1***@');
 }

@@ -21,6 +21,7 @@ import type { StateStore } from '../../state/store';
 import { checkDecisionToken } from '../auth';
 import type { AppContext } from '../context';
 import type { DirectRoute } from '../direct/routes';
+import { withoutCredentials } from '../redact';
 import type { WarmupRequest } from '../warmup';
 import { WARMUP_SUBJECT } from './decide';
 import type { ModuleRoutes, RouteModule } from './index';
@@ -65,7 +66,7 @@ export function callersRoutes(ctx: AppContext, config: CallersConfig = loadCalle
   const keyFetch: KeyFetchHooks = {
     // The URI says which key set; credentials in it (user:password@, which fetch refuses anyway) are not logged.
     onFetchError: (f) =>
-      ctx.logger.warn('JWKS fetch failed', { jwks_uri: f.uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@'), error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 }),
+      ctx.logger.warn('JWKS fetch failed', { jwks_uri: withoutCredentials(f.uri), error: f.code, keys_age_seconds: f.keysAgeSeconds, keys_expire_after_seconds: KEY_CACHE_MAX_AGE_MS / 1000 }),
     // Background JWKS refreshes belong to this server: stopped on shutdown and when start fails.
     closeWith: (close) => ctx.onShutdown(close, 'jwks-refresh'),
   };
