@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { rawRequest, responseFrame } from '../../src/api/raw-http';
+import { cpuTicks, stealPct, stealShare } from './host-steal';
 
 /** One request variant (used round-robin). */
 export interface PacedVariant {
@@ -63,6 +64,8 @@ export interface PacedOutcome {
   fromSchedule: Float64Array;
   /** CPU the generator used for the run, ms. */
   generatorCpuMs: number;
+  /** Share (0–1) of the machine's CPU time the hypervisor took during the run (./host-steal.ts). */
+  hostSteal: number;
 }
 
 /** The p-th percentile (0–100) of sorted values. */
@@ -146,6 +149,7 @@ export function pacedLoadHere(opts: PacedOptions): Promise<PacedOutcome> {
   const idle: Conn[] = [];
   const queue: Pending[] = [];
   const cpu0 = process.cpuUsage();
+  const ticks0 = cpuTicks();
   const t0 = performance.now();
   let lastEnd = t0;
 
@@ -161,6 +165,7 @@ export function pacedLoadHere(opts: PacedOptions): Promise<PacedOutcome> {
         latency: latency.subarray(0, ok).sort(),
         fromSchedule: fromSchedule.subarray(0, ok).sort(),
         generatorCpuMs: ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpu0)),
+        hostSteal: stealShare(ticks0, cpuTicks()),
       });
     };
     const dispatch = (c: Conn) => {
@@ -231,6 +236,8 @@ export interface PacedSummary {
   ok: number;
   bad: number;
   errors: number;
+  /** Share of the machine's CPU time the host stole during the run. */
+  steal: number;
 }
 
 /** Reduces an outcome to the reported figures. */
@@ -242,6 +249,7 @@ export function summarize(label: string, rate: number, o: PacedOutcome): PacedSu
     max: o.latency[o.latency.length - 1] ?? NaN,
     p99Sched: percentile(o.fromSchedule, 99),
     queued: o.queued, ok: o.ok, bad: o.bad, errors: o.errors,
+    steal: o.hostSteal,
   };
 }
 
@@ -255,9 +263,9 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
 export function pacedTable(rows: PacedSummary[], ratioTo?: PacedSummary): string {
   const ratio = (x: number, y?: number) => (y ? `${(x / y).toFixed(1)}×` : '–');
   return [
-    '| run | target req/s | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p99 ratio | queued | ok / bad / errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.rate} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${r === ratioTo ? '1.0×' : ratio(r.p99, ratioTo?.p99)} | ${r.queued} | ${r.ok} / ${r.bad} / ${r.errors} |`),
+    '| run | target req/s | req/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 from schedule ms | p99 ratio | queued | ok / bad / errors | host steal |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    ...rows.map((r) => `| ${r.label} | ${r.rate} | ${r.reqPerSec.toFixed(0)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f2(r.p999)} | ${f2(r.max)} | ${f2(r.p99Sched)} | ${r === ratioTo ? '1.0×' : ratio(r.p99, ratioTo?.p99)} | ${r.queued} | ${r.ok} / ${r.bad} / ${r.errors} | ${stealPct(r.steal)} |`),
   ].join('\n');
 }
 
@@ -279,7 +287,8 @@ export async function pacedLoad(opts: PacedOptions): Promise<PacedOutcome> {
       child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`paced-child exited with ${code}`))));
     });
     const r = JSON.parse(out) as Omit<PacedOutcome, 'latency' | 'fromSchedule'> & { latency: number[]; fromSchedule: number[] };
-    return { ...r, latency: Float64Array.from(r.latency), fromSchedule: Float64Array.from(r.fromSchedule) };
+    // JSON has no NaN: an unknown steal share arrives as null.
+    return { ...r, latency: Float64Array.from(r.latency), fromSchedule: Float64Array.from(r.fromSchedule), hostSteal: r.hostSteal ?? NaN };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
