@@ -204,7 +204,7 @@ async function main() {
             const label = `${n} identities, ${2 * n} devices`;
             await pacedLoad({ port: next.port, variants: all.slice(3 * per * (r - 1), 3 * per * (r - 1) + 2 * per), rate: RATE, durationSec: 2 * DURATION });
             const sum = summarize(`${label} (round ${r}, load ${loadavg()[0].toFixed(1)})`, RATE, await pacedLoad({ port: next.port, variants: all.slice(3 * per * r - per), rate: RATE, durationSec: DURATION }));
-            process.stderr.write(`${sum.label}: p50 ${sum.p50.toFixed(2)} p99 ${sum.p99.toFixed(2)} ms\n`);
+            process.stderr.write(`${sum.label}: p50 ${sum.p50.toFixed(2)} p99 ${sum.p99.toFixed(2)} ms, host steal ${stealPct(sum.steal)}\n`);
             scale.push(sum);
           } finally {
             await stopChild(next.child);
