@@ -10,8 +10,9 @@
 // Tether runs with TETHER_LIFECYCLE_CATCHUP_PERCENT=100 so the post-import lifecycle catch-up finishes
 // fast; decisions are measured only after it (tether_lifecycle_rechecks_due reads 0).
 // Every measured phase records the share of the machine's CPU time the hypervisor stole meanwhile
-// (lib/host-steal.ts); a paced run over DISTURBED_STEAL is repeated (up to --reps more runs), and the p99
-// figures are reported both over all runs and over the runs the host did not disturb.
+// (lib/host-steal.ts); a paced run over DISTURBED_STEAL is repeated (up to --reps more runs; the scale
+// rounds up to --scale-reps more), and the p99 figures are reported both over all runs and over the runs
+// the host did not disturb.
 // Usage: node --require tsx/cjs bench/http-decide.ts [--identities 100000] [--duration 10] [--reps 3] [--sizes 10000,1000000] [--scale-reps 5]
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
@@ -190,7 +191,12 @@ async function main() {
       const scale: PacedSummary[] = [];
       const per = RATE * DURATION;
       const restarts: string[][] = SIZES.map(() => []);
-      for (let r = 1; r <= SCALE_REPS; r++) {
+      const calmRuns = (n: number) => undisturbed(scale.filter((x) => x.label.startsWith(`${n} `))).length;
+      // SCALE_REPS rounds, then up to as many more while a size has fewer than three undisturbed runs.
+      const moreRounds = () => SIZES.some((n) => calmRuns(n) < Math.min(3, SCALE_REPS));
+      let rounds = 0;
+      for (let r = 1; r <= SCALE_REPS || (r <= 2 * SCALE_REPS && moreRounds()); r++) {
+        rounds = r;
         for (const [k, n] of SIZES.entries()) {
           // Measured after a restart: a PDP serving a stored directory, not one that has just bulk-loaded it.
           const next = await startTether(stores[k].dataDir);
@@ -213,9 +219,12 @@ async function main() {
       }
       for (const [k, n] of SIZES.entries()) report.push(`Size ${n}: after each restart the resident copy was complete in ${restarts[k].join(', ')}.`);
       const bySize = SIZES.map((n) => ({ n, ...bothMedians(scale.filter((r) => r.label.startsWith(`${n} `)), (r) => r.p99) }));
-      console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects; ${SCALE_REPS} rounds, each restarting Tether on every store in turn, a ${2 * DURATION} s warm-up and one ${DURATION} s run):\n`);
+      console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects; ${rounds} rounds, each restarting Tether on every store in turn, a ${2 * DURATION} s warm-up and one ${DURATION} s run):\n`);
       console.log(pacedTable(scale, scale[0]));
-      const ratio = (pick: (b: (typeof bySize)[number]) => number) => (pick(bySize[bySize.length - 1]) / pick(bySize[0])).toFixed(2);
+      const ratio = (pick: (b: (typeof bySize)[number]) => number) => {
+        const x = pick(bySize[bySize.length - 1]) / pick(bySize[0]);
+        return Number.isFinite(x) ? x.toFixed(2) : '-';
+      };
       report.push(`Scale: median p99 ${bySize.map((b) => `${b.n}: ${b.text}`).join('; ')}; largest / smallest = ${ratio((b) => b.all)}× over all runs, ${ratio((b) => b.calm)}× over the undisturbed (target ≤ 2×).`);
     } finally {
       for (const s of stores) rmSync(s.dataDir, { recursive: true, force: true });

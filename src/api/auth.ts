@@ -17,7 +17,11 @@ export function bearerToken(req: Pick<IncomingMessage, 'headers'>): string | und
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Constant-time token comparison (hashing first makes the lengths equal). */
+/**
+ * Constant-time comparison of a presented secret with the configured one (API and decision tokens, the
+ * adapters' bearer tokens and Basic credentials); hashing first makes the lengths equal. A missing or empty
+ * value on either side never matches.
+ */
 export function tokenMatches(given: string | undefined, expected: string | undefined): boolean {
   if (!given || !expected) return false;
   return timingSafeEqual(digest(given), digest(expected));

@@ -7,6 +7,7 @@
 // is bounded by KEY_FETCH_TIMEOUT_MS and by the caller's budget. close() stops all of it (a discarded
 // configuration must not keep fetching); the server closes them on shutdown (KeyFetchHooks.closeWith).
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { fetchErrorCode } from '../api/redact';
 import type { JwtVerifierConfig } from './config';
 
 /** Why a bearer credential was refused; `code` is stable and safe to log (never the token). */
@@ -57,11 +58,9 @@ export const KEY_RETRY_MAX_MS = 30_000;
  */
 export const KEY_CACHE_MAX_AGE_MS = 24 * 60 * 60_000;
 
-/** Why a fetch failed, as a code safe to log. */
+/** A fetch failure as KeysUnavailable, its code safe to log. */
 function fetchFailure(err: unknown): KeysUnavailable {
-  if (err instanceof KeysUnavailable) return err;
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return new KeysUnavailable(typeof code === 'string' ? code : (err as Error | undefined)?.name ?? 'fetch_failed');
+  return err instanceof KeysUnavailable ? err : new KeysUnavailable(fetchErrorCode(err));
 }
 
 /**

@@ -65,6 +65,17 @@ test('SQLite mmap is off unless sized', () => {
   expect(() => loadConfig({ TETHER_SQLITE_MMAP: 'all' })).toThrow(/TETHER_SQLITE_MMAP/);
 });
 
+test('an SSF transmitter with an empty token is refused at start, not left matching nothing (or everything)', () => {
+  const keys = '{"keys": []}';
+  expect(() => ssfReceiverConfigFromEnv({ TETHER_SSF_TRANSMITTERS: `[{"issuer": "https://tx.example", "audience": "tether", "jwks": ${keys}, "token": ""}]` }))
+    .toThrow('ssf_config_invalid: transmitter https://tx.example needs a non-empty string as its token (leave "token" out for none)');
+  expect(() => ssfReceiverConfigFromEnv({ TETHER_SSF_TRANSMITTERS: `[{"issuer": "https://tx.example", "audience": "tether", "jwks": ${keys}, "token": 5}]` }))
+    .toThrow(/needs a non-empty string as its token/);
+  // Left out: no token is asked for. The single-transmitter variables treat an empty token as unset.
+  expect(ssfReceiverConfigFromEnv({ TETHER_SSF_TRANSMITTERS: `[{"issuer": "https://tx.example", "audience": "tether", "jwks": ${keys}}]` })!.transmitters[0].token).toBeUndefined();
+  expect(ssfReceiverConfigFromEnv({ TETHER_SSF_RECEIVER_ISSUER: 'https://tx.example', TETHER_SSF_RECEIVER_AUDIENCE: 'tether', TETHER_SSF_RECEIVER_JWKS: keys, TETHER_SSF_RECEIVER_TOKEN: '' })!.transmitters[0].token).toBeUndefined();
+});
+
 // V8's JSON.parse message quotes the text around the error: in a configuration, that text may be a secret.
 test('malformed configuration JSON is reported by position, never quoting the text (it may hold secrets)', () => {
   const secret = 'hunter2-very-secret-value';

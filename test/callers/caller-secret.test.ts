@@ -514,6 +514,15 @@ describe('configuration', () => {
     expect(() => parseCallersConfig({ proxy: { subject_header: 'X-Key', caller_secret_header: 'X-Key' } })).not.toThrow();
   });
 
+  test('every request header the proxy checks read by name is refused as the secret header (the hand list in config.ts keeps up with proxy-request.ts)', () => {
+    const sources = ['proxy-request.ts', 'subject.ts'].map((f) => fs.readFileSync(path.join(__dirname, '../../src/callers', f), 'utf8'));
+    const read = new Set(sources.flatMap((src) => [...src.matchAll(/\bheader\(\s*[\w.]+\s*,\s*'([^']+)'\s*\)/g)].map((m) => m[1].toLowerCase())));
+    expect(read.size).toBeGreaterThanOrEqual(12); // the scan finds the reads (x-forwarded-*, x-original-*, host, authorization...)
+    for (const h of read) {
+      expect([h, problems({ proxy: { caller_secret: SECRET, caller_secret_header: h } })]).toEqual([h, [{ key: 'proxy.caller_secret_header', message: `must not be ${h}, which the proxy checks read for the user or the original request` }]]);
+    }
+  });
+
   test('the shipped example configures a secret and stays valid', () => {
     const example = path.join(__dirname, '../../src/callers/callers.example.json');
     const c = loadCallersConfig({ file: example, env: {} });

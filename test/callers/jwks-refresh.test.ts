@@ -2,6 +2,7 @@
 // fetches a request may trigger (a kid the cache lacks, or no usable keys): at most one per 30 s per JWKS,
 // so a flood of tokens naming random kids cannot hammer the IdP. Verified for real with jose against
 // test IdPs serving their JWKS on loopback.
+import net from 'node:net';
 import { callersDirectRoutes } from '../../src/api/routes/callers';
 import { CallersConfigError, parseCallersConfig } from '../../src/callers/config';
 import { createJwtVerifier, CredentialError, KeysUnavailable, KEY_REFETCH_MIN_INTERVAL_MS, type KeyFetchFailure } from '../../src/callers/jwt';
@@ -202,5 +203,27 @@ describe('a kid the cache lacks: at most one immediate refetch per 30 s per JWKS
     expect(idp.jwksFetches()).toBe(fetched);
     await settle(500);
     expect(idp.jwksFetches()).toBe(fetched); // retries stop once keys are held
+  });
+
+  test("a JWKS nobody listens on is reported by the network's code (ECONNREFUSED), not fetch's bare TypeError", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const failures: KeyFetchFailure[] = [];
+    const jwksUri = `http://127.0.0.1:${closed}/jwks`;
+    const config = parseCallersConfig({ proxy: { jwt: { issuer: idp.issuer, audience: AUD, jwks_uri: jwksUri } } }).proxy.jwt!;
+    const verify = createJwtVerifier(config, { retryMinMs: 3_600_000, onFetchError: (f) => failures.push(f) });
+    try {
+      await until(() => failures.length >= 1, 5000, 'the start-up fetch to fail');
+      expect(failures[0]).toEqual({ uri: jwksUri, code: 'ECONNREFUSED', keysAgeSeconds: null });
+      const refused = await verify(await idp.sign(claims)).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(KeysUnavailable);
+      expect((refused as KeysUnavailable).causeCode).toBe('ECONNREFUSED');
+    } finally {
+      verify.close();
+    }
   });
 });

@@ -4,13 +4,13 @@
  * trusting it, and a periodic inventory pull (computers-inventory, paged) for compliance.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import { tokenMatches } from '../../api/auth';
 import { bodyReader } from '../../api/body-reader';
 import { ApiError, invalidInput } from '../../api/errors';
 import { StaleUpdateError } from '../../state/errors';
 import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases } from '../device-aliases';
-import { safeEqual } from '../secrets';
 import { checkMdmWrite, deviceInput } from '../ssf/apply-event';
 import { ApiClient, MdmApiError } from './http-client';
 import { mapJamfComputer, mapJamfMobile, parseJamfWebhook, type JamfMapped, type JamfMappingOptions } from './jamf-mapping';
@@ -152,10 +152,10 @@ export class JamfAdapter implements Adapter {
 
   private authorized(req: Request): boolean {
     const auth = req.get('authorization') ?? '';
-    if (this.cfg.webhookToken && /^bearer\s+/i.test(auth)) return safeEqual(auth.replace(/^bearer\s+/i, ''), this.cfg.webhookToken);
+    if (this.cfg.webhookToken && /^bearer\s+/i.test(auth)) return tokenMatches(auth.replace(/^bearer\s+/i, ''), this.cfg.webhookToken);
     if (this.cfg.webhookUser && this.cfg.webhookPassword && /^basic\s+/i.test(auth)) {
       const decoded = Buffer.from(auth.replace(/^basic\s+/i, ''), 'base64').toString('utf8');
-      return safeEqual(decoded, `${this.cfg.webhookUser}:${this.cfg.webhookPassword}`);
+      return tokenMatches(decoded, `${this.cfg.webhookUser}:${this.cfg.webhookPassword}`);
     }
     return false;
   }

@@ -3,6 +3,7 @@
  * ETags, ListResponse paging, SCIM error bodies for every failure including malformed JSON.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import { tokenMatches } from '../../api/auth';
 import { bodyReader } from '../../api/body-reader';
 import { refuseBody } from '../../api/direct/body';
 import { allowedMethods } from '../../api/allowed-methods';
@@ -12,7 +13,6 @@ import { listResponse, resourceTypes, schemas, serviceProviderConfig } from './d
 import { badRequest, ScimError, scimErrorBody } from './errors';
 import type { StoredResource } from './repo';
 import { etagOf, type ListQuery, type ScimService } from './service';
-import { safeEqual } from '../secrets';
 
 /** The SCIM media type (we also accept application/json). */
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
@@ -98,7 +98,7 @@ export function scimRouter(service: ScimService, opts: ScimRouterOptions): Route
     const auth = req.get('authorization') ?? '';
     // Scheme is case-insensitive (RFC 7235); the token is compared in constant time.
     const normalised = auth.replace(/^bearer\s+/i, 'Bearer ');
-    if (!safeEqual(normalised, expected)) {
+    if (!tokenMatches(normalised, expected)) {
       refuseBody(req, limitBytes, res); // an unauthenticated upload over the limit is not read on
       sendError(res, new ScimError(401, undefined, 'missing or invalid bearer token'));
       return;

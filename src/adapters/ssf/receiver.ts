@@ -4,12 +4,13 @@
  * replayed jtis, applies the event, and answers 202 or 400 {"err", "description"}.
  */
 import express, { Router, type Request, type Response } from 'express';
+import { tokenMatches } from '../../api/auth';
 import { bodyReader } from '../../api/body-reader';
+import { fetchErrorCode } from '../../api/redact';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { StateStore } from '../../state/store';
 import { FreshnessTracker, type Adapter, type AdapterStatus } from '../adapter';
 import { deviceAliases, type DeviceAliases } from '../device-aliases';
-import { safeEqual } from '../secrets';
 import { applyCaepEvent, type ApplyResult } from './apply-event';
 import { JtiStore } from './jti-store';
 import { parseSetClaims, SetError, type ParsedSet } from './set-claims';
@@ -70,6 +71,9 @@ export function ssfReceiverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     const aud = Array.isArray(t.audience) ? t.audience : [t.audience];
     if (aud.length === 0 || aud.some((a) => !a)) throw new Error(`ssf_config_invalid: transmitter ${t.issuer} needs an audience (TETHER_SSF_RECEIVER_AUDIENCE)`);
     if (!t.jwks && !t.jwksUri) throw new Error(`ssf_config_invalid: transmitter ${t.issuer} needs a JWKS`);
+    // An empty token would match no request at all (tokens are compared as secrets, never empty): say so at start.
+    if (t.token !== undefined && (typeof t.token !== 'string' || t.token === ''))
+      throw new Error(`ssf_config_invalid: transmitter ${t.issuer} needs a non-empty string as its token (leave "token" out for none)`);
   }
   const silence = Number(env.TETHER_SSF_RECEIVER_MAX_SILENCE_SECONDS ?? '');
   return { transmitters: list, maxSilenceMs: silence > 0 ? silence * 1000 : undefined };
@@ -112,15 +116,6 @@ function acceptableKeys(keys: JWTVerifyGetKey, remote: boolean): JWTVerifyGetKey
  * drop the event (a not-compliant verdict among them) for an outage of the transmitter's key endpoint.
  */
 export class KeysUnavailableError extends Error {}
-
-// Why a JWKS fetch failed, as a code: the error's, its cause's (ECONNREFUSED...) or its name. Never its
-// message: for a jwks_uri with credentials (user:password@, which fetch refuses) that quotes the URL,
-// password included, and this text is answered to the (unauthenticated) sender and shown in /v1/adapters.
-function fetchErrorCode(err: unknown): string {
-  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = e?.code ?? e?.cause?.code ?? e?.name;
-  return typeof code === 'string' ? code : 'fetch_failed';
-}
 
 // jose's codes for a fetch that failed; anything without a jose code is the fetch itself failing.
 function keyFetchFailed(err: unknown): boolean {
@@ -193,7 +188,7 @@ export class SsfReceiver implements Adapter {
     if (!t) throw new SetError('invalid_issuer', 'iss is not a configured transmitter');
     if (t.token !== undefined) {
       const given = (authorization ?? '').replace(/^bearer\s+/i, '');
-      if (!safeEqual(given, t.token)) throw new SetError('authentication_failed', 'missing or invalid authorization');
+      if (!tokenMatches(given, t.token)) throw new SetError('authentication_failed', 'missing or invalid authorization');
     }
     let payload: Record<string, unknown>;
     try {
