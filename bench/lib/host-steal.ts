@@ -1,7 +1,7 @@
 // How much CPU time the hypervisor took from this VM while something was measured ("steal" in
 // /proc/stat: time a vCPU had work but the host ran something else). On the 2-core benchmark VM the
-// p99 at 1,000 req/s followed it closely: runs in which the host stole over 1% of the machine's CPU time
-// had p99 3–7 ms, runs under 0.5% had 1.4–2.3 ms (bench/README "Host steal").
+// p99 at 1,000 req/s followed it: over three full runs, Tether's paced runs at ≤ 1% steal had a median p99
+// of 3.8 ms, those over 1% 8.6 ms (bench/README "Host steal").
 import { readFileSync } from 'node:fs';
 
 /** Cumulative CPU time of the whole machine, in clock ticks, from the aggregate `cpu` line. */
