@@ -107,7 +107,7 @@ async function pacedRuns(label: string, port: number, warm: PacedVariant[], meas
 /** The runs in which the host stole at most DISTURBED_STEAL of the machine's CPU time. */
 const undisturbed = <T extends { steal: number }>(runs: T[]): T[] => runs.filter((r) => r.steal <= DISTURBED_STEAL);
 
-/** "median over all runs (median over undisturbed runs)" of one figure. */
+/** The median of one figure over all runs and over the undisturbed ones, and both as report text. */
 function bothMedians<T extends { steal: number }>(runs: T[], figure: (r: T) => number): { all: number; calm: number; text: string } {
   const all = median(runs.map(figure));
   const calmRuns = undisturbed(runs);
