@@ -133,6 +133,14 @@ describe('a wrong method on a path of every module → 405 method_not_allowed wi
     }
   });
 
+  test('OPTIONS on the OPA Data API names the methods it serves: not HEAD, which it refuses', async () => {
+    const t = await setup();
+    for (const path of ['/v1/data/tether/decision', '/v1/data']) {
+      const r = await call(t.app, 'options', path);
+      expect({ status: r.status, allow: r.headers.allow }).toEqual({ status: 204, allow: 'GET, OPTIONS, POST' });
+    }
+  });
+
   test('a 405 is counted as an unmatched request, never by its raw path', async () => {
     const t = await setup();
     await call(t.app, 'patch', '/v1/identities/some-user-id').expect(405);

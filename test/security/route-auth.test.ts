@@ -432,6 +432,8 @@ const OPEN: OpenRow[] = [
   { route: 'GET {issuer path}/ssf/jwks.json', method: 'GET', path: `${SSF_ISSUER_PATH}/ssf/jwks.json`, why: 'the same under the issuer path', status: 200 },
   { route: 'HEAD /v1/data/{path}', method: 'HEAD', path: '/v1/data/tether/decision', why: 'answered 405 before any evaluation, as OPA does; reveals nothing', status: 405 },
   { route: 'HEAD /v1/data', method: 'HEAD', path: '/v1/data', why: 'the same for the root document', status: 405 },
+  { route: 'OPTIONS /v1/data/{path}', method: 'OPTIONS', path: '/v1/data/tether/decision', why: 'the methods the path takes (Allow), as a 405 tells before any token check', status: 204 },
+  { route: 'OPTIONS /v1/data', method: 'OPTIONS', path: '/v1/data', why: 'the same for the root document', status: 204 },
 ];
 
 test.each(OPEN.map((r) => [r.route, r] as const))('open by design: %s', async (_name, row) => {

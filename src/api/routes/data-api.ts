@@ -9,7 +9,7 @@ import type { Decider } from '../../engine/decider';
 import type { AppContext } from '../context';
 import { requireDecisionToken } from '../auth';
 import { readBody } from '../direct/body';
-import { refusesMethod } from '../allowed-methods';
+import { allowedMethods, refusesMethod } from '../allowed-methods';
 import { ApiError, invalidInput } from '../errors';
 
 /** Read by this router itself (any content type), so the app's JSON body middleware leaves it alone. */
@@ -89,8 +89,13 @@ export function dataApiRouter(ctx: AppContext, deciderOf: (ctx: AppContext) => D
   const head = refusesMethod(() => {
     throw new ApiError('method_not_allowed', 'HEAD is not allowed on the Data API (use GET or POST)');
   });
+  // Answered here: express's automatic OPTIONS answer lists HEAD wherever GET is, HEAD included.
+  const options = (req: Request, res: Response) => {
+    res.set('Allow', (allowedMethods(router, req.path) ?? []).join(', ')).status(204).end();
+  };
   for (const path of [DATA_API_PATH, `${DATA_API_PATH}/*path`]) {
     router.head(path, head);
+    router.options(path, options);
     router.post(path, auth, post);
     router.get(path, auth, get);
   }
