@@ -191,12 +191,10 @@ async function main() {
       const scale: PacedSummary[] = [];
       const per = RATE * DURATION;
       const restarts: string[][] = SIZES.map(() => []);
-      const calmRuns = (n: number) => undisturbed(scale.filter((x) => x.label.startsWith(`${n} `))).length;
+      const ofSize = (n: number) => scale.filter((x) => x.label.startsWith(`${n} `));
       // SCALE_REPS rounds, then up to as many more while a size has fewer than three undisturbed runs.
-      const moreRounds = () => SIZES.some((n) => calmRuns(n) < Math.min(3, SCALE_REPS));
-      let rounds = 0;
+      const moreRounds = () => SIZES.some((n) => undisturbed(ofSize(n)).length < Math.min(3, SCALE_REPS));
       for (let r = 1; r <= SCALE_REPS || (r <= 2 * SCALE_REPS && moreRounds()); r++) {
-        rounds = r;
         for (const [k, n] of SIZES.entries()) {
           // Measured after a restart: a PDP serving a stored directory, not one that has just bulk-loaded it.
           const next = await startTether(stores[k].dataDir);
@@ -218,8 +216,8 @@ async function main() {
         }
       }
       for (const [k, n] of SIZES.entries()) report.push(`Size ${n}: after each restart the resident copy was complete in ${restarts[k].join(', ')}.`);
-      const bySize = SIZES.map((n) => ({ n, ...bothMedians(scale.filter((r) => r.label.startsWith(`${n} `)), (r) => r.p99) }));
-      console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects; ${rounds} rounds, each restarting Tether on every store in turn, a ${2 * DURATION} s warm-up and one ${DURATION} s run):\n`);
+      const bySize = SIZES.map((n) => ({ n, ...bothMedians(ofSize(n), (r) => r.p99) }));
+      console.log(`\nScale: ${RATE} req/s paced against stores of ${SIZES.join(', ')} identities (uniformly spread subjects; ${scale.length / SIZES.length} rounds, each restarting Tether on every store in turn, a ${2 * DURATION} s warm-up and one ${DURATION} s run):\n`);
       console.log(pacedTable(scale, scale[0]));
       const ratio = (pick: (b: (typeof bySize)[number]) => number) => {
         const x = pick(bySize[bySize.length - 1]) / pick(bySize[0]);
